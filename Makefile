@@ -1,0 +1,47 @@
+# Careline: `make run` runs it, `make test` tests it, `make bench` measures it. Nothing else is needed.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test test-sqlite test-postgresql bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+.env:
+	scripts/make-env.sh
+
+run: install .env
+	set -a; . ./.env; set +a; \
+	scripts/ensure-redis.sh && \
+	$(VENV)/bin/careline db upgrade && \
+	$(VENV)/bin/careline config load config/demo.toml && \
+	scripts/print-urls.sh && \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker
+
+# The whole suite twice: on SQLite, then on PostgreSQL; both against a real Redis.
+test: install
+	scripts/ensure-redis.sh
+	scripts/ensure-postgres.sh || echo "no system PostgreSQL; the tests will start a throwaway one"
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+
+test-sqlite: install
+	CARELINE_TEST_DB=sqlite $(PY) -m pytest -q -p no:cacheprovider
+
+test-postgresql: install
+	CARELINE_TEST_DB=postgresql $(PY) -m pytest -q -p no:cacheprovider
+
+bench: install
+	scripts/ensure-redis.sh
+	scripts/ensure-postgres.sh || true
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,132 @@
+"""Build a call's record from its events: a pure function, so records can be deleted and rebuilt."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+# Twilio's CallStatus values that end a call; a later event never moves a call out of one.
+TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+MESSAGE_MIN_SECONDS = 2  # a recording shorter than this is not kept as a message
+
+
+@dataclass(frozen=True)
+class EventView:
+    """The fields of an event the builder reads (a database row or a stream entry)."""
+
+    kind: str
+    occurred_at: datetime
+    data: dict
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """The `calls` row of one call, plus what follows from it."""
+
+    call_sid: str
+    practice_id: int | None
+    from_number: str
+    to_number: str
+    started_at: datetime
+    first_voice_at: datetime | None
+    answered_by: str | None
+    after_hours: bool
+    language: str | None
+    urgent: bool
+    outcome: str
+    status: str | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+    message: dict | None  # the kept message's event data, if one was left
+    needs_callback: bool
+
+
+def build_call_record(call_sid: str, events: Iterable[EventView],
+                      practice_ids_by_number: Mapping[str, int]) -> CallRecord | None:
+    """The record of `call_sid` from its events, in any order; None when there is nothing to build from."""
+    events = sorted(events, key=lambda e: (e.occurred_at, _sequence(e)))
+    if not events:
+        return None
+    first = events[0]
+    incoming = next((e for e in events if e.kind == "incoming"), None)
+    source = incoming or next((e for e in events if "to" in e.data), first)
+    to_number = source.data.get("to", "")
+    from_number = source.data.get("from", "")
+    practice_id = (incoming.data.get("practice_id") if incoming else None) or practice_ids_by_number.get(to_number)
+
+    answered_by, first_voice_at = _answer(events)
+    status, ended_at, duration = _final_status(events)
+    message = _kept_message(events)
+    urgent = any(e.kind == "menu" and e.data.get("choice") == "urgent" for e in events) or \
+        any(e.kind == "message-urgent" for e in events) or bool(message and message.get("urgent"))
+    if message is not None and urgent:
+        message = {**message, "urgent": True}
+    languages = [e.data["language"] for e in events if e.kind == "language"]
+    language = languages[-1] if languages else (incoming.data.get("language") if incoming else None)
+
+    if practice_id is None and incoming is not None and incoming.data.get("unknown_number"):
+        outcome = "unknown-number"
+    elif answered_by in ("front-desk", "agent"):
+        outcome = "answered"
+    elif message is not None:
+        outcome = "message"
+    elif status in TERMINAL_STATUSES:
+        outcome = "hung-up"
+    else:
+        outcome = "in-progress"
+    needs_callback = practice_id is not None and outcome in ("message", "hung-up")
+    return CallRecord(
+        call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
+        started_at=(incoming or first).occurred_at, first_voice_at=first_voice_at, answered_by=answered_by,
+        after_hours=bool(incoming and incoming.data.get("after_hours")), language=language, urgent=urgent,
+        outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration, message=message,
+        needs_callback=needs_callback)
+
+
+def _sequence(event: EventView) -> int:
+    return int(event.data.get("sequence", -1)) if event.kind == "status" else -1
+
+
+def _answer(events: list[EventView]) -> tuple[str | None, datetime | None]:
+    """Who answered first, and when the caller first heard a voice."""
+    for event in events:
+        if event.kind == "front-desk-result" and event.data.get("dial_call_status") == "completed":
+            # The Dial action arrives when the front desk hangs up; it answered DialCallDuration earlier.
+            talk = int(event.data.get("dial_call_duration") or 0)
+            return "front-desk", event.occurred_at - timedelta(seconds=talk)
+        if event.kind == "ivr-answer":
+            return "ivr", event.occurred_at
+    return None, None
+
+
+def _final_status(events: list[EventView]) -> tuple[str | None, datetime | None, int | None]:
+    """The call's status by SequenceNumber; a terminal status is never replaced by a non-terminal one."""
+    statuses = sorted((e for e in events if e.kind == "status"), key=_sequence)
+    if not statuses:
+        return None, None, None
+    terminal = [e for e in statuses if e.data.get("call_status") in TERMINAL_STATUSES]
+    final = terminal[-1] if terminal else statuses[-1]
+    status = final.data.get("call_status")
+    if status not in TERMINAL_STATUSES:
+        return status, None, None
+    ended_at = _parse_timestamp(final.data.get("timestamp")) or final.occurred_at
+    duration = final.data.get("call_duration")
+    return status, ended_at, int(duration) if duration not in (None, "") else None
+
+
+def _kept_message(events: list[EventView]) -> dict | None:
+    kept = [e.data for e in events if e.kind == "message" and e.data.get("kept")]
+    return kept[-1] if kept else None
+
+
+def _parse_timestamp(value: str | None) -> datetime | None:
+    """Twilio's `Timestamp` (RFC 2822), or None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    # RFC 2822's "-0000" means UTC with no known local offset; Python leaves it naive.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,126 @@
+"""Scripts for the people on the call: the caller's intents and the dialled parties' behaviour."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .errors import CallerScriptError
+
+RECORD_ENDINGS = ("#", "hangup", "timeout")
+DIAL_OUTCOMES = ("answered", "no-answer", "busy", "failed")
+DEFAULT_SPEAK_SECONDS = 10.0  # what an unscripted caller says at a <Record> before hanging up
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One thing the caller does when the call reaches an input point."""
+
+    kind: str  # press | silence | speak | hangup
+    digits: str = ""
+    seconds: float = 0.0
+    then: str = ""  # for speak: "#" (or another key), "hangup" or "timeout"
+    after: float | None = None  # for press: seconds into the <Gather> prompts; None = after they end
+    words: str = ""  # for speak: what the transcription will say
+
+
+def press(digits: str, after: float | None = None) -> Intent:
+    """Press `digits` at the next <Gather> (at `after` seconds into its prompts, interrupting them)."""
+    if not digits or set(digits) - set("0123456789*#"):
+        raise CallerScriptError(f"press() takes DTMF keys 0-9 * #, not {digits!r}")
+    return Intent("press", digits=digits, after=after)
+
+
+def silence() -> Intent:
+    """Say and press nothing at the next <Gather> or <Record>, so it times out."""
+    return Intent("silence")
+
+
+def speak(seconds: float, then: str = "#", words: str = "") -> Intent:
+    """Talk for `seconds` at the next <Record>, then press a key, hang up, or fall silent ("timeout")."""
+    if then not in RECORD_ENDINGS and not (len(then) == 1 and then in "0123456789*"):
+        raise CallerScriptError(f"speak(then=...) must be a key, 'hangup' or 'timeout', not {then!r}")
+    return Intent("speak", seconds=float(seconds), then=then, words=words)
+
+
+def hang_up() -> Intent:
+    """Hang up before the next verb runs."""
+    return Intent("hangup")
+
+
+class Caller:
+    """What the caller does, consumed in order each time the call reaches an input point."""
+
+    def __init__(self, *intents: Intent, press: str = ""):
+        self.intents: list[Intent] = list(intents) + [Intent("press", digits=key) for key in press]
+
+    # Fluent scripting: Caller().press("2").speak(12, then="#").hang_up()
+    def press(self, digits: str, after: float | None = None) -> "Caller":
+        """Add: press `digits` at the next <Gather>."""
+        self.intents.append(press(digits, after))
+        return self
+
+    def silence(self) -> "Caller":
+        """Add: let the next <Gather> or <Record> time out."""
+        self.intents.append(silence())
+        return self
+
+    def speak(self, seconds: float, then: str = "#", words: str = "") -> "Caller":
+        """Add: talk for `seconds` at the next <Record>, then `then`."""
+        self.intents.append(speak(seconds, then, words))
+        return self
+
+    def hang_up(self) -> "Caller":
+        """Add: hang up before the next verb."""
+        self.intents.append(hang_up())
+        return self
+
+    def wants_hangup(self) -> bool:
+        """Consume a pending hang_up() if it is next; the call then ends before the next verb."""
+        if self.intents and self.intents[0].kind == "hangup":
+            self.intents.pop(0)
+            return True
+        return False
+
+    def at_gather(self) -> Intent:
+        """The caller's action at a <Gather>; silence when the script has run out."""
+        if not self.intents:
+            return silence()
+        if self.intents[0].kind == "speak":
+            raise CallerScriptError("speak() scripted but the call reached a <Gather>")
+        return self.intents.pop(0)
+
+    def at_record(self) -> Intent:
+        """The caller's action at a <Record>; speaking 10 s then hanging up when the script has run out."""
+        if not self.intents:
+            return speak(DEFAULT_SPEAK_SECONDS, then="hangup")
+        return self.intents.pop(0)
+
+
+@dataclass(frozen=True)
+class Callee:
+    """How a dialled party behaves: rings, answers (or not) and keys in a screening whisper."""
+
+    answer: bool = True
+    press: str = ""  # keys pressed at Gathers of a <Number url=...> whisper
+    answered_after: float = 3.0
+    talk_seconds: float = 30.0
+    status: str = ""  # "busy" or "failed" overrides answer
+
+    @property
+    def outcome(self) -> str:
+        """answered, no-answer, busy or failed."""
+        return self.status or ("answered" if self.answer else "no-answer")
+
+
+DialScript = Mapping[str, "str | Callee"] | Callable[[str], "str | Callee"] | None
+
+
+def callee_for(script: DialScript, target: str, answered_after: float = 3.0, talk_seconds: float = 30.0) -> Callee:
+    """The Callee for a dialled number/client/SIP URI; undeclared targets do not answer."""
+    spec = script(target) if callable(script) else (script or {}).get(target, "no-answer")
+    if isinstance(spec, Callee):
+        return spec
+    if spec not in DIAL_OUTCOMES:
+        raise CallerScriptError(f"dial outcome for {target} must be one of {DIAL_OUTCOMES}, not {spec!r}")
+    return Callee(answer=spec == "answered", status=spec if spec in ("busy", "failed") else "",
+                  answered_after=answered_after, talk_seconds=talk_seconds)

@@ -1,0 +1,631 @@
+"""Play Twilio: fetch the app's TwiML, execute it verb by verb like a real call, send the callbacks."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, UTC
+from email.utils import format_datetime
+from urllib.parse import urlencode, urljoin
+from xml.etree import ElementTree
+
+from . import clock as costs
+from .caller import Caller, Callee, DialScript, callee_for
+from .clock import CallClock
+from .errors import CallLoop, TwimlRejected, UnsupportedVerb, WebhookFailed
+from .result import CallResult, DialResult, Document, Exchange, Step
+from .schema import Problem, TwimlSchema, check_http
+from .signing import SIGNATURE_HEADER, sign
+from .transport import Response
+
+API_VERSION = "2010-04-01"
+DEFAULT_ACCOUNT_SID = "AC" + "f00dfeed" * 4
+MAX_FETCHES = 100  # TwiML documents per call before we call it a loop
+MAX_REDIRECTS = 10  # Twilio follows up to 10 HTTP redirects
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+APP_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
+ERROR_HTTP, ERROR_TWIML = "11200", "12100"  # ErrorCode sent to the fallback URL
+SIMPLE_PLAYBACK = ("Say", "Play", "Pause")
+END = object()  # a verb handler's answer meaning "the call (or leg) is over"
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID: two-letter prefix + 32 hex digits."""
+    return prefix + uuid.uuid4().hex
+
+
+def _geo(prefix: str, number: str) -> dict[str, str]:
+    # Twilio's geo fields are best effort; US numbers get a country, the rest stay empty.
+    country = "US" if number.startswith("+1") else ""
+    return {f"{prefix}{part}": "" for part in ("City", "State", "Zip")} | {f"{prefix}Country": country}
+
+
+@dataclass
+class _Doc:
+    url: str  # the URL the document was requested from, before any GET parameters: relative URLs resolve here
+    root: ElementTree.Element
+
+
+@dataclass
+class _Leg:
+    """One side of the call being driven by TwiML: the caller, or a dialled party hearing a whisper."""
+
+    name: str
+    party: Caller
+    params: dict
+    transcript: list[Step] = field(default_factory=list)
+    status: str = "ringing"
+    ended_by: str = ""
+    voice_at: float | None = None
+    unanswered_gather: bool = False  # a whisper <Gather> timed out: the callee did not accept
+    fallback: bool = True
+
+
+@dataclass
+class _Ring:
+    """One dialled party during a <Dial>."""
+
+    target: str
+    noun: ElementTree.Element
+    callee: Callee
+    sid: str
+    begin: float = 0.0
+    end: float = 0.0
+    outcome: str = ""  # completed (bridged), rejected (declined the whisper), no-answer, busy, failed, canceled
+    answered_at: float | None = None
+    heard: tuple = ()
+
+
+class CallSimulator:
+    """A strict stand-in for Twilio Programmable Voice that drives the app over HTTP."""
+
+    def __init__(self, transport, auth_token: str, base_url: str = "https://careline.test",
+                 voice_path: str = "/voice/incoming", status_path: str | None = "/voice/status",
+                 fallback_path: str | None = None, account_sid: str = DEFAULT_ACCOUNT_SID, strict: bool = True,
+                 schema_path: str | None = None, media_seconds: Mapping[str, float] | None = None):
+        self.transport = transport
+        self.auth_token = auth_token
+        self.base_url = base_url.rstrip("/")
+        self.voice_url = self.url(voice_path)
+        self.status_url = self.url(status_path) if status_path else None
+        self.fallback_url = self.url(fallback_path) if fallback_path else None
+        self.account_sid = account_sid
+        self.strict = strict
+        self.schema = TwimlSchema.load(schema_path)
+        self.media_seconds = dict(media_seconds or {})
+
+    def url(self, path: str) -> str:
+        """The absolute public URL for `path` (absolute URLs pass through)."""
+        return path if "://" in path else self.base_url + "/" + path.lstrip("/")
+
+    def call(self, to: str, from_: str = "+13125550199", caller: Caller | None = None, dial: DialScript = None,
+             call_sid: str | None = None, extra_params: Mapping[str, str] | None = None,
+             start_time: datetime | None = None, status_events=("completed",), duplicate_status: bool = False,
+             reorder_status: bool = False, answered_after: float = 3.0, talk_seconds: float = 30.0) -> CallResult:
+        """Simulate one inbound call to `to`; raises a CallFailed subclass in strict mode if Twilio would object."""
+        run = _CallRun(self, to, from_, caller or Caller(), dial, call_sid or new_sid("CA"), extra_params or {},
+                       start_time or datetime.now(UTC), answered_after, talk_seconds)
+        run.execute()
+        run.send_status_callbacks(status_events, duplicate_status, reorder_status)
+        run.raise_if_failed()
+        return run.result
+
+    # -- single requests, for tests of the app's webhook handling --------------------------------------------
+
+    def send(self, method: str, url: str, params: Mapping[str, str], signed: bool = True,
+             token: str | None = None) -> tuple[Response, list[Exchange]]:
+        """Request `url` as Twilio does (signed, following redirects); returns the answer and every hop."""
+        exchanges, params = [], {k: str(v) for k, v in params.items()}
+        target = url if method == "POST" else _with_query(url, params)
+        for _ in range(MAX_REDIRECTS + 1):
+            body = params if method == "POST" else None
+            headers = {"User-Agent": "TwilioProxy/1.1", "I-Twilio-Idempotency-Token": str(uuid.uuid4())}
+            if signed:
+                headers[SIGNATURE_HEADER] = sign(token or self.auth_token, target, body)
+            response = self.transport.request(method, target, body, headers)
+            exchanges.append(Exchange(method, target, dict(params), response.status, "manual"))
+            location = {k.lower(): v for k, v in response.headers.items()}.get("location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response, exchanges
+            target = urljoin(target, location)
+            if response.status == 303:
+                method = "GET"
+        return response, exchanges
+
+    def post_signed(self, path: str, params: Mapping[str, str], method: str = "POST") -> Response:
+        """Send `params` to `path` with a valid X-Twilio-Signature."""
+        return self.send(method, self.url(path), params)[0]
+
+    def post_unsigned(self, path: str, params: Mapping[str, str]) -> Response:
+        """POST `params` to `path` with no X-Twilio-Signature header."""
+        return self.send("POST", self.url(path), params, signed=False)[0]
+
+    def post_forged(self, path: str, params: Mapping[str, str]) -> Response:
+        """POST `params` to `path` signed with the wrong auth token."""
+        return self.send("POST", self.url(path), params, token=self.auth_token + "-forged")[0]
+
+    def post_status(self, call_sid: str, status: str = "completed", from_: str = "+13125550199",
+                    to: str = "+13125550100", duration: int = 0, sequence: int = 0,
+                    timestamp: datetime | None = None, extra: Mapping[str, str] | None = None) -> Response:
+        """Send one signed call status callback, as Twilio would at the end of a call."""
+        params = {"CallSid": call_sid, "AccountSid": self.account_sid, "From": from_, "To": to, "Caller": from_,
+                  "Called": to, "CallStatus": status, "ApiVersion": API_VERSION, "Direction": "inbound",
+                  "Timestamp": format_datetime(timestamp or datetime.now(UTC)),
+                  "CallbackSource": "call-progress-events", "SequenceNumber": str(sequence)}
+        if status in ("completed", "busy", "failed", "no-answer", "canceled"):
+            params["CallDuration"] = str(duration)
+        return self.send("POST", self.status_url or self.url("/voice/status"), {**params, **(extra or {})})[0]
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    # GET requests carry Twilio's parameters in the query string, appended to any already there.
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _text(el: ElementTree.Element) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def _seconds(el: ElementTree.Element, name: str, default: float) -> float:
+    value = el.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+class _CallRun:
+    """The state of one simulated call."""
+
+    def __init__(self, sim: CallSimulator, to: str, from_: str, caller: Caller, dial: DialScript, call_sid: str,
+                 extra: Mapping[str, str], start_time: datetime, answered_after: float, talk_seconds: float):
+        self.sim, self.dial, self.start_time = sim, dial, start_time
+        self.answered_after, self.talk_seconds = answered_after, talk_seconds
+        self.clock = CallClock()
+        self.result = CallResult(call_sid=call_sid)
+        self.fetches = 0
+        self.failed_docs: list[Document] = []
+        self.answered_at: float | None = None
+        params = {"CallSid": call_sid, "AccountSid": sim.account_sid, "From": from_, "To": to,
+                  "Caller": from_, "Called": to, "ApiVersion": API_VERSION, "Direction": "inbound",
+                  **_geo("From", from_), **_geo("To", to), **_geo("Caller", from_), **_geo("Called", to)}
+        # A copy, so the test's Caller can be reused for another call.
+        self.caller = _Leg("caller", Caller(*caller.intents), {**params, **extra}, transcript=self.result.transcript)
+
+    # -- the call ------------------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        """Run the call from the first webhook to the hang-up."""
+        leg = self.caller
+        doc = self.fetch(leg, self.sim.voice_url, "POST", {})
+        while isinstance(doc, _Doc):
+            doc = self.run_document(leg, doc)
+        self.result.ended_by = leg.ended_by or "error"
+        self.result.first_voice_at = leg.voice_at
+        self.result.duration = round(self.clock.now, 3)
+
+    def run_document(self, leg: _Leg, doc: _Doc):
+        """Execute one document; returns the next document, or END."""
+        for verb in doc.root:
+            if not isinstance(verb.tag, str):
+                continue
+            if leg.party.wants_hangup():
+                self.step(leg, "hangup", "caller hung up")
+                return self.end(leg, "caller-hangup")
+            if self.clock.expired:
+                self.problem(Problem("call ran past the 4 h simulated-time limit", doc.url, "loop"), leg)
+                return self.end(leg, "error")
+            if verb.tag != "Reject" and leg.status == "ringing":
+                leg.status, self.answered_at = "in-progress", self.answered_at or self.clock.now
+            handler = getattr(self, f"verb_{verb.tag.lower()}", None)
+            if handler is None:
+                self.problem(Problem(f"<{verb.tag}> is not simulated", doc.url, "unsupported"), leg)
+                if self.sim.strict:
+                    return self.end(leg, "error")
+                continue
+            outcome = handler(leg, doc, verb)
+            if outcome is not None:
+                return outcome
+        return self.end(leg, "end-of-document")
+
+    def end(self, leg: _Leg, how: str):
+        leg.ended_by = leg.ended_by or how
+        return END
+
+    def step(self, leg: _Leg, kind: str, text: str = "", attrs: Mapping | None = None, t: float | None = None) -> Step:
+        step = Step(kind, text, dict(attrs or {}), round(self.clock.now if t is None else t, 3))
+        leg.transcript.append(step)
+        return step
+
+    def problem(self, problem: Problem, leg: _Leg | None = None) -> None:
+        self.result.problems.append(problem)
+        if leg is not None and problem.kind != "callback":
+            self.step(leg, "error", str(problem))
+
+    # -- HTTP ----------------------------------------------------------------------------------------------
+
+    def request(self, leg: _Leg, url: str, method: str, extra: Mapping[str, str], purpose: str) -> Response:
+        params = {**leg.params, "CallStatus": leg.status, **extra}
+        response, exchanges = self.sim.send(method, url, params)
+        self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
+        return response
+
+    def fetch(self, leg: _Leg, url: str, method: str, extra: Mapping[str, str], purpose: str = "twiml"):
+        """Request TwiML and parse it; on failure use the fallback URL or end the call as Twilio does."""
+        self.fetches += 1
+        if self.fetches > MAX_FETCHES:
+            self.problem(Problem(f"more than {MAX_FETCHES} TwiML fetches: the call loops", url, "loop"), leg)
+            return self.end(leg, "error")
+        method = (method or "POST").upper()
+        response = self.request(leg, url, method, extra, purpose)
+        params = {**leg.params, "CallStatus": leg.status, **extra}
+        document = Document(url, method, params, response.status, response.text, leg.name)
+        self.result.documents.append(document)
+        problems = check_http(response, url)
+        code = ERROR_HTTP
+        if not problems:
+            code = ERROR_TWIML
+            problems = [Problem(p.message, f"{url} {p.where}", p.kind) for p in self.sim.schema.validate(response.text)]
+        if not problems:
+            return _Doc(url, ElementTree.fromstring(response.text.strip().encode("utf-8")))
+        self.failed_docs.append(document)
+        for problem in problems:
+            self.problem(problem, leg)
+        if leg.fallback and self.sim.fallback_url and purpose != "fallback":
+            # Twilio: on a failed fetch, request the Fallback URL with ErrorCode and ErrorUrl, and go on with it.
+            return self.fetch(leg, self.sim.fallback_url, "POST", {**extra, "ErrorCode": code, "ErrorUrl": url},
+                              "fallback")
+        self.say(leg, APP_ERROR_TEXT, {"language": "en-US"})
+        return self.end(leg, "error")
+
+    def callback(self, leg: _Leg, url: str, method: str, params: Mapping[str, str], purpose: str) -> None:
+        """Send a callback whose answer Twilio ignores (a failure is only logged, as error 11200)."""
+        response, exchanges = self.sim.send((method or "POST").upper(), url, params)
+        self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
+        if not response.ok:
+            self.problem(Problem(f"{purpose} callback answered HTTP {response.status}", url, "callback"), leg)
+
+    # -- playback ------------------------------------------------------------------------------------------
+
+    def say(self, leg: _Leg, text: str, attrs: Mapping, stop_at: float | None = None) -> bool:
+        """Speak `text` (loop times); returns True if the caller interrupted it at `stop_at`."""
+        for _ in range(costs.loops(attrs.get("loop"))):
+            if stop_at is not None and self.clock.now >= stop_at:
+                return True
+            self.step(leg, "say", text, {"language": "en-US", **attrs})
+            leg.voice_at = self.clock.now if leg.voice_at is None else leg.voice_at
+            if self._advance(costs.say_seconds(text), stop_at) or self.clock.expired:
+                return stop_at is not None and self.clock.now >= stop_at
+        return False
+
+    def _advance(self, seconds: float, stop_at: float | None) -> bool:
+        if stop_at is not None and self.clock.now + seconds >= stop_at:
+            self.clock.now = max(self.clock.now, stop_at)
+            return True
+        self.clock.advance(seconds)
+        return False
+
+    def hear(self, leg: _Leg, doc: _Doc, el: ElementTree.Element, stop_at: float | None = None) -> bool:
+        """Play a Say/Play/Pause; returns True if interrupted by a key press at `stop_at`."""
+        if el.tag == "Say":
+            return self.say(leg, _text(el), dict(el.attrib), stop_at)
+        if el.tag == "Pause":
+            self.step(leg, "pause", f"{_seconds(el, 'length', costs.PAUSE_SECONDS):g}s", el.attrib)
+            return self._advance(_seconds(el, "length", costs.PAUSE_SECONDS), stop_at)
+        if el.get("digits"):  # <Play digits>: DTMF tones, not a voice
+            self.step(leg, "play", f"digits {el.get('digits')}", el.attrib)
+            return self._advance(len(el.get("digits")) * costs.KEY_SECONDS, stop_at)
+        url = urljoin(doc.url, _text(el))
+        for _ in range(costs.loops(el.get("loop"))):
+            if (stop_at is not None and self.clock.now >= stop_at) or self.clock.expired:
+                return stop_at is not None
+            self.step(leg, "play", url, el.attrib)
+            leg.voice_at = self.clock.now if leg.voice_at is None else leg.voice_at
+            if self._advance(self.sim.media_seconds.get(url, costs.PLAY_SECONDS), stop_at):
+                return True
+        return False
+
+    def verb_say(self, leg, doc, verb):
+        self.hear(leg, doc, verb)
+
+    verb_play = verb_pause = verb_say
+
+    # -- input ---------------------------------------------------------------------------------------------
+
+    def verb_gather(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        action = urljoin(doc.url, verb.get("action") or "") or doc.url  # default: the current document
+        timeout = _seconds(verb, "timeout", costs.GATHER_TIMEOUT_SECONDS)
+        num_digits = int(_seconds(verb, "numDigits", 0)) or None
+        finish = verb.get("finishOnKey", "#")
+        wanted = f"{num_digits} digit(s)" if num_digits else "digits"
+        self.step(leg, "gather", f"{wanted}, finishOnKey {finish!r}, timeout {timeout:g}s -> {action}", verb.attrib)
+        intent = leg.party.at_gather()
+        # Twilio ignores DTMF when the Gather only listens for speech.
+        pressing = intent.kind == "press" and "dtmf" in verb.get("input", "dtmf").split()
+        stop_at = self.clock.now + intent.after if pressing and intent.after is not None else None
+        for child in verb:
+            if isinstance(child.tag, str) and self.hear(leg, doc, child, stop_at):
+                break  # a key press interrupts the prompts
+        digits, finished_on = "", ""
+        if pressing and stop_at is not None and stop_at > self.clock.now + timeout:
+            pressing = False  # the caller waits so long that the Gather times out first
+        if pressing:
+            self.clock.now = max(self.clock.now, stop_at or 0.0)
+            for key in intent.digits:
+                self.clock.advance(costs.KEY_SECONDS)
+                if finish and key == finish:
+                    finished_on = key
+                    break
+                digits += key
+                if num_digits and len(digits) >= num_digits:
+                    break  # Twilio submits as soon as numDigits keys arrived; later keys are lost
+            if not finished_on and not (num_digits and len(digits) >= num_digits):
+                self.clock.advance(timeout)  # waits `timeout` s after the last key before submitting
+        else:
+            self.clock.advance(timeout)
+        if digits:
+            leg.unanswered_gather = False
+            self.step(leg, "input", digits, {"finishedOnKey": finished_on})
+            return self.fetch(leg, action, verb.get("method", "POST"), {"Digits": digits, "FinishedOnKey": finished_on})
+        leg.unanswered_gather = True
+        self.step(leg, "input", "", {"timeout": timeout})
+        if verb.get("actionOnEmptyResult") == "true":
+            return self.fetch(leg, action, verb.get("method", "POST"), {})
+        return None  # no input: Twilio falls through to the next verb
+
+    def verb_record(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        action = urljoin(doc.url, verb.get("action") or "") or doc.url
+        timeout = _seconds(verb, "timeout", costs.RECORD_TIMEOUT_SECONDS)
+        # maxLength defaults to 3600 s, but to 120 s when transcribing (Record docs).
+        transcribing = verb.get("transcribe") == "true"
+        max_length = _seconds(verb, "maxLength",
+                              costs.TRANSCRIBE_MAX_SECONDS if transcribing else costs.RECORD_MAX_SECONDS)
+        finish = verb.get("finishOnKey", "1234567890*#")
+        if verb.get("playBeep") != "false":
+            self.step(leg, "beep")
+            self.clock.advance(costs.BEEP_SECONDS)
+        intent = leg.party.at_record()
+        started = self.clock.now
+        events = set(verb.get("recordingStatusCallbackEvent", "completed").split())
+        sid = new_sid("RE")
+        recording_url = f"https://api.twilio.com/{API_VERSION}/Accounts/{self.sim.account_sid}/Recordings/{sid}"
+        spoken = intent.seconds if intent.kind == "speak" else 0.0
+        if spoken <= 0:
+            # Twilio: an empty recording requests no action; the call goes on with the next verb.
+            ended_by_key = intent.kind == "press" and intent.digits[:1] in finish
+            self.clock.advance(costs.KEY_SECONDS if ended_by_key else timeout if timeout > 0 else max_length)
+            self.step(leg, "record", "no audio: empty recording", verb.attrib, t=started)
+            if "absent" in events:
+                self.recording_callback(leg, doc, verb, sid, recording_url, "absent", 0, started)
+            return self.end(leg, "caller-hangup") if intent.then == "hangup" else None
+        if spoken >= max_length:
+            duration, digits, elapsed = max_length, "", max_length
+        elif intent.then == "hangup":
+            duration, digits, elapsed = spoken, "hangup", spoken
+        elif len(intent.then) == 1 and intent.then in finish:
+            duration, digits, elapsed = spoken, intent.then, spoken + costs.KEY_SECONDS
+        else:  # silence ends it after `timeout` s; timeout 0 disables that, so maxLength does
+            silent = timeout if timeout > 0 else max_length - spoken
+            trimmed = verb.get("trim", "trim-silence") == "trim-silence"
+            duration, digits, elapsed = (spoken if trimmed else spoken + silent), "", spoken + silent
+        self.clock.advance(elapsed)
+        self.step(leg, "record", f"{duration:g}s, ended by {digits or 'silence/maxLength'}", verb.attrib, t=started)
+        extra = {"RecordingUrl": recording_url, "RecordingDuration": str(int(round(duration))), "RecordingSid": sid}
+        if digits:
+            extra["Digits"] = digits
+        if digits == "hangup":
+            leg.status = "completed"
+            # Twilio still requests the action after a hang-up, but nothing it returns can run.
+            method = verb.get("method", "POST").upper()
+            response = self.request(leg, action, method, extra, "twiml")
+            self.result.documents.append(Document(action, method, {**leg.params, "CallStatus": leg.status, **extra},
+                                                  response.status, response.text, leg.name))
+            if not response.ok:
+                self.problem(Problem(f"record action answered HTTP {response.status}", action, "callback"), leg)
+            self.after_recording(leg, doc, verb, sid, recording_url, duration, started, intent.words, events)
+            self.step(leg, "hangup", "caller hung up")
+            return self.end(leg, "caller-hangup")
+        next_doc = self.fetch(leg, action, verb.get("method", "POST"), extra)
+        self.after_recording(leg, doc, verb, sid, recording_url, duration, started, intent.words, events)
+        return next_doc
+
+    def after_recording(self, leg, doc, verb, sid, recording_url, duration, started, words, events) -> None:
+        """The recording and transcription callbacks Twilio sends once the recording is processed."""
+        if "completed" in events:
+            self.recording_callback(leg, doc, verb, sid, recording_url, "completed", duration, started)
+        callback = verb.get("transcribeCallback")
+        if verb.get("transcribe") != "true" or not callback:
+            return
+        # Twilio transcribes only recordings of 2-120 s; others report a failed transcription.
+        ok = 2 <= duration <= 120
+        transcription_sid = new_sid("TR")
+        params = {**leg.params, "CallStatus": "completed", "TranscriptionSid": transcription_sid,
+                  "TranscriptionText": (words or "simulated transcription") if ok else "",
+                  "TranscriptionStatus": "completed" if ok else "failed",
+                  "TranscriptionUrl": f"{recording_url}/Transcriptions/{transcription_sid}",
+                  "RecordingSid": sid, "RecordingUrl": recording_url}
+        self.callback(leg, urljoin(doc.url, callback), "POST", params, "transcription")
+
+    def recording_callback(self, leg, doc, verb, sid, recording_url, status, duration, started) -> None:
+        url = verb.get("recordingStatusCallback")
+        if not url:
+            return
+        params = {"AccountSid": self.sim.account_sid, "CallSid": leg.params["CallSid"], "RecordingSid": sid,
+                  "RecordingUrl": recording_url, "RecordingStatus": status,
+                  "RecordingDuration": str(int(round(duration))), "RecordingChannels": "1",
+                  "RecordingSource": "RecordVerb", "RecordingStartTime": self.timestamp(started)}
+        self.callback(leg, urljoin(doc.url, url), verb.get("recordingStatusCallbackMethod", "POST"), params,
+                      "recording")
+
+    # -- control flow --------------------------------------------------------------------------------------
+
+    def verb_redirect(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        url = urljoin(doc.url, _text(verb))
+        self.step(leg, "redirect", url, verb.attrib)
+        return self.fetch(leg, url, verb.get("method", "POST"), {})
+
+    def verb_hangup(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        self.step(leg, "hangup", "app hung up")
+        return self.end(leg, "app-hangup")
+
+    def verb_reject(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        reason = verb.get("reason", "rejected")
+        self.step(leg, "reject", reason, verb.attrib)
+        if leg.status == "ringing":
+            # Twilio: a first-verb <Reject> never answers; the call ends busy or no-answer by reason.
+            self.result.final_status = "busy" if reason == "busy" else "no-answer"
+        return self.end(leg, "reject")
+
+    # -- dial ----------------------------------------------------------------------------------------------
+
+    def verb_dial(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        rings = self.dial_rings(leg, doc, verb)
+        if not rings:
+            return self.end(leg, "error") if self.sim.strict else None
+        ring_limit = _seconds(verb, "timeout", costs.DIAL_TIMEOUT_SECONDS) + costs.DIAL_RING_BUFFER_SECONDS
+        caller_id = verb.get("callerId") or leg.params["From"]
+        sequential = verb.get("sequential") == "true"
+        started = self.clock.now
+        self.step(leg, "dial", ", ".join(ring.target for ring in rings), verb.attrib)
+        if not sequential:  # the nouns ring in parallel: the first to answer (and accept a whisper) wins
+            rings.sort(key=lambda ring: ring.callee.answered_after)
+        winner = None
+        for ring in rings:
+            ring.begin = self.clock.now if sequential else started
+            outcome = ring.callee.outcome
+            if outcome == "answered" and ring.callee.answered_after < ring_limit:
+                ring.answered_at = ring.begin + ring.callee.answered_after
+                self.clock.now = max(self.clock.now, ring.answered_at)
+                heard = self.whisper(leg, doc, ring, caller_id) if ring.noun.get("url") else ()
+                ring.outcome = "completed" if heard is not None else "rejected"
+                ring.heard, ring.end = heard or (), self.clock.now
+                if heard is not None:
+                    winner = ring
+                    break
+                continue
+            ring.outcome = "no-answer" if outcome == "answered" else outcome
+            ring_seconds = {"busy": costs.BUSY_SECONDS, "failed": costs.FAILED_SECONDS}.get(outcome, ring_limit)
+            ring.end = ring.begin + ring_seconds
+            if sequential:
+                self.clock.now = ring.end
+        tried = rings[:rings.index(winner) + 1] if winner and sequential else rings
+        if winner:
+            if not sequential:  # the other parallel legs are cancelled when one answers
+                for ring in rings:
+                    if ring is not winner and (not ring.outcome or ring.end > winner.answered_at):
+                        ring.outcome, ring.end = "canceled", winner.answered_at
+            leg.voice_at = self.clock.now if leg.voice_at is None else leg.voice_at
+            talk = min(winner.callee.talk_seconds, _seconds(verb, "timeLimit", costs.CALL_LIMIT_SECONDS))
+            self.step(leg, "dial", f"{winner.target} answered; talking {talk:g}s")
+            winner.end = self.clock.advance(talk)
+            status, duration = "completed", int(round(talk))
+        else:
+            self.clock.now = max([self.clock.now] + [ring.end for ring in tried])
+            outcomes = {ring.outcome for ring in tried}
+            status = ("no-answer" if outcomes & {"no-answer", "rejected"} else "busy" if "busy" in outcomes
+                      else "failed")
+            duration = None
+            self.step(leg, "dial", status)
+        for ring in tried:
+            self.leg_callbacks(leg, doc, ring, caller_id)
+        dial_sid = (winner or tried[0]).sid
+        self.result.dial_results.append(DialResult(
+            tuple(ring.target for ring in rings), status, dial_sid, winner.target if winner else None, duration,
+            winner.heard if winner else ()))
+        if not verb.get("action"):
+            return None  # without an action the document continues after <Dial>
+        extra = {"DialCallStatus": status, "DialCallSid": dial_sid, "DialBridged": "true" if winner else "false"}
+        if duration is not None:
+            extra["DialCallDuration"] = str(duration)
+        return self.fetch(leg, urljoin(doc.url, verb.get("action")), verb.get("method", "POST"), extra)
+
+    def dial_rings(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element) -> list[_Ring] | None:
+        """One _Ring per dialled party; None when a noun cannot be simulated."""
+        nouns = [(_text(verb), verb)] if (verb.text or "").strip() else []
+        for noun in verb:
+            if not isinstance(noun.tag, str):
+                continue
+            if noun.tag not in ("Number", "Client", "Sip"):
+                self.problem(Problem(f"<Dial><{noun.tag}> is not simulated", doc.url, "unsupported"), leg)
+                return None
+            # The dial script names SDK clients "client:<identity>", as Twilio's To parameter does.
+            nouns.append((("client:" if noun.tag == "Client" else "") + _text(noun), noun))
+        return [_Ring(target, noun, callee_for(self.dial, target, self.answered_after, self.talk_seconds),
+                      new_sid("CA")) for target, noun in nouns]
+
+    def whisper(self, leg: _Leg, doc: _Doc, ring: _Ring, caller_id: str):
+        """Run a <Number url> whisper on the callee's leg; the words it heard, or None if it declined."""
+        params = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.sim.account_sid,
+                  "From": caller_id, "To": ring.target, "Caller": caller_id, "Called": ring.target,
+                  "ApiVersion": API_VERSION, "Direction": "outbound-dial"}
+        callee_leg = _Leg(ring.target, Caller(press=ring.callee.press), params, status="in-progress", fallback=False)
+        url = urljoin(doc.url, ring.noun.get("url"))
+        next_doc = self.fetch(callee_leg, url, ring.noun.get("method", "POST"), {}, "whisper")
+        while isinstance(next_doc, _Doc):
+            next_doc = self.run_document(callee_leg, next_doc)
+        heard = tuple(step.text for step in callee_leg.transcript if step.kind == "say")
+        self.step(leg, "dial", f"whisper to {ring.target}: {callee_leg.ended_by}", {"heard": heard})
+        # The callee accepts by letting the whisper end; a hang-up, an error or a key never pressed means no.
+        accepted = callee_leg.ended_by == "end-of-document" and not callee_leg.unanswered_gather
+        return heard if accepted else None
+
+    def leg_callbacks(self, leg: _Leg, doc: _Doc, ring: _Ring, caller_id: str) -> None:
+        """<Number statusCallback> progress events for one dialled leg, in firing order."""
+        url = ring.noun.get("statusCallback") if ring.noun.tag != "Dial" else None
+        if not url:
+            return
+        wanted = ring.noun.get("statusCallbackEvent", "completed").split()
+        answered = ring.answered_at is not None
+        fired = [("initiated", "initiated", ring.begin), ("ringing", "ringing", ring.begin)]
+        if answered:
+            fired.append(("answered", "in-progress", ring.answered_at))
+        fired.append(("completed", "completed" if answered else ring.outcome, ring.end))
+        base = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.sim.account_sid,
+                "From": caller_id, "To": ring.target, "Caller": caller_id, "Called": ring.target,
+                "ApiVersion": API_VERSION, "Direction": "outbound-dial", "CallbackSource": "call-progress-events"}
+        for sequence, (event, status, t) in enumerate(e for e in fired if e[0] in wanted):
+            params = {**base, "CallStatus": status, "Timestamp": self.timestamp(t), "SequenceNumber": str(sequence)}
+            if event == "completed":
+                params["CallDuration"] = str(int(round(ring.end - ring.answered_at)) if answered else 0)
+            self.callback(leg, urljoin(doc.url, url), ring.noun.get("statusCallbackMethod", "POST"), params,
+                          "leg-status")
+
+    # -- the end of the call -------------------------------------------------------------------------------
+
+    def timestamp(self, t: float) -> str:
+        """RFC 2822 time `t` seconds into the call."""
+        return format_datetime(self.start_time + timedelta(seconds=t))
+
+    def send_status_callbacks(self, events, duplicate: bool, reorder: bool) -> None:
+        """The call progress callbacks: numbered in firing order, optionally duplicated or reordered."""
+        if not self.sim.status_url:
+            return
+        answered = self.result.ended_by != "reject" or self.answered_at is not None
+        fired = []
+        for event in events:
+            if event == "answered" and not answered:
+                continue
+            status = {"answered": "in-progress", "completed": self.result.final_status}.get(event, event)
+            t = {"answered": self.answered_at or 0.0, "completed": self.clock.now}.get(event, 0.0)
+            params = {**self.caller.params, "CallStatus": status, "Timestamp": self.timestamp(t),
+                      "CallbackSource": "call-progress-events", "SequenceNumber": str(len(fired))}
+            if event == "completed":
+                params["CallDuration"] = str(int(round(self.clock.now)) if answered else 0)
+            fired.append(params)
+        for params in (reversed(fired) if reorder else fired):
+            for _ in range(2 if duplicate else 1):
+                self.callback(self.caller, self.sim.status_url, "POST", params, "status")
+
+    def raise_if_failed(self) -> None:
+        """In strict mode, turn the problems Twilio would have had into an exception carrying the result."""
+        problems = self.result.problems
+        if not self.sim.strict or not problems:
+            return
+        kinds = {p.kind for p in problems}
+        error = (CallLoop if "loop" in kinds else UnsupportedVerb if "unsupported" in kinds
+                 else TwimlRejected if "twiml" in kinds else WebhookFailed)
+        lines = [f"call {self.result.call_sid}: Twilio would reject this call"]
+        lines += [f"  - [{p.kind}] {p}" for p in problems]
+        for doc in self.failed_docs:
+            lines.append(f"--- {doc.method} {doc.url} -> HTTP {doc.status}\n{doc.text[:2000]}")
+        lines.append("--- transcript\n" + self.result.text())
+        raise error("\n".join(lines), self.result)

@@ -1,0 +1,63 @@
+"""The Flask app factory: `create_app(config)` wires the services and registers the blueprints."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, current_app, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from careline import services as services_module
+from careline.config import INSTANCE_DIR, Config
+from careline.logs import configure_logging
+from careline.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build Careline's web app from `config` (default: the environment)."""
+    config = config or Config.from_env()
+    config.check()
+    configure_logging(config.LOG_LEVEL)
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(SECRET_KEY=config.SECRET_KEY or None, MAX_CONTENT_LENGTH=config.MAX_WEBHOOK_BYTES)
+    services = Services.build(config)
+    services_module.install(services)
+    app.extensions["careline"] = services
+    if config.TWILIO_SIGNATURE_CHECK_DISABLED:
+        log.warning("!!! TWILIO_SIGNATURE_CHECK_DISABLED is on: webhooks accept UNSIGNED requests. "
+                    "Development only; never in production. !!!")
+
+    from webhooks.voice import bp as voice_bp
+
+    app.register_blueprint(voice_bp)
+    app.add_url_rule("/status", "status", _status)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _status():
+    """Health of Careline's dependencies. 200 when all answer, 503 otherwise."""
+    services: Services = current_app.extensions["careline"]
+    checks = {}
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "down" here
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        services.redis.ping()
+        checks["redis"] = "ok"
+    except redis.RedisError as exc:
+        checks["redis"] = f"down: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+
+
+def _http_error(exc: HTTPException):
+    """JSON errors with a stable kebab-case error_id (413 for oversized webhook bodies, 404, 405...)."""
+    error_id = (exc.name or "error").lower().replace(" ", "-")
+    return jsonify(error_id=error_id, details={"description": exc.description}), exc.code

@@ -1,0 +1,89 @@
+"""Settings, read once from the environment with typed parsing.
+
+Every setting, its default and its unit is listed in README.md ("Configuration").
+Secrets have no built-in value: outside development and tests the app refuses to start
+without them (`Config.check`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"expected a boolean, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Careline's settings; `from_env` is the only way production builds one."""
+
+    ENV: str = "development"  # development | test | production
+    DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'careline.db'}"
+    REDIS_URL: str = "redis://localhost:6379/0"
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_API_BASE_URL: str = ""  # the tests' REST stand-in; empty = Twilio itself
+    PUBLIC_BASE_URL: str = ""  # e.g. https://careline.example.org, as configured in Twilio
+    SECRET_KEY: str = ""
+    # Development only: accept unsigned webhooks. Logged loudly at start-up.
+    TWILIO_SIGNATURE_CHECK_DISABLED: bool = False
+    MAX_WEBHOOK_BYTES: int = 64 * 1024  # bytes; Twilio's forms are a few KiB
+    PRACTICE_CACHE_SECONDS: float = 30.0  # seconds a practice snapshot is trusted without asking Redis
+    LOG_LEVEL: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Config":
+        """Build the settings from environment variables, then apply `overrides`."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            if f.name == "extra" or f.name not in env:
+                continue
+            raw = env[f.name]
+            if f.type in ("bool", bool):
+                values[f.name] = _bool(raw)
+            elif f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        if "CARELINE_ENV" in env:
+            values["ENV"] = env["CARELINE_ENV"]
+        values.update(overrides)
+        return cls(**values)
+
+    def check(self) -> None:
+        """Refuse to run in production without secrets or with the signature check off."""
+        if self.ENV != "production":
+            return
+        missing = [name for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")
+                   if not getattr(self, name)]
+        if missing:
+            raise ConfigError(f"production needs these settings: {', '.join(missing)}")
+        if self.TWILIO_SIGNATURE_CHECK_DISABLED:
+            raise ConfigError("TWILIO_SIGNATURE_CHECK_DISABLED is for development only")
+
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL with the driver Careline uses (psycopg 3 for PostgreSQL)."""
+        url = self.DATABASE_URL
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url

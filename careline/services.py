@@ -1,0 +1,85 @@
+"""Wire Careline's services once, from the settings: the app factory and the RQ worker share this."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+import redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.rest import Client as TwilioClient
+
+from calllog.writer import CallLogWriter
+from careline.config import Config
+from careline.db import make_engine, make_session_factory
+from models import utcnow
+from practices.directory import PracticeDirectory
+
+log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_SECONDS = 1.0  # a webhook must answer Twilio within 15 s; a dead Redis must fail fast
+JOB_QUEUE = "careline"
+
+_current: "Services | None" = None
+
+
+@dataclass
+class Services:
+    """The clients and services one process uses."""
+
+    config: Config
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis
+    directory: PracticeDirectory
+    calllog_writer: CallLogWriter
+    clock: Callable[[], datetime] = field(default_factory=lambda: utcnow)  # tests move time to open and closed hours
+
+    @classmethod
+    def build(cls, config: Config) -> "Services":
+        """Create every client from `config`; nothing connects until first use."""
+        engine = make_engine(config.database_url)
+        session_factory = make_session_factory(engine)
+        redis_client = redis.Redis.from_url(
+            config.REDIS_URL, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+        return cls(config=config, engine=engine, session_factory=session_factory, redis=redis_client,
+                   directory=PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS),
+                   calllog_writer=CallLogWriter(session_factory, redis_client))
+
+    @cached_property
+    def jobs(self) -> Queue:
+        """The RQ queue Careline's jobs run on; RQ needs a connection that returns bytes."""
+        connection = redis.Redis.from_url(self.config.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+        return Queue(JOB_QUEUE, connection=connection)
+
+    @cached_property
+    def twilio(self) -> TwilioClient:
+        """Twilio's REST client; TWILIO_API_BASE_URL points it at a stand-in."""
+        client = TwilioClient(self.config.TWILIO_ACCOUNT_SID, self.config.TWILIO_AUTH_TOKEN)
+        if self.config.TWILIO_API_BASE_URL:
+            client.api.base_url = self.config.TWILIO_API_BASE_URL.rstrip("/")
+        return client
+
+    def close(self) -> None:
+        """Release connections (tests build many apps in one process)."""
+        self.engine.dispose()
+        self.redis.close()
+
+
+def install(services: Services) -> None:
+    """Make `services` the process's current ones (RQ jobs look them up here)."""
+    global _current
+    _current = services
+
+
+def current() -> Services:
+    """The process's services; an RQ worker builds them from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Services.build(Config.from_env())
+    return _current

@@ -1,0 +1,63 @@
+"""The call flow as named states and explicit transitions, each logged as `state -> transition -> state`."""
+from __future__ import annotations
+
+import enum
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.StrEnum):
+    NEW = "new"
+    RINGING_FRONT_DESK = "ringing-front-desk"
+    CONNECTED = "connected"  # a person (the front desk) answered
+    CHOOSING_LANGUAGE = "choosing-language"
+    IN_MENU = "in-menu"
+    RECORDING = "recording"
+    ASKED_URGENT = "asked-urgent"
+    ENDED = "ended"
+
+
+class Transition(enum.StrEnum):
+    RING_FRONT_DESK = "ring-front-desk"
+    FRONT_DESK_ANSWERED = "front-desk-answered"
+    OFFER_LANGUAGES = "offer-languages"
+    OFFER_MENU = "offer-menu"
+    MISS = "miss"
+    TAKE_MESSAGE = "take-message"
+    ASK_URGENT = "ask-urgent"
+    FINISH = "finish"
+    FAULT = "fault"
+
+
+_ANY = frozenset(State)
+# transition -> (states it may leave from, state it enters)
+TRANSITIONS: dict[Transition, tuple[frozenset[State], State]] = {
+    Transition.RING_FRONT_DESK: (frozenset({State.NEW}), State.RINGING_FRONT_DESK),
+    Transition.FRONT_DESK_ANSWERED: (frozenset({State.RINGING_FRONT_DESK}), State.CONNECTED),
+    Transition.OFFER_LANGUAGES: (frozenset({State.NEW, State.RINGING_FRONT_DESK}), State.CHOOSING_LANGUAGE),
+    Transition.OFFER_MENU: (frozenset({State.NEW, State.RINGING_FRONT_DESK, State.CHOOSING_LANGUAGE,
+                                       State.IN_MENU}), State.IN_MENU),
+    Transition.MISS: (frozenset({State.CHOOSING_LANGUAGE, State.IN_MENU}), None),  # stays where it is
+    Transition.TAKE_MESSAGE: (frozenset({State.NEW, State.RINGING_FRONT_DESK, State.CHOOSING_LANGUAGE,
+                                         State.IN_MENU, State.RECORDING}), State.RECORDING),
+    Transition.ASK_URGENT: (frozenset({State.RECORDING}), State.ASKED_URGENT),
+    Transition.FINISH: (_ANY, State.ENDED),
+    Transition.FAULT: (_ANY, State.RECORDING),
+}
+
+MAX_MISSES = 3  # wrong keys or silences in a row before the caller is taken to the message path
+
+
+class IllegalTransition(RuntimeError):
+    """A webhook asked for a step the call's current state does not allow."""
+
+
+def next_state(current: State, transition: Transition, call_sid: str) -> State:
+    """The state `transition` leads to from `current`; logs the step, raises IllegalTransition if not allowed."""
+    sources, target = TRANSITIONS[transition]
+    if current not in sources:
+        raise IllegalTransition(f"{current} does not allow {transition}")
+    entered = current if target is None else target
+    log.info("call=%s %s -> %s -> %s", call_sid, current, transition, entered)
+    return entered

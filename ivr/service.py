@@ -1,0 +1,424 @@
+"""The IVR's answers to Twilio's voice webhooks: decide the next step, render it, record what happened.
+
+Each webhook costs two Redis round trips and no database work: one read (the call's state and the
+config version), one MULTI/EXEC write (the new state, the call events, the drain flag). The answer comes
+from that state and the request alone.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from twilio.twiml.voice_response import VoiceResponse
+
+from calllog.events import Event, add_events
+from calllog.jobs import drain_call_events
+from calllog.record import MESSAGE_MIN_SECONDS
+from careline.services import Services
+from ivr import twiml
+from ivr.flow import MAX_MISSES, State, Transition, next_state
+from ivr.prompts import LANGUAGE_KEYS, prompts_for
+from ivr.state import CallState, call_key, save_call_state
+from models import utcnow
+from practices import schedule
+from practices.directory import CONFIG_VERSION_KEY
+from practices.snapshot import PracticeSnapshot
+
+log = logging.getLogger(__name__)
+
+FRONT_DESK_RING_OVERHEAD_SECONDS = 5  # Twilio rings about 5 s longer than a Dial's timeout
+DIAL_MIN_TIMEOUT_SECONDS = 5  # Twilio's minimum Dial timeout
+MESSAGE_TRIES = 2  # an empty or too-short recording is offered once more
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    """What Careline reads from one of Twilio's voice requests."""
+
+    call_sid: str
+    from_number: str
+    to_number: str
+    params: dict[str, str]
+    step: int | None = None  # the `s` query parameter of our own URLs
+    received_at: datetime = field(default_factory=utcnow)
+
+    def get(self, name: str, default: str = "") -> str:
+        """A Twilio parameter, or `default`."""
+        return self.params.get(name, default)
+
+
+def front_desk_timeout(ring_budget_seconds: int) -> int:
+    """The Dial timeout that keeps the front desk's whole ring within the ring budget."""
+    return max(DIAL_MIN_TIMEOUT_SECONDS, ring_budget_seconds - FRONT_DESK_RING_OVERHEAD_SECONDS)
+
+
+class Turn:
+    """One webhook's work on one call: the state it read, the events it adds, the reply it renders."""
+
+    def __init__(self, request: VoiceRequest, state: CallState, practice: PracticeSnapshot | None):
+        self.request = request
+        self.state = state
+        self.practice = practice
+        self.events: list[Event] = []
+        self.response = VoiceResponse()
+        self.step = request.step if request.step is not None else state.step
+
+    @property
+    def next_step(self) -> int:
+        """The `s` value the URLs of this reply carry."""
+        return self.step + 1
+
+    @property
+    def prompts(self):
+        return prompts_for(self.state.language)
+
+    def event(self, kind: str, **data) -> None:
+        """Record a step of the call; a retried request yields the same dedupe key and is stored once."""
+        self.events.append(Event(self.request.call_sid, kind, f"{kind}:{self.step}", self.request.received_at,
+                                 data))
+
+    def go(self, transition: Transition) -> None:
+        """Move the call's state along `transition`."""
+        self.state.state = next_state(self.state.state, transition, self.request.call_sid)
+
+
+class IvrService:
+    """Answers each voice webhook with TwiML; `urls(endpoint, **query)` builds Careline's webhook URLs."""
+
+    def __init__(self, services: Services, urls: twiml.Urls):
+        self._services = services
+        self._redis = services.redis
+        self._directory = services.directory
+        self._urls = urls
+
+    # --- webhooks ----------------------------------------------------------------------------------------
+
+    def incoming(self, request: VoiceRequest) -> str:
+        """A new call: ring the front desk within the budget, or answer with the IVR at once."""
+        version, state = self._read(request.call_sid)  # Redis down: raises, and the webhook takes a message
+        if state is not None and state.reply_step == 0:
+            return state.reply  # Twilio retried the Voice URL
+        practice = self._directory.find_by_number(request.to_number, version)
+        state = CallState(call_sid=request.call_sid, practice_id=practice.id if practice else None)
+        turn = Turn(request, state, practice)
+        turn.step = 0
+        if practice is None:
+            turn.event("incoming", **self._call_data(request), practice_id=None, unknown_number=True)
+            twiml.goodbye(turn.response, prompts_for("en"), "unknown_number")
+            turn.go(Transition.FINISH)
+            return self._finish(turn)
+        state.language = practice.default_language
+        state.after_hours = not schedule.is_open(practice, request.received_at)
+        turn.event("incoming", **self._call_data(request), practice_id=practice.id,
+                   after_hours=state.after_hours, language=state.language)
+        if not state.after_hours and practice.front_desk:
+            timeout = front_desk_timeout(practice.ring_budget_seconds)
+            turn.go(Transition.RING_FRONT_DESK)
+            turn.event("front-desk-dial", timeout=timeout)
+            dial = turn.response.dial(action=self._urls("voice.front_desk", s=turn.next_step), method="POST",
+                                      timeout=timeout)
+            dial.number(practice.front_desk)
+        else:
+            turn.event("ivr-answer")
+            self._start_ivr(turn)
+        return self._finish(turn)
+
+    def front_desk(self, request: VoiceRequest) -> str:
+        """The front desk's Dial ended: answered calls are done; anything else goes to the IVR at once."""
+        return self._turn(request, self._front_desk)
+
+    def language(self, request: VoiceRequest) -> str:
+        """The caller chose a language, pressed a wrong key, or said nothing."""
+        return self._turn(request, self._language)
+
+    def menu(self, request: VoiceRequest) -> str:
+        """The caller's menu choice, a wrong key, or silence."""
+        return self._turn(request, self._menu)
+
+    def message(self, request: VoiceRequest) -> str:
+        """The <Record> action (or its empty-recording fall-through): keep the message or offer a retry."""
+        return self._turn(request, self._message)
+
+    def message_urgent(self, request: VoiceRequest) -> str:
+        """The caller's answer to "is your message urgent?"."""
+        return self._turn(request, self._message_urgent)
+
+    def record_status(self, request: VoiceRequest, kind: str, dedupe_key: str, data: dict) -> None:
+        """Append a callback that carries no TwiML (call status, recording status) to the call log."""
+        event = Event(request.call_sid, kind, dedupe_key, request.received_at,
+                      {**self._call_data(request), **data})
+        self._append_events([event])
+
+    def fault(self, request: VoiceRequest | None, where: str) -> str:
+        """Apologise and take a message; used when anything on the normal path fails."""
+        practice = self._practice_or_none(request.to_number, None) if request is not None else None
+        language = practice.default_language if practice else "en"
+        prompts = prompts_for(language)
+        response = VoiceResponse()
+        twiml.say(response, prompts, "fault")
+        twiml.record_message(response, practice, prompts, self._fault_urls, 0, prompt_key="fault_message")
+        if request is not None:
+            event = Event(request.call_sid, "fault", f"fault:{where}:{request.step}", request.received_at,
+                          {**self._call_data(request), "where": where})
+            self._append_events([event], quiet=True)
+        return str(response)
+
+    # --- steps -------------------------------------------------------------------------------------------
+
+    def _front_desk(self, turn: Turn) -> None:
+        status = turn.request.get("DialCallStatus")
+        turn.event("front-desk-result", dial_call_status=status,
+                   dial_call_duration=turn.request.get("DialCallDuration") or None)
+        if status == "completed":
+            turn.go(Transition.FRONT_DESK_ANSWERED)
+            turn.response.hangup()
+            return
+        turn.event("ivr-answer")  # no-answer, busy, failed, canceled: the IVR answers now
+        self._start_ivr(turn)
+
+    def _start_ivr(self, turn: Turn) -> None:
+        practice, state = turn.practice, turn.state
+        twiml.greeting(turn.response, practice, turn.prompts, after_hours=state.after_hours,
+                       now=turn.request.received_at)
+        twiml.emergency_notice(turn.response, practice)
+        if len(practice.languages) > 1:
+            turn.go(Transition.OFFER_LANGUAGES)
+            twiml.language_menu(turn.response, practice, self._urls("voice.language", s=turn.next_step))
+        else:
+            turn.go(Transition.OFFER_MENU)
+            self._menu_prompt(turn)
+
+    def _language(self, turn: Turn) -> None:
+        digits = turn.request.get("Digits")
+        chosen = next((lang for lang in turn.practice.languages if LANGUAGE_KEYS.get(lang) == digits), None)
+        if digits == "*":
+            twiml.language_menu(turn.response, turn.practice, self._urls("voice.language", s=turn.next_step))
+            return
+        if chosen is None:
+            if self._miss(turn, digits):
+                twiml.language_menu(turn.response, turn.practice, self._urls("voice.language", s=turn.next_step))
+            return
+        turn.state.language, turn.state.misses = chosen, 0
+        turn.event("language", language=chosen)
+        turn.go(Transition.OFFER_MENU)
+        if turn.state.after_hours and chosen != turn.practice.default_language:
+            twiml.greeting(turn.response, turn.practice, turn.prompts, after_hours=True,
+                           now=turn.request.received_at)
+        self._menu_prompt(turn)
+
+    def _menu(self, turn: Turn) -> None:
+        digits = turn.request.get("Digits")
+        after_hours = turn.state.after_hours
+        choices = {"2": "message", "3": "hours", "4": "urgent", "*": "repeat"}
+        if not after_hours:
+            choices["1"] = "someone"
+        choice = choices.get(digits)
+        if choice is None:
+            if self._miss(turn, digits):
+                self._menu_prompt(turn)
+            return
+        turn.state.misses = 0
+        turn.event("menu", digits=digits, choice=choice)
+        if choice == "repeat":
+            turn.go(Transition.OFFER_MENU)
+            self._menu_prompt(turn)
+        elif choice == "hours":
+            twiml.office_hours(turn.response, turn.practice, turn.prompts)
+            turn.go(Transition.OFFER_MENU)
+            self._menu_prompt(turn)
+        elif choice == "someone":
+            # Until the live-agent queue exists, "speak with someone" takes a message and says so.
+            twiml.say(turn.response, turn.prompts, "someone_unavailable")
+            self._take_message(turn)
+        elif choice == "urgent":
+            turn.state.urgent = True
+            self._take_message(turn)
+        else:
+            self._take_message(turn)
+
+    def _miss(self, turn: Turn, digits: str) -> bool:
+        """Count a wrong key or silence; True when the caller should be asked again."""
+        turn.state.misses += 1
+        reason = "silence" if not digits else "invalid"
+        turn.event("miss", reason=reason, misses=turn.state.misses, menu=str(turn.state.state))
+        turn.go(Transition.MISS)
+        if turn.state.misses >= MAX_MISSES:
+            twiml.say(turn.response, turn.prompts, "too_many_misses")
+            self._take_message(turn)
+            return False
+        twiml.say(turn.response, turn.prompts, "no_input" if reason == "silence" else "invalid_key")
+        return True
+
+    def _menu_prompt(self, turn: Turn) -> None:
+        twiml.main_menu(turn.response, turn.prompts, self._urls("voice.menu", s=turn.next_step),
+                        after_hours=turn.state.after_hours)
+
+    def _take_message(self, turn: Turn) -> None:
+        turn.go(Transition.TAKE_MESSAGE)
+        turn.state.message_tries += 1
+        twiml.record_message(turn.response, turn.practice, turn.prompts, self._urls, turn.next_step,
+                             prompt_key="message_prompt_urgent" if turn.state.urgent else "message_prompt")
+
+    def _message(self, turn: Turn) -> None:
+        request = turn.request
+        duration = _int(request.get("RecordingDuration"))
+        recording_url = request.get("RecordingUrl")
+        recording_sid = request.get("RecordingSid") or _sid_from_url(recording_url)
+        hung_up = request.get("Digits") == "hangup"
+        kept = bool(recording_url and recording_sid) and duration >= MESSAGE_MIN_SECONDS
+        if turn.state.state != State.RECORDING:
+            turn.state.state = State.RECORDING  # a fault-path recording: no IVR state came before it
+        turn.event("message", kept=kept, duration=duration, recording_sid=recording_sid,
+                   recording_url=recording_url, finished_by=request.get("Digits") or "timeout",
+                   urgent=turn.state.urgent, language=turn.state.language)
+        if kept:
+            turn.state.recording_sid = recording_sid
+            if hung_up:
+                turn.go(Transition.FINISH)  # Twilio does not execute this reply: the caller is gone
+                return
+            twiml.say(turn.response, turn.prompts, "message_saved")
+            if turn.state.urgent:
+                turn.go(Transition.FINISH)
+                twiml.goodbye(turn.response, turn.prompts, "callback_promise")
+            else:
+                turn.go(Transition.ASK_URGENT)
+                twiml.ask_urgent(turn.response, turn.prompts, self._urls("voice.message_urgent", s=turn.next_step))
+            return
+        if hung_up:
+            turn.go(Transition.FINISH)
+            return
+        twiml.say(turn.response, turn.prompts, "message_too_short")
+        if turn.state.message_tries < MESSAGE_TRIES and turn.practice is not None:
+            twiml.say(turn.response, turn.prompts, "message_retry")
+            self._take_message(turn)
+        else:
+            turn.go(Transition.FINISH)
+            twiml.goodbye(turn.response, turn.prompts, "callback_promise")
+
+    def _message_urgent(self, turn: Turn) -> None:
+        if turn.request.get("Digits") == "1":
+            turn.state.urgent = True
+            turn.event("message-urgent", recording_sid=turn.state.recording_sid)
+            twiml.say(turn.response, turn.prompts, "marked_urgent")
+        turn.go(Transition.FINISH)
+        twiml.goodbye(turn.response, turn.prompts, "callback_promise")
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _turn(self, request: VoiceRequest, step) -> str:
+        try:
+            version, state = self._read(request.call_sid)
+        except redis.RedisError as exc:
+            log.error("call=%s Redis read failed (%s); continuing without IVR state", request.call_sid,
+                      type(exc).__name__)
+            version, state = None, None
+        if state is None:
+            # No state: Redis is down or lost it, or the call began on the fault path. Take a message
+            # without it; a message that arrives this way is still kept.
+            state = CallState(call_sid=request.call_sid, state=State.RECORDING)
+            practice = self._practice_or_none(request.to_number, version)
+            if practice is not None:
+                state.practice_id, state.language = practice.id, practice.default_language
+            turn = Turn(request, state, practice)
+            if step is not self._message:
+                log.warning("call=%s no IVR state; taking a message", request.call_sid)
+                self._take_message(turn)
+                return self._finish(turn)
+        else:
+            if request.step is not None and request.step == state.reply_step and state.reply:
+                log.info("call=%s step %s repeated by Twilio; same answer again", request.call_sid, request.step)
+                return state.reply
+            practice = self._directory.get(state.practice_id, version) if state.practice_id else None
+            turn = Turn(request, state, practice)
+        step(turn)
+        return self._finish(turn)
+
+    def _practice_or_none(self, number: str, version: str | None) -> PracticeSnapshot | None:
+        """The practice for `number`, or None when the database cannot be asked (the writer resolves it later)."""
+        try:
+            return self._directory.find_by_number(number, version)
+        except Exception as exc:  # noqa: BLE001 - a message must still be taken with the database down
+            log.error("practice lookup failed (%s); taking the message without it", type(exc).__name__)
+            return None
+
+    def _read(self, call_sid: str) -> tuple[str | None, CallState | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(CONFIG_VERSION_KEY)
+        pipe.hgetall(call_key(call_sid))
+        version, raw = pipe.execute()
+        return version, (CallState.from_redis(call_sid, raw) if raw else None)
+
+    def _finish(self, turn: Turn) -> str:
+        reply = str(turn.response)
+        turn.state.reply_step, turn.state.reply = turn.step, reply
+        turn.state.step = turn.next_step
+        pipe = self._redis.pipeline(transaction=True)
+        save_call_state(pipe, turn.state)
+        add_events(pipe, turn.events)
+        try:
+            results = pipe.execute()
+        except redis.RedisError as exc:
+            # The reply still stands; the events go straight to the database instead.
+            log.error("call=%s Redis write failed (%s); writing the call log directly", turn.request.call_sid,
+                      type(exc).__name__)
+            self._persist_directly(turn.events)
+            return reply
+        if results[-1]:
+            self._schedule_drain()
+        return reply
+
+    def _append_events(self, events: list[Event], quiet: bool = False) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        add_events(pipe, events)
+        try:
+            results = pipe.execute()
+        except redis.RedisError as exc:
+            if not quiet:
+                log.error("call=%s Redis write failed (%s); writing the call log directly",
+                          events[0].call_sid if events else "-", type(exc).__name__)
+            self._persist_directly(events)
+            return
+        if results[-1]:
+            self._schedule_drain()
+
+    def _persist_directly(self, events: list[Event]) -> None:
+        try:
+            self._services.calllog_writer.persist(events)
+        except Exception as exc:  # noqa: BLE001 - both stores are down; say so with the ids to recover
+            for event in events:
+                log.critical("call=%s event %s LOST: Redis and the database both failed (%s); recording=%s",
+                             event.call_sid, event.kind, type(exc).__name__, event.data.get("recording_sid", "-"))
+
+    def _schedule_drain(self) -> None:
+        try:
+            self._services.jobs.enqueue(drain_call_events, job_timeout=600, result_ttl=60)
+        except redis.RedisError as exc:
+            # The drain flag expires, and the next event schedules the drain again.
+            log.warning("could not enqueue the call-log drain (%s)", type(exc).__name__)
+
+    def _fault_urls(self, endpoint: str, **query) -> str:
+        return self._urls(endpoint, **{**query, "fault": 1})
+
+    @staticmethod
+    def _call_data(request: VoiceRequest) -> dict:
+        data = {"from": request.from_number, "to": request.to_number}
+        if request.get("CallStatus"):
+            data["call_status"] = request.get("CallStatus")
+        return data
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _sid_from_url(url: str) -> str:
+    """Twilio's RecordingUrl ends in /Recordings/RE…; older action requests carry no RecordingSid."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1] if url else ""
+    tail = tail.split(".", 1)[0]
+    return tail if tail.startswith("RE") else ""
+

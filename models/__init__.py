@@ -1,0 +1,12 @@
+"""SQLAlchemy models; every table is created by the Alembic migrations in `migrations/`."""
+from models.agent import ROLES, Agent, agent_practices
+from models.base import Base, UTCDateTime, utcnow
+from models.call import ANSWERED_BY, OUTCOMES, Call, CallEvent, Caller
+from models.message import TASK_STATUSES, CallbackTask, CallbackTaskCall, Message
+from models.practice import OnCallProvider, Practice, PracticeNumber
+
+__all__ = [
+    "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "Base", "Call", "CallEvent", "Caller",
+    "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider", "Practice", "PracticeNumber",
+    "UTCDateTime", "agent_practices", "utcnow",
+]

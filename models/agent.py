@@ -1,0 +1,32 @@
+"""People who use Careline: answering agents, practice managers and admins."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base
+from models.practice import Practice
+
+ROLES = ("agent", "manager", "admin")
+
+agent_practices = Table(
+    "agent_practices",
+    Base.metadata,
+    Column("agent_id", ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("practice_id", ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'manager', 'admin')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    languages: Mapped[list] = mapped_column(JSON)
+    role: Mapped[str] = mapped_column(String(16))
+    all_practices: Mapped[bool] = mapped_column(Boolean, default=False)  # practices = ["*"]
+
+    practices: Mapped[list[Practice]] = relationship(secondary=agent_practices, order_by=Practice.slug)

@@ -1,0 +1,66 @@
+"""Practices, the numbers patients call, and their on-call providers."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class Practice(Base):
+    __tablename__ = "practices"
+    __table_args__ = (
+        CheckConstraint("ring_budget_seconds BETWEEN 5 AND 60", name="ring_budget_range"),
+        CheckConstraint("message_max_seconds BETWEEN 10 AND 3600", name="message_max_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    languages: Mapped[list] = mapped_column(JSON)  # ["en", "es"]; the first is the default
+    front_desk: Mapped[str | None] = mapped_column(String(20))  # E.164
+    ring_budget_seconds: Mapped[int] = mapped_column(Integer)
+    hours: Mapped[dict] = mapped_column(JSON)  # {"mon": "08:00-17:00", ...}; a missing day is closed
+    holidays: Mapped[list] = mapped_column(JSON)  # ["2026-12-25", ...], local dates
+    max_wait_seconds: Mapped[int] = mapped_column(Integer)
+    announce_every_seconds: Mapped[int] = mapped_column(Integer)
+    agent_ring_seconds: Mapped[int] = mapped_column(Integer)
+    wrap_up_seconds: Mapped[int] = mapped_column(Integer)
+    service_level_seconds: Mapped[int] = mapped_column(Integer)
+    short_abandon_seconds: Mapped[int] = mapped_column(Integer)
+    message_max_seconds: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    numbers: Mapped[list["PracticeNumber"]] = relationship(
+        back_populates="practice", cascade="all, delete-orphan", order_by="PracticeNumber.e164")
+    on_call: Mapped[list["OnCallProvider"]] = relationship(
+        back_populates="practice", cascade="all, delete-orphan", order_by="OnCallProvider.position")
+
+
+class PracticeNumber(Base):
+    """A number patients dial; Twilio's `To`. One number belongs to one practice."""
+
+    __tablename__ = "practice_numbers"
+
+    e164: Mapped[str] = mapped_column(String(20), primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+
+    practice: Mapped[Practice] = relationship(back_populates="numbers")
+
+
+class OnCallProvider(Base):
+    """An after-hours provider; `position` is the order of escalation, from 0."""
+
+    __tablename__ = "on_call_providers"
+    __table_args__ = (UniqueConstraint("practice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+
+    practice: Mapped[Practice] = relationship(back_populates="on_call")

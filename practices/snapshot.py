@@ -1,0 +1,72 @@
+"""An immutable picture of one practice's settings, as the call path reads them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+
+
+@dataclass(frozen=True)
+class OpeningRange:
+    """One span of a day when the office is open: [opens, closes), local time; closes None = midnight."""
+
+    opens: time
+    closes: time | None
+
+
+@dataclass(frozen=True)
+class PracticeSnapshot:
+    """A practice as the IVR needs it; built from the database, cached per process."""
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    languages: tuple[str, ...]
+    front_desk: str | None
+    ring_budget_seconds: int
+    hours: dict[str, tuple[OpeningRange, ...]]  # day -> ranges; a missing day is closed
+    holidays: frozenset[date]
+    message_max_seconds: int
+    numbers: tuple[str, ...] = ()
+    queue: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The practice's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def default_language(self) -> str:
+        """The first configured language."""
+        return self.languages[0]
+
+
+def parse_hours(value: str) -> tuple[OpeningRange, ...]:
+    """Parse "08:00-12:00, 13:00-17:00" (or "00:00-24:00") into ranges; raises ValueError when malformed."""
+    ranges = []
+    for part in value.split(","):
+        part = part.strip()
+        try:
+            start_text, end_text = part.split("-")
+            opens = time.fromisoformat(_clock(start_text))
+            closes = None if end_text.strip() == "24:00" else time.fromisoformat(_clock(end_text))
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not a range like 08:00-17:00") from exc
+        if closes is not None and closes <= opens:
+            raise ValueError(f"{part!r} closes before it opens")
+        ranges.append(OpeningRange(opens, closes))
+    ranges.sort(key=lambda r: r.opens)
+    for earlier, later in zip(ranges, ranges[1:]):
+        if earlier.closes is None or later.opens < earlier.closes:
+            raise ValueError(f"{value!r} has overlapping ranges")
+    return tuple(ranges)
+
+
+def _clock(text: str) -> str:
+    text = text.strip()
+    if len(text) != 5 or text[2] != ":":
+        raise ValueError(text)
+    return text

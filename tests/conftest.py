@@ -1,0 +1,100 @@
+"""Shared fixtures: a real database (SQLite or PostgreSQL, per CARELINE_TEST_DB) and a real Redis."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import text
+
+from careline.db import make_engine, make_session_factory
+from careline.migrate import upgrade
+from models import Base
+from tests.services import (configured_postgres_url, configured_redis_url, postgres_answers, redis_answers,
+                            throwaway_postgres, throwaway_redis)
+
+TEST_DB = os.environ.get("CARELINE_TEST_DB", "sqlite")
+REPO = Path(__file__).resolve().parent.parent
+
+__all__ = ["throwaway_postgres", "throwaway_redis"]  # pytest finds the factories' fixtures here
+
+
+def pytest_report_header(config):
+    return f"careline: database={TEST_DB}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(request) -> str:
+    """A Redis URL for the tests; a throwaway server when none answers."""
+    url = configured_redis_url()
+    if redis_answers(url):
+        return url
+    proc = request.getfixturevalue("throwaway_redis")
+    return f"redis://{proc.host}:{proc.port}/15"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(request) -> str:
+    """A URL to a PostgreSQL server where the tests may create a database."""
+    url = configured_postgres_url()
+    if postgres_answers(url):
+        return url
+    proc = request.getfixturevalue("throwaway_postgres")
+    return f"postgresql://{proc.user}@{proc.host}:{proc.port}/postgres"
+
+
+@pytest.fixture(scope="session")
+def db_url(request, tmp_path_factory) -> str:
+    """A freshly migrated database for this test session."""
+    if TEST_DB == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'careline.db'}"
+        upgrade(url)
+        yield url
+        return
+    if TEST_DB != "postgresql":
+        raise pytest.UsageError(f"CARELINE_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
+    admin = request.getfixturevalue("postgres_admin_url")
+    name = f"careline_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin.rpartition("/")
+    url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    upgrade(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine):
+    """Sessions on the test database; every table is emptied after the test."""
+    yield make_session_factory(engine)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    return conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first() is not None
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A real Redis connection, flushed before and after the test."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

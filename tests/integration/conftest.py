@@ -1,0 +1,133 @@
+"""Fixtures for whole-app tests: the app on the test database and Redis, practices, the call simulator."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from callsim import CallSimulator, FlaskClientTransport
+from careline.app import create_app
+from careline.config import Config
+from careline.db import session_scope
+from practices.loader import load_config_text
+from practices.publish import publish_config_change
+from practices.store import apply_config
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 32
+PUBLIC_BASE_URL = "https://careline.test"
+SCHEMA = Path(__file__).resolve().parents[2] / "callsim" / "voice-attributes.json"
+
+PRACTICES_TOML = """
+[[practices]]
+slug = "lakeside"
+name = "Lakeside Family Medicine"
+numbers = ["+13125550100"]
+timezone = "America/Chicago"
+languages = ["en", "es"]
+front_desk = "+13125550111"
+ring_budget_seconds = 15
+holidays = ["2026-12-25"]
+
+[practices.hours]
+mon = "08:00-17:00"
+tue = "08:00-17:00"
+wed = "08:00-17:00"
+thu = "08:00-17:00"
+fri = "08:00-12:00"
+
+[practices.messages]
+max_length_seconds = 120
+
+[[practices]]
+slug = "northside"
+name = "Northside Pediatrics"
+numbers = ["+16175550200"]
+timezone = "America/New_York"
+languages = ["en"]
+ring_budget_seconds = 12
+
+[practices.hours]
+mon = "09:00-18:00"
+tue = "09:00-18:00"
+wed = "09:00-18:00"
+thu = "09:00-18:00"
+fri = "09:00-18:00"
+"""
+
+LAKESIDE = "+13125550100"
+LAKESIDE_FRONT_DESK = "+13125550111"
+NORTHSIDE = "+16175550200"
+CALLER = "+13125550199"
+
+# Tuesday 2026-11-24 10:00 in Chicago (16:00 UTC): Lakeside and Northside both open.
+OPEN_TIME = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
+# Tuesday 2026-11-24 20:00 in Chicago (02:00 UTC Wednesday): both closed.
+CLOSED_TIME = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+# Christmas Day, a Friday, 10:00 in Chicago: a Lakeside holiday.
+HOLIDAY_TIME = datetime(2026, 12, 25, 16, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A settable clock for the app: tests put calls in and out of office hours."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(OPEN_TIME)
+
+
+@pytest.fixture
+def config(db_url, redis_url) -> Config:
+    return Config(ENV="test", DATABASE_URL=db_url, REDIS_URL=redis_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                  TWILIO_ACCOUNT_SID=ACCOUNT_SID, PUBLIC_BASE_URL=PUBLIC_BASE_URL, SECRET_KEY="test-secret",
+                  LOG_LEVEL="INFO")
+
+
+@pytest.fixture
+def app(config, session_factory, redis_client, clock):
+    """Careline on the test database and Redis, with the two test practices loaded."""
+    application = create_app(config)
+    services = application.extensions["careline"]
+    services.clock = clock
+    load_practices(services, PRACTICES_TOML)
+    yield application
+    services.close()
+
+
+def load_practices(services, toml_text: str) -> None:
+    """Load a configuration as `careline config load` does."""
+    with session_scope(services.session_factory) as session:
+        apply_config(session, load_config_text(toml_text))
+    publish_config_change(services.redis)
+    services.directory.invalidate()
+
+
+@pytest.fixture
+def services(app):
+    return app.extensions["careline"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def sim(client) -> CallSimulator:
+    """Twilio, played over the Flask test client, strict about every TwiML document."""
+    return CallSimulator(FlaskClientTransport(client), AUTH_TOKEN, base_url=PUBLIC_BASE_URL,
+                         account_sid=ACCOUNT_SID, fallback_path=None, strict=True, schema_path=str(SCHEMA))
+
+
+@pytest.fixture
+def drain(services):
+    """Run the call-log writer as the worker's job would; returns how many events it moved."""
+    return services.calllog_writer.drain

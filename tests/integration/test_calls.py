@@ -1,0 +1,255 @@
+"""Whole calls through the simulator, as Twilio would make them, and what they leave on record."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from callsim import Caller
+from models import Call, CallbackTask, CallbackTaskCall, CallEvent, Message
+from tests.integration.conftest import (CALLER, CLOSED_TIME, HOLIDAY_TIME, LAKESIDE, LAKESIDE_FRONT_DESK,
+                                        NORTHSIDE)
+
+
+def one(session_factory, model, **where):
+    with session_factory() as session:
+        query = select(model).filter_by(**where)
+        return session.scalars(query).one()
+
+
+def count(session_factory, model, **where) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(model).filter_by(**where))
+
+
+def heard_text(result) -> str:
+    return " ".join(result.heard)
+
+
+# --- ring budget ---------------------------------------------------------------------------------------------
+
+def test_given_open_hours_when_front_desk_answers_then_call_ends_there_within_budget(sim, drain, session_factory):
+    result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "answered"})
+    dial = result.documents[0]
+    assert "<Dial" in dial.xml and 'timeout="10"' in dial.xml  # 15 s budget - Twilio's ~5 s extra ring
+    assert result.first_voice_at <= 15
+    assert result.heard == []  # the front desk took it: no IVR
+    drain()
+    call = one(session_factory, Call, call_sid=result.call_sid)
+    assert (call.answered_by, call.outcome, call.status) == ("front-desk", "answered", "completed")
+    assert count(session_factory, CallbackTask) == 0
+
+
+def test_given_open_hours_when_front_desk_does_not_answer_then_ivr_within_budget(sim, drain, session_factory):
+    result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "no-answer"},
+                      caller=Caller().hang_up())
+    assert 14 <= result.first_voice_at <= 15  # the whole ring fits in the 15 s budget
+    assert result.heard[0] == "Thank you for calling Lakeside Family Medicine."
+    drain()
+    call = one(session_factory, Call, call_sid=result.call_sid)
+    assert (call.answered_by, call.outcome) == ("ivr", "hung-up")
+    events = [e.kind for e in _events(session_factory, result.call_sid)]
+    assert events[:4] == ["incoming", "front-desk-dial", "front-desk-result", "ivr-answer"]
+
+
+def test_given_open_hours_when_front_desk_busy_then_ivr_at_once(sim):
+    result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "busy"}, caller=Caller().hang_up())
+    assert result.first_voice_at <= 2
+    assert "Lakeside Family Medicine" in result.heard[0]
+
+
+def test_given_no_front_desk_when_called_then_ivr_answers_at_once(sim):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    assert result.first_voice_at == 0
+    assert result.heard[0] == "Thank you for calling Northside Pediatrics."
+    assert not any(d.xml.count("<Dial") for d in result.documents)
+
+
+# --- the IVR -------------------------------------------------------------------------------------------------
+
+def test_given_a_call_when_ivr_answers_then_emergency_notice_precedes_any_menu(sim):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    first_doc = result.documents[0].xml
+    assert first_doc.index("9 1 1") < first_doc.index("<Gather")
+    assert "press 1" in heard_text(result).lower() or "<Gather" in first_doc
+
+
+def test_given_two_languages_when_caller_presses_2_then_menu_in_spanish(sim):
+    result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "busy"}, caller=Caller(press="2").hang_up())
+    languages = [language for _text, language in result.said_in]
+    assert "es-US" in languages
+    menu = [text for text, language in result.said_in if language == "es-US"]
+    assert any("Para hablar con alguien, oprima 1." == text for text in menu)
+    # Each language option is spoken in its own language.
+    assert ("For English, press 1.", "en-US") in result.said_in
+    assert ("Para español, oprima 2.", "es-US") in result.said_in
+
+
+def test_given_english_chosen_when_menu_then_every_option_says_press_n(sim):
+    result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "busy"}, caller=Caller(press="1").hang_up())
+    text = heard_text(result)
+    for phrase in ("To speak with someone, press 1.", "To leave a message, press 2.",
+                   "To hear our office hours, press 3.", "If you have an urgent medical question, press 4.",
+                   "To hear these options again, press star."):
+        assert phrase in text
+
+
+def test_given_office_hours_choice_when_pressed_then_hours_spoken_and_menu_again(sim):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="3").hang_up())
+    text = heard_text(result)
+    assert "Our office hours are: Monday to Friday, 9 AM to 6 PM." in text
+    assert text.count("To leave a message, press 2.") == 2
+
+
+def test_given_invalid_keys_and_silence_when_three_misses_then_message_path(sim, drain, session_factory):
+    caller = Caller().press("9").silence().press("7").speak(6, then="#").hang_up()
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=caller)
+    text = heard_text(result)
+    assert "Sorry, that is not one of the choices." in text
+    assert "Sorry, I did not hear a choice." in text
+    assert "Let me take a message for you instead." in text
+    assert any(step.kind == "record" for step in result.transcript)
+    drain()
+    misses = [e.data for e in _events(session_factory, result.call_sid) if e.kind == "miss"]
+    assert [m["reason"] for m in misses] == ["invalid", "silence", "invalid"]
+    assert one(session_factory, Call, call_sid=result.call_sid).outcome == "message"
+
+
+def test_given_star_when_pressed_then_menu_repeats_without_counting_a_miss(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="***").hang_up())
+    assert heard_text(result).count("To leave a message, press 2.") == 4
+    drain()
+    assert not [e for e in _events(session_factory, result.call_sid) if e.kind == "miss"]
+
+
+def test_given_speak_with_someone_before_queue_exists_then_message_taken_and_said_so(sim):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(5, then="#").hang_up())
+    assert "Our team cannot take your call live right now, so I will take a message" in heard_text(result)
+    assert any(step.kind == "record" for step in result.transcript)
+
+
+# --- after hours and holidays ---------------------------------------------------------------------------------
+
+def test_given_after_hours_when_called_then_closed_greeting_with_reopening_and_message(sim, clock, drain,
+                                                                                        session_factory):
+    clock.now = CLOSED_TIME
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(9, then="#").hang_up())
+    text = heard_text(result)
+    assert "Thank you for calling Northside Pediatrics. Our office is closed right now." in text
+    assert "We open again tomorrow at 9 AM." in text
+    assert "To speak with someone" not in text
+    drain()
+    call = one(session_factory, Call, call_sid=result.call_sid)
+    assert call.after_hours is True and call.outcome == "message"
+    assert count(session_factory, CallbackTask, status="open") == 1
+
+
+def test_given_after_hours_with_front_desk_when_called_then_front_desk_not_rung(sim, clock):
+    clock.now = CLOSED_TIME
+    result = sim.call(to=LAKESIDE, from_=CALLER, caller=Caller().hang_up())
+    assert not any("<Dial" in d.xml for d in result.documents)
+    assert result.first_voice_at == 0
+
+
+def test_given_a_holiday_on_a_weekday_when_called_then_closed(sim, clock):
+    clock.now = HOLIDAY_TIME
+    result = sim.call(to=LAKESIDE, from_=CALLER, caller=Caller(press="1").hang_up())
+    assert "Our office is closed right now." in heard_text(result)
+    assert "We open again on Monday at 8 AM." in heard_text(result)
+    assert not any("<Dial" in d.xml for d in result.documents)
+
+
+# --- messages ------------------------------------------------------------------------------------------------
+
+def test_given_a_message_when_finished_with_pound_then_saved_with_its_details(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(14, then="#").silence())
+    record = next(d for d in result.documents if "<Record" in d.xml).xml
+    for attribute in ('maxLength="120"', 'playBeep="true"', 'finishOnKey="#"'):
+        assert attribute in record
+    assert "Thank you, your message has been saved." in heard_text(result)
+    drain()
+    message = one(session_factory, Message, call_sid=result.call_sid)
+    assert message.duration_seconds == 14
+    assert message.recording_sid.startswith("RE") and message.recording_url.startswith("https://")
+    assert (message.language, message.urgent, message.from_number) == ("en", False, CALLER)
+    task = one(session_factory, CallbackTask, status="open")
+    assert task.call_count == 1 and task.callback_number == CALLER
+
+
+def test_given_caller_hangs_up_while_recording_when_action_arrives_then_message_kept(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(20, then="hangup"))
+    message_request = next(r for r in result.requests if "/voice/message" in r.url)
+    assert message_request.params["Digits"] == "hangup"
+    drain()
+    assert one(session_factory, Message, call_sid=result.call_sid).duration_seconds == 20
+    assert one(session_factory, Call, call_sid=result.call_sid).outcome == "message"
+
+
+def test_given_a_recording_under_two_seconds_when_saved_then_not_kept_but_callback_task(sim, drain,
+                                                                                       session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(1, then="hangup"))
+    drain()
+    assert count(session_factory, Message) == 0
+    call = one(session_factory, Call, call_sid=result.call_sid)
+    assert call.outcome == "hung-up"
+    assert count(session_factory, CallbackTask, status="open") == 1
+
+
+def test_given_urgent_menu_choice_when_message_left_then_marked_urgent(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="4").speak(8, then="#"))
+    assert "We will treat it as urgent." in heard_text(result)
+    drain()
+    assert one(session_factory, Message, call_sid=result.call_sid).urgent is True
+    assert one(session_factory, CallbackTask, status="open").urgent is True
+
+
+def test_given_a_routine_message_when_caller_presses_1_after_then_marked_urgent(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#").press("1"))
+    assert "Thank you. Your message is marked urgent." in heard_text(result)
+    drain()
+    assert one(session_factory, Message, call_sid=result.call_sid).urgent is True
+
+
+def test_given_recording_status_callback_when_received_then_stored_on_message(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#"))
+    assert any("/voice/recording-status" in r.url and r.status == 204 for r in result.requests)
+    drain()
+    assert one(session_factory, Message, call_sid=result.call_sid).recording_status == "completed"
+
+
+# --- callback tasks ------------------------------------------------------------------------------------------
+
+def test_given_an_open_task_when_same_number_calls_again_then_it_joins_the_task(sim, drain, session_factory):
+    first = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#"))
+    second = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    other = sim.call(to=NORTHSIDE, from_="+13125550142", caller=Caller().hang_up())
+    drain()
+    tasks = _all(session_factory, CallbackTask)
+    assert len(tasks) == 2
+    mine = next(t for t in tasks if t.callback_number == CALLER)
+    assert mine.call_count == 2 and mine.status == "open"
+    linked = {link.call_sid for link in _all(session_factory, CallbackTaskCall) if link.task_id == mine.id}
+    assert linked == {first.call_sid, second.call_sid}
+    assert other.call_sid not in linked
+
+
+def test_given_a_call_in_another_practice_when_same_number_then_separate_task(sim, clock, drain, session_factory):
+    sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "busy"}, caller=Caller().hang_up())
+    drain()
+    assert count(session_factory, CallbackTask, status="open") == 2
+
+
+def test_given_front_desk_answered_when_call_ends_then_no_task(sim, drain, session_factory):
+    sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "answered"})
+    drain()
+    assert count(session_factory, CallbackTask) == 0
+
+
+def _events(session_factory, call_sid):
+    with session_factory() as session:
+        return session.scalars(select(CallEvent).where(CallEvent.call_sid == call_sid)
+                               .order_by(CallEvent.occurred_at, CallEvent.id)).all()
+
+
+def _all(session_factory, model):
+    with session_factory() as session:
+        return session.scalars(select(model)).all()

@@ -1,0 +1,96 @@
+"""Migrations run up and down on this session's database engine; the `careline` command works."""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, select
+
+from careline.migrate import downgrade, upgrade
+from models import Base, Practice, PracticeNumber
+from tests.conftest import TEST_DB
+
+
+@pytest.fixture
+def empty_db_url(request, tmp_path):
+    """A database of this run's kind with no tables at all."""
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin_url")
+    name = f"careline_mig_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{admin.rpartition('/')[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_given_an_empty_database_when_upgraded_downgraded_upgraded_then_schema_matches_models(empty_db_url):
+    upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    downgrade(empty_db_url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(empty_db_url)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_given_models_when_compared_with_migrations_then_no_difference(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+@pytest.fixture
+def cli_env(db_url, redis_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
+    monkeypatch.setenv("CARELINE_ENV", "test")
+
+
+def test_given_the_demo_file_when_loaded_twice_by_the_command_then_second_load_changes_nothing(
+        cli_env, session_factory):
+    from careline.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["config", "load", "config/demo.toml"])
+    assert first.exit_code == 0, first.output
+    assert "created: practice" in first.output
+    second = runner.invoke(main, ["config", "load", "config/demo.toml"])
+    assert second.exit_code == 0, second.output
+    assert "created" not in second.output and "updated" not in second.output
+    with session_factory() as session:
+        assert session.scalars(select(Practice.slug).order_by(Practice.slug)).all()
+        assert session.scalars(select(PracticeNumber)).all()
+
+
+def test_given_an_invalid_file_when_loaded_by_the_command_then_refused_and_nothing_written(
+        cli_env, session_factory, tmp_path):
+    from careline.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[practices]]\nslug = "x"\nname = "X"\nnumbers = ["+1312"]\ntimezone = "Mars/Base"\n')
+    result = CliRunner().invoke(main, ["config", "load", str(bad)])
+    assert result.exit_code == 1
+    assert "nothing was written" in result.output
+    assert "timezone" in result.output and "numbers" in result.output
+    with session_factory() as session:
+        assert session.scalars(select(Practice)).all() == []
+
+
+def test_given_the_command_when_db_upgrade_then_at_head(cli_env):
+    from careline.cli import main
+
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "database at head" in result.output

@@ -1,0 +1,57 @@
+"""Find the real Redis and PostgreSQL the tests talk to, or start throwaway ones.
+
+The machine's own servers are used when they answer (CARELINE_TEST_REDIS_URL, CARELINE_TEST_POSTGRES_URL,
+defaults below); otherwise pytest-redis and pytest-postgresql start a private server for the session.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+
+import psycopg
+import redis
+from pytest_postgresql import factories as pg_factories
+from pytest_redis import factories as redis_factories
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"  # db 15: flushed before and after every test
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def redis_answers(url: str) -> bool:
+    """True when a Redis server answers PING at `url`."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def postgres_answers(url: str) -> bool:
+    """True when a PostgreSQL server accepts a connection at `url`."""
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def pg_ctl_path() -> str | None:
+    """pg_ctl from PATH or from Debian's versioned directory."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return candidates[-1] if candidates else None
+
+
+def configured_redis_url() -> str:
+    return os.environ.get("CARELINE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def configured_postgres_url() -> str:
+    return os.environ.get("CARELINE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+# Throwaway servers, started only when a test session asks for them (see conftest.py).
+throwaway_redis = redis_factories.redis_proc(port=None)
+throwaway_postgres = pg_factories.postgresql_proc(port=None, executable=pg_ctl_path() or "pg_ctl")

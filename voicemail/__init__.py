@@ -1,0 +1,1 @@
+"""Messages patients leave and the callback tasks that make sure someone calls them back."""

@@ -1,0 +1,1 @@
+"""Twilio-facing HTTP endpoints: parse and check the request, hand it to the IVR, render TwiML."""

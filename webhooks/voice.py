@@ -1,0 +1,178 @@
+"""The voice webhooks: Voice URL, status callback, fallback URL, and every action URL of our TwiML."""
+from __future__ import annotations
+
+import logging
+import traceback
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.service import IvrService, VoiceRequest
+from webhooks.phone import normalize_number
+from webhooks.security import twilio_signed
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+REQUIRED = ("CallSid", "From", "To")
+
+
+class MalformedWebhook(ValueError):
+    """A Twilio request without the parameters every voice request carries."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+def _twiml(xml: str) -> Response:
+    return Response(xml, status=200, mimetype="application/xml")
+
+
+def _ivr() -> IvrService:
+    return IvrService(current_app.extensions["careline"], lambda endpoint, **query: url_for(endpoint, **query))
+
+
+def _voice_request(required=REQUIRED) -> VoiceRequest:
+    form = request.form
+    missing = [name for name in required if not form.get(name)]
+    if missing:
+        raise MalformedWebhook(missing)
+    step = request.args.get("s")
+    return VoiceRequest(call_sid=form["CallSid"], from_number=normalize_number(form.get("From", "")),
+                        to_number=normalize_number(form.get("To", "")), params=form.to_dict(),
+                        step=int(step) if step and step.isdigit() else None,
+                        received_at=current_app.extensions["careline"].clock())
+
+
+def _malformed(exc: MalformedWebhook):
+    log.warning("refused %s: missing %s", request.path, ", ".join(exc.missing))
+    return jsonify(error_id="missing-parameter", details={"missing": exc.missing}), 400
+
+
+def _log_fault(where: str, exc: Exception) -> None:
+    """Log a failure with the CallSid and the code location, never the exception text (it may hold data)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    location = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+    log.error("call=%s fault in %s: %s at %s", request.form.get("CallSid", "-"), where, type(exc).__name__,
+              location)
+
+
+def voice_webhook(handler):
+    """Check, parse, answer; any failure past the checks still answers TwiML that takes a message."""
+
+    def view():
+        try:
+            voice_request = _voice_request()
+        except MalformedWebhook as exc:
+            return _malformed(exc)
+        try:
+            return _twiml(handler(_ivr(), voice_request))
+        except Exception as exc:  # noqa: BLE001 - a patient never hears an application error
+            _log_fault(handler.__name__, exc)
+        try:
+            return _twiml(_ivr().fault(voice_request, handler.__name__))
+        except Exception as exc:  # noqa: BLE001 - even the fault path failed: still valid TwiML
+            _log_fault(f"{handler.__name__} (fault path)", exc)
+            return _twiml(unknown_failure_twiml())
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return twilio_signed(view)
+
+
+@bp.post("/incoming")
+@voice_webhook
+def incoming(ivr: IvrService, req: VoiceRequest) -> str:
+    """Voice URL of every practice number: ring the front desk or answer with the IVR. 200 TwiML, 400, 403."""
+    return ivr.incoming(req)
+
+
+@bp.post("/front-desk")
+@voice_webhook
+def front_desk(ivr: IvrService, req: VoiceRequest) -> str:
+    """Dial action for the front desk, decided on DialCallStatus. 200 TwiML, 400, 403."""
+    return ivr.front_desk(req)
+
+
+@bp.post("/language")
+@voice_webhook
+def language(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of the language choice. 200 TwiML, 400, 403."""
+    return ivr.language(req)
+
+
+@bp.post("/menu")
+@voice_webhook
+def menu(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of the main menu. 200 TwiML, 400, 403."""
+    return ivr.menu(req)
+
+
+@bp.post("/message")
+@voice_webhook
+def message(ivr: IvrService, req: VoiceRequest) -> str:
+    """Record action: keeps the message, also when the caller hung up while recording. 200 TwiML, 400, 403."""
+    return ivr.message(req)
+
+
+@bp.post("/message/urgent")
+@voice_webhook
+def message_urgent(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of "press 1 if urgent" after a message. 200 TwiML, 400, 403."""
+    return ivr.message_urgent(req)
+
+
+@bp.post("/fallback")
+@twilio_signed
+def fallback():
+    """Twilio's Fallback URL (our Voice URL failed): apologise and take a message. 200 TwiML, 403."""
+    log.error("call=%s Twilio used the fallback URL: ErrorCode=%s", request.form.get("CallSid", "-"),
+              request.form.get("ErrorCode", "-"))
+    try:
+        voice_request = _voice_request()
+    except MalformedWebhook:
+        voice_request = None
+    return _twiml(_ivr().fault(voice_request, "fallback"))
+
+
+@bp.post("/status")
+@twilio_signed
+def status():
+    """Status callback: the call's progress, deduplicated by SequenceNumber. 204, 400, 403."""
+    try:
+        req = _voice_request(REQUIRED + ("CallStatus",))
+    except MalformedWebhook as exc:
+        return _malformed(exc)
+    sequence = req.get("SequenceNumber")
+    dedupe = f"status:{sequence}" if sequence.isdigit() else f"status:{req.get('CallStatus')}"
+    _ivr().record_status(req, "status", dedupe, {
+        "call_status": req.get("CallStatus"), "sequence": int(sequence) if sequence.isdigit() else None,
+        "call_duration": req.get("CallDuration") or None, "timestamp": req.get("Timestamp") or None})
+    return "", 204
+
+
+@bp.post("/recording-status")
+@twilio_signed
+def recording_status():
+    """Recording status callback of a message. 204, 400, 403."""
+    form = request.form
+    missing = [name for name in ("CallSid", "RecordingSid", "RecordingStatus") if not form.get(name)]
+    if missing:
+        return _malformed(MalformedWebhook(missing))
+    req = VoiceRequest(call_sid=form["CallSid"], from_number="", to_number="", params=form.to_dict(),
+                       received_at=current_app.extensions["careline"].clock())
+    recording_sid, recording_status = form["RecordingSid"], form["RecordingStatus"]
+    event_data = {"recording_sid": recording_sid, "status": recording_status,
+                  "duration": form.get("RecordingDuration") or None}
+    _ivr().record_status(req, "recording-status", f"recording:{recording_sid}:{recording_status}", event_data)
+    return "", 204
+
+
+def unknown_failure_twiml() -> str:
+    """The last resort when even the fault path failed: still valid TwiML."""
+    response = VoiceResponse()
+    response.say("We are sorry, we cannot take your call right now. Please call again shortly.", language="en-US")
+    response.hangup()
+    return str(response)
