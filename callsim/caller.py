@@ -42,9 +42,9 @@ def speak(seconds: float, then: str = "#", words: str = "") -> Intent:
     return Intent("speak", seconds=float(seconds), then=then, words=words)
 
 
-def hang_up() -> Intent:
-    """Hang up before the next verb runs."""
-    return Intent("hangup")
+def hang_up(at_input: bool = False) -> Intent:
+    """Hang up before the next verb runs; with `at_input`, only when the next <Gather> or <Record> comes."""
+    return Intent("hangup", then="at-input" if at_input else "")
 
 
 class Caller:
@@ -69,14 +69,14 @@ class Caller:
         self.intents.append(speak(seconds, then, words))
         return self
 
-    def hang_up(self) -> "Caller":
-        """Add: hang up before the next verb."""
-        self.intents.append(hang_up())
+    def hang_up(self, now: bool = False) -> "Caller":
+        """Add: hang up when next asked for input (after hearing the prompts before it); `now`: at once."""
+        self.intents.append(hang_up(at_input=not now))
         return self
 
     def wants_hangup(self) -> bool:
-        """Consume a pending hang_up() if it is next; the call then ends before the next verb."""
-        if self.intents and self.intents[0].kind == "hangup":
+        """Consume a pending hang_up() if it is next and immediate; the call then ends before the next verb."""
+        if self.intents and self.intents[0].kind == "hangup" and self.intents[0].then != "at-input":
             self.intents.pop(0)
             return True
         return False

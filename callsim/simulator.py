@@ -345,6 +345,9 @@ class _CallRun:
         for child in verb:
             if isinstance(child.tag, str) and self.hear(leg, doc, child, stop_at):
                 break  # a key press interrupts the prompts
+        if intent.kind == "hangup":  # heard the prompts, hung up instead of choosing
+            self.step(leg, "hangup", "caller hung up")
+            return self.end(leg, "caller-hangup")
         digits, finished_on = "", ""
         if pressing and stop_at is not None and stop_at > self.clock.now + timeout:
             pressing = False  # the caller waits so long that the Gather times out first
@@ -380,6 +383,10 @@ class _CallRun:
         max_length = _seconds(verb, "maxLength",
                               costs.TRANSCRIBE_MAX_SECONDS if transcribing else costs.RECORD_MAX_SECONDS)
         finish = verb.get("finishOnKey", "1234567890*#")
+        if leg.party.intents and leg.party.intents[0].kind == "hangup":  # hangs up rather than record
+            leg.party.intents.pop(0)
+            self.step(leg, "hangup", "caller hung up")
+            return self.end(leg, "caller-hangup")
         if verb.get("playBeep") != "false":
             self.step(leg, "beep")
             self.clock.advance(costs.BEEP_SECONDS)

@@ -25,7 +25,7 @@ class Prompts:
         """Twilio's <Say language=...> value, e.g. en-US."""
         return self.texts["say_language"]
 
-    def text(self, key: str, **values: str) -> str:
+    def text(self, key: str, /, **values: str) -> str:
         """The prompt `key` with its placeholders filled in."""
         return self.texts[key].format(**values)
 

@@ -322,7 +322,7 @@ class IvrService:
             if practice is not None:
                 state.practice_id, state.language = practice.id, practice.default_language
             turn = Turn(request, state, practice)
-            if step is not self._message:
+            if step != self._message:  # bound methods: compare by equality, never identity
                 log.warning("call=%s no IVR state; taking a message", request.call_sid)
                 self._take_message(turn)
                 return self._finish(turn)

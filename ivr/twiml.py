@@ -21,9 +21,9 @@ RECORD_SILENCE_SECONDS = 10  # seconds of silence that end a message
 FINISH_KEY = "#"
 
 
-def say(target: VoiceResponse | Gather, prompts: Prompts, key: str, **values: str) -> None:
-    """Speak prompt `key` in the prompts' language, with the matching `language` attribute."""
-    target.say(prompts.text(key, **values), language=prompts.say_language)
+def say(target: VoiceResponse | Gather, prompts: Prompts, prompt: str, /, **values: str) -> None:
+    """Speak `prompt` (a key of the prompt file) in the prompts' language, with the matching `language`."""
+    target.say(prompts.text(prompt, **values), language=prompts.say_language)
 
 
 def greeting(response: VoiceResponse, practice: PracticeSnapshot, prompts: Prompts, *, after_hours: bool,

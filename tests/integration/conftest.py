@@ -120,11 +120,27 @@ def client(app):
     return app.test_client()
 
 
+class ClockedSimulator(CallSimulator):
+    """The simulator with calls starting at the app's clock, so Twilio's timestamps agree with Careline's."""
+
+    def __init__(self, clock: Clock, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def call(self, *args, **kwargs):
+        kwargs.setdefault("start_time", self.clock.now)
+        return super().call(*args, **kwargs)
+
+
+def simulator(client, clock: Clock) -> ClockedSimulator:
+    """Twilio, played over a Flask test client, strict about every TwiML document."""
+    return ClockedSimulator(clock, FlaskClientTransport(client), AUTH_TOKEN, base_url=PUBLIC_BASE_URL,
+                            account_sid=ACCOUNT_SID, fallback_path=None, strict=True, schema_path=str(SCHEMA))
+
+
 @pytest.fixture
-def sim(client) -> CallSimulator:
-    """Twilio, played over the Flask test client, strict about every TwiML document."""
-    return CallSimulator(FlaskClientTransport(client), AUTH_TOKEN, base_url=PUBLIC_BASE_URL,
-                         account_sid=ACCOUNT_SID, fallback_path=None, strict=True, schema_path=str(SCHEMA))
+def sim(client, clock) -> ClockedSimulator:
+    return simulator(client, clock)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def heard_text(result) -> str:
 def test_given_open_hours_when_front_desk_answers_then_call_ends_there_within_budget(sim, drain, session_factory):
     result = sim.call(to=LAKESIDE, from_=CALLER, dial={LAKESIDE_FRONT_DESK: "answered"})
     dial = result.documents[0]
-    assert "<Dial" in dial.xml and 'timeout="10"' in dial.xml  # 15 s budget - Twilio's ~5 s extra ring
+    assert "<Dial" in dial.text and 'timeout="10"' in dial.text  # 15 s budget - Twilio's ~5 s extra ring
     assert result.first_voice_at <= 15
     assert result.heard == []  # the front desk took it: no IVR
     drain()
@@ -60,14 +60,14 @@ def test_given_no_front_desk_when_called_then_ivr_answers_at_once(sim):
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     assert result.first_voice_at == 0
     assert result.heard[0] == "Thank you for calling Northside Pediatrics."
-    assert not any(d.xml.count("<Dial") for d in result.documents)
+    assert not any(d.text.count("<Dial") for d in result.documents)
 
 
 # --- the IVR -------------------------------------------------------------------------------------------------
 
 def test_given_a_call_when_ivr_answers_then_emergency_notice_precedes_any_menu(sim):
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
-    first_doc = result.documents[0].xml
+    first_doc = result.documents[0].text
     assert first_doc.index("9 1 1") < first_doc.index("<Gather")
     assert "press 1" in heard_text(result).lower() or "<Gather" in first_doc
 
@@ -145,7 +145,7 @@ def test_given_after_hours_when_called_then_closed_greeting_with_reopening_and_m
 def test_given_after_hours_with_front_desk_when_called_then_front_desk_not_rung(sim, clock):
     clock.now = CLOSED_TIME
     result = sim.call(to=LAKESIDE, from_=CALLER, caller=Caller().hang_up())
-    assert not any("<Dial" in d.xml for d in result.documents)
+    assert not any("<Dial" in d.text for d in result.documents)
     assert result.first_voice_at == 0
 
 
@@ -154,14 +154,14 @@ def test_given_a_holiday_on_a_weekday_when_called_then_closed(sim, clock):
     result = sim.call(to=LAKESIDE, from_=CALLER, caller=Caller(press="1").hang_up())
     assert "Our office is closed right now." in heard_text(result)
     assert "We open again on Monday at 8 AM." in heard_text(result)
-    assert not any("<Dial" in d.xml for d in result.documents)
+    assert not any("<Dial" in d.text for d in result.documents)
 
 
 # --- messages ------------------------------------------------------------------------------------------------
 
 def test_given_a_message_when_finished_with_pound_then_saved_with_its_details(sim, drain, session_factory):
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(14, then="#").silence())
-    record = next(d for d in result.documents if "<Record" in d.xml).xml
+    record = next(d for d in result.documents if "<Record" in d.text).text
     for attribute in ('maxLength="120"', 'playBeep="true"', 'finishOnKey="#"'):
         assert attribute in record
     assert "Thank you, your message has been saved." in heard_text(result)

@@ -119,6 +119,21 @@ def test_caller_hangs_up_before_next_verb(sim):
     assert result.heard == [] and result.ended_by == "caller-hangup" and result.first_voice_at is None
 
 
+def test_caller_hangs_up_at_input_after_hearing_the_prompts(sim):
+    """Caller().hang_up() waits for the next <Gather>, hears its prompts, then hangs up instead of choosing."""
+    result = sim.call("+13125550100", caller=Caller().hang_up())
+    assert result.heard == ["Thank you for calling Maple Clinic.",
+                            "Press 1 for the nurse, press 2 to leave a message."]
+    assert result.ended_by == "caller-hangup" and not result.requests_to(MENU_URL)
+
+
+def test_caller_hangs_up_at_record_before_the_beep(sim):
+    """A hang-up scripted for the next input point ends the call at <Record> without a recording."""
+    result = sim.call("+13125550100", caller=Caller(press="2").hang_up())
+    assert not result.steps("beep") and not result.steps("record")
+    assert result.ended_by == "caller-hangup"
+
+
 def test_dial_no_answer_rings_timeout_plus_five(client):
     """A 10 s Dial timeout rings about 15 s; the action gets DialCallStatus=no-answer."""
     sim = CallSimulator(FlaskClientTransport(client), AUTH_TOKEN, voice_path="/voice/direct")

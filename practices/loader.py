@@ -1,0 +1,391 @@
+"""Read and validate the configuration file (TOML) into plain specs; nothing here touches the database.
+
+Every problem is collected, not only the first, and each names its entry and field, e.g.
+``practices[1] (northside).hours.mon: '9-5' is not a range like 08:00-17:00``. The file is either valid
+as a whole or refused as a whole.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from models.agent import ROLES
+from practices.errors import ConfigInvalid
+from practices.snapshot import DAYS, parse_hours
+
+SUPPORTED_LANGUAGES = ("en", "es")  # each has a prompt file in ivr/prompts/
+ALL_PRACTICES = "*"
+
+# Twilio's Dial rings about 5 s past its timeout and the timeout is at least 5 s: a front desk needs 10 s.
+MIN_BUDGET_WITH_FRONT_DESK = 10
+RING_BUDGET_RANGE = (5, 60)
+MESSAGE_LENGTH_RANGE = (10, 3600)
+
+QUEUE_DEFAULTS = {
+    "max_wait_seconds": 180,
+    "announce_every_seconds": 30,
+    "agent_ring_seconds": 15,
+    "wrap_up_seconds": 10,
+    "service_level_seconds": 30,
+    "short_abandon_seconds": 5,
+}
+QUEUE_RANGES = {
+    "max_wait_seconds": (10, 7200),
+    "announce_every_seconds": (10, 600),
+    "agent_ring_seconds": (5, 60),
+    "wrap_up_seconds": (0, 600),
+    "service_level_seconds": (1, 3600),
+    "short_abandon_seconds": (0, 60),
+}
+DEFAULT_RING_BUDGET = 15
+DEFAULT_MESSAGE_LENGTH = 120
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
+                 "holidays", "hours", "queue", "messages", "on_call"}
+AGENT_KEYS = {"email", "name", "phone", "languages", "practices", "role"}
+
+
+@dataclass(frozen=True)
+class OnCallSpec:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class PracticeSpec:
+    slug: str
+    name: str
+    numbers: tuple[str, ...]
+    timezone: str
+    languages: tuple[str, ...]
+    front_desk: str | None
+    ring_budget_seconds: int
+    hours: dict[str, str]  # day -> "08:00-17:00", as written (trimmed); a missing day is closed
+    holidays: tuple[str, ...]  # ISO local dates, sorted
+    queue: dict[str, int]  # every key of QUEUE_DEFAULTS
+    message_max_seconds: int
+    on_call: tuple[OnCallSpec, ...]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    email: str  # lower-cased: the identity
+    name: str
+    phone: str | None
+    languages: tuple[str, ...]
+    practices: tuple[str, ...]  # slugs; empty when all_practices
+    all_practices: bool
+    role: str
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    practices: tuple[PracticeSpec, ...]
+    agents: tuple[AgentSpec, ...]
+
+
+def load_config_file(path: str | Path) -> ConfigSpec:
+    """Read and validate the TOML file at `path`; raises ConfigInvalid."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigInvalid([f"{path}: cannot be read ({exc})"]) from exc
+    return load_config_text(text)
+
+
+def load_config_text(text: str) -> ConfigSpec:
+    """Validate configuration TOML; raises ConfigInvalid listing every problem."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigInvalid([f"not valid TOML: {exc}"]) from exc
+    problems = _Problems()
+    problems.unknown_keys("file", document, {"practices", "agents"})
+    practice_tables = _table_list(problems, "practices", document.get("practices", []))
+    agent_tables = _table_list(problems, "agents", document.get("agents", []))
+    if not practice_tables and "practices" not in document:
+        problems.add("file", "practices", "no [[practices]] entry")
+
+    practices = []
+    for index, table in enumerate(practice_tables):
+        where = f"practices[{index}]" + (f" ({table['slug']})" if isinstance(table.get("slug"), str) else "")
+        spec = _practice(problems, where, table)
+        if spec is not None:
+            practices.append(spec)
+    _check_across_practices(problems, practice_tables, practices)
+
+    slugs = {p.slug for p in practices}
+    agents = []
+    for index, table in enumerate(agent_tables):
+        where = f"agents[{index}]" + (f" ({table['email']})" if isinstance(table.get("email"), str) else "")
+        spec = _agent(problems, where, table, slugs)
+        if spec is not None:
+            agents.append(spec)
+    _check_duplicates(problems, "agents", "email", [a.email for a in agents])
+
+    problems.raise_if_any()
+    return ConfigSpec(tuple(practices), tuple(agents))
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, field: str, message: str) -> None:
+        self.items.append(f"{where}.{field}: {message}" if field else f"{where}: {message}")
+
+    def unknown_keys(self, where: str, table: dict, allowed: set[str]) -> None:
+        for key in sorted(set(table) - allowed):
+            self.add(where, key, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ConfigInvalid(self.items)
+
+
+def _table_list(problems: _Problems, name: str, value: Any) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        problems.add("file", name, f"must be a list of tables ([[{name}]])")
+        return []
+    return value
+
+
+def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | None:
+    count = len(problems.items)
+    problems.unknown_keys(where, table, PRACTICE_KEYS)
+    slug = _string(problems, where, table, "slug", required=True)
+    if slug is not None and not SLUG.fullmatch(slug):
+        problems.add(where, "slug", f"{slug!r} must be lower-case letters, digits and dashes")
+    name = _string(problems, where, table, "name", required=True)
+    numbers = _numbers(problems, where, table.get("numbers"))
+    timezone = _string(problems, where, table, "timezone", required=True)
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add(where, "timezone", f"{timezone!r} is not a known time zone (e.g. America/Chicago)")
+    languages = _languages(problems, where, table.get("languages", ["en"]))
+    front_desk = _string(problems, where, table, "front_desk")
+    if front_desk is not None and not _is_e164(front_desk):
+        problems.add(where, "front_desk", f"{front_desk!r} is not an E.164 number (e.g. +13125550111)")
+    budget = _integer(problems, where, table, "ring_budget_seconds", DEFAULT_RING_BUDGET, RING_BUDGET_RANGE)
+    if front_desk is not None and budget is not None and budget < MIN_BUDGET_WITH_FRONT_DESK:
+        problems.add(where, "ring_budget_seconds",
+                     f"{budget} s cannot include ringing the front desk: Twilio rings at least 5 s plus about "
+                     f"5 s more, so a practice with a front desk needs at least {MIN_BUDGET_WITH_FRONT_DESK} s")
+    hours = _hours(problems, where, table.get("hours", {}))
+    holidays = _holidays(problems, where, table.get("holidays", []))
+    queue = _section(problems, f"{where}.queue", table.get("queue", {}), QUEUE_DEFAULTS, QUEUE_RANGES)
+    messages = _section(problems, f"{where}.messages", table.get("messages", {}),
+                        {"max_length_seconds": DEFAULT_MESSAGE_LENGTH}, {"max_length_seconds": MESSAGE_LENGTH_RANGE})
+    on_call = _on_call(problems, where, table.get("on_call", []))
+    if len(problems.items) > count:
+        return None
+    return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
+                        front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
+                        queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call)
+
+
+def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> AgentSpec | None:
+    count = len(problems.items)
+    problems.unknown_keys(where, table, AGENT_KEYS)
+    email = _string(problems, where, table, "email", required=True)
+    if email is not None and not EMAIL.fullmatch(email):
+        problems.add(where, "email", f"{email!r} is not an email address")
+    name = _string(problems, where, table, "name", required=True)
+    phone = _string(problems, where, table, "phone")
+    if phone is not None and not _is_e164(phone):
+        problems.add(where, "phone", f"{phone!r} is not an E.164 number")
+    languages = _languages(problems, where, table.get("languages", ["en"]))
+    role = _string(problems, where, table, "role") or "agent"
+    if role not in ROLES:
+        problems.add(where, "role", f"{role!r} is not one of {', '.join(ROLES)}")
+    practices = table.get("practices", [])
+    if not isinstance(practices, list) or not all(isinstance(p, str) for p in practices):
+        problems.add(where, "practices", 'must be a list of practice slugs, or ["*"] for all')
+        practices = []
+    all_practices = ALL_PRACTICES in practices
+    if all_practices and len(practices) > 1:
+        problems.add(where, "practices", '"*" already means every practice; list nothing else with it')
+    for slug in practices:
+        if slug != ALL_PRACTICES and slug not in slugs:
+            problems.add(where, "practices", f"{slug!r} is not a practice in this file")
+    if len(problems.items) > count:
+        return None
+    chosen = () if all_practices else tuple(sorted(set(practices)))
+    return AgentSpec(email=email.lower(), name=name, phone=phone, languages=languages, practices=chosen,
+                     all_practices=all_practices, role=role)
+
+
+def _check_across_practices(problems: _Problems, tables: list[dict], practices: list[PracticeSpec]) -> None:
+    _check_duplicates(problems, "practices", "slug",
+                      [t.get("slug") for t in tables if isinstance(t.get("slug"), str)])
+    owners: dict[str, str] = {}
+    for index, table in enumerate(tables):
+        numbers = table.get("numbers")
+        if not isinstance(numbers, list):
+            continue
+        label = table.get("slug", f"practices[{index}]")
+        for number in numbers:
+            if not isinstance(number, str):
+                continue
+            if number in owners and owners[number] != label:
+                problems.add(f"practices[{index}] ({label})", "numbers",
+                             f"{number} is already the number of practice {owners[number]!r}")
+            owners.setdefault(number, label)
+    for practice in practices:
+        if practice.front_desk in owners:
+            problems.add(f"practices ({practice.slug})", "front_desk",
+                         f"{practice.front_desk} is a Careline practice number; ringing it would call Careline")
+
+
+def _check_duplicates(problems: _Problems, section: str, field: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value.lower() in seen:
+            problems.add(section, field, f"{value!r} appears more than once")
+        seen.add(value.lower())
+
+
+def _string(problems: _Problems, where: str, table: dict, key: str, *, required: bool = False) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if required:
+            problems.add(where, key, "is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.add(where, key, "must be a non-empty string")
+        return None
+    return value.strip()
+
+
+def _integer(problems: _Problems, where: str, table: dict, key: str, default: int,
+             bounds: tuple[int, int]) -> int | None:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(where, key, f"must be a whole number of seconds, not {value!r}")
+        return None
+    low, high = bounds
+    if not low <= value <= high:
+        problems.add(where, key, f"{value} is outside {low}..{high}")
+        return None
+    return value
+
+
+def _section(problems: _Problems, where: str, table: Any, defaults: dict[str, int],
+             bounds: dict[str, tuple[int, int]]) -> dict[str, int]:
+    if not isinstance(table, dict):
+        problems.add(where, "", "must be a table")
+        return dict(defaults)
+    problems.unknown_keys(where, table, set(defaults))
+    values = {}
+    for key, default in defaults.items():
+        value = _integer(problems, where, table, key, default, bounds[key])
+        values[key] = default if value is None else value
+    return values
+
+
+def _is_e164(number: str) -> bool:
+    if not number.startswith("+"):
+        return False
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return (phonenumbers.is_valid_number(parsed)
+            and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number)
+
+
+def _numbers(problems: _Problems, where: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        problems.add(where, "numbers", "is required: the numbers patients call")
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(n, str) for n in value):
+        problems.add(where, "numbers", "must be a non-empty list of E.164 numbers")
+        return ()
+    for number in value:
+        if not _is_e164(number):
+            problems.add(where, "numbers", f"{number!r} is not an E.164 number (e.g. +13125550100)")
+    if len(set(value)) != len(value):
+        problems.add(where, "numbers", "lists the same number twice")
+    return tuple(sorted(set(value)))
+
+
+def _languages(problems: _Problems, where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.add(where, "languages", "must be a non-empty list such as [\"en\", \"es\"]")
+        return ()
+    for language in value:
+        if language not in SUPPORTED_LANGUAGES:
+            problems.add(where, "languages",
+                         f"{language!r} has no prompts (supported: {', '.join(SUPPORTED_LANGUAGES)})")
+    if len(set(value)) != len(value):
+        problems.add(where, "languages", "lists a language twice")
+    return tuple(value)
+
+
+def _hours(problems: _Problems, where: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        problems.add(where, "hours", "must be a table of days (mon = \"08:00-17:00\")")
+        return {}
+    hours = {}
+    for day, text in value.items():
+        if day not in DAYS:
+            problems.add(where, f"hours.{day}", f"unknown day (expected one of: {', '.join(DAYS)})")
+            continue
+        if not isinstance(text, str):
+            problems.add(where, f"hours.{day}", "must be a string like \"08:00-17:00\"")
+            continue
+        try:
+            parse_hours(text)
+        except ValueError as exc:
+            problems.add(where, f"hours.{day}", str(exc))
+            continue
+        hours[day] = text.strip()
+    return {day: hours[day] for day in DAYS if day in hours}
+
+
+def _holidays(problems: _Problems, where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        problems.add(where, "holidays", "must be a list of dates like \"2026-12-25\"")
+        return ()
+    days = set()
+    for item in value:
+        text = item.isoformat() if isinstance(item, date) else item  # TOML's bare dates arrive as dates
+        try:
+            if not isinstance(text, str) or not ISO_DATE.fullmatch(text):
+                raise ValueError
+            date.fromisoformat(text)
+        except ValueError:
+            problems.add(where, "holidays", f"{item!r} is not a date like 2026-12-25")
+            continue
+        days.add(text)
+    return tuple(sorted(days))
+
+
+def _on_call(problems: _Problems, where: str, value: Any) -> tuple[OnCallSpec, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.add(where, "on_call", "must be a list of tables ([[practices.on_call]])")
+        return ()
+    providers = []
+    for index, table in enumerate(value):
+        entry = f"{where}.on_call[{index}]"
+        problems.unknown_keys(entry, table, {"name", "phone"})
+        name = _string(problems, entry, table, "name", required=True)
+        phone = _string(problems, entry, table, "phone", required=True)
+        if phone is not None and not _is_e164(phone):
+            problems.add(entry, "phone", f"{phone!r} is not an E.164 number")
+        elif name is not None and phone is not None:
+            providers.append(OnCallSpec(name, phone))
+    return tuple(providers)

@@ -1,0 +1,165 @@
+"""Write a validated configuration to the database, and read a practice back as the call path sees it.
+
+`apply_config` is idempotent: an entry whose values already match is not touched (no UPDATE, no new
+`updated_at`), so loading the same file twice changes nothing. Practices and agents missing from the file
+are left as they are: a practice's calls and messages outlive a configuration edit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session, selectinload
+
+from models import Agent, OnCallProvider, Practice, PracticeNumber
+from practices.errors import ConfigInvalid
+from practices.loader import QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
+from practices.snapshot import PracticeSnapshot, parse_hours
+
+QUEUE_COLUMNS = tuple(QUEUE_DEFAULTS)  # the queue settings are columns of the same names
+
+
+@dataclass
+class ApplyReport:
+    """What a load did, as labels such as "practice lakeside" or "agent ana@answering.example"."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def apply_config(session: Session, spec: ConfigSpec) -> ApplyReport:
+    """Create or update every practice and agent of `spec` in `session`; the caller commits."""
+    existing = {p.slug: p for p in session.scalars(
+        select(Practice).options(selectinload(Practice.numbers), selectinload(Practice.on_call)))}
+    _refuse_numbers_owned_elsewhere(session, spec, existing)
+    report = ApplyReport()
+
+    # Numbers first leave the practices that no longer list them, so one can move between practices.
+    wanted = {number: p.slug for p in spec.practices for number in p.numbers}
+    for slug, practice in existing.items():
+        for number in list(practice.numbers):
+            if number.e164 in wanted and wanted[number.e164] != slug:
+                practice.numbers.remove(number)
+    session.flush()
+
+    by_slug = {}
+    for practice_spec in spec.practices:
+        practice = existing.get(practice_spec.slug)
+        label = f"practice {practice_spec.slug}"
+        if practice is None:
+            practice = Practice(slug=practice_spec.slug)
+            _write_practice(practice, practice_spec)
+            session.add(practice)
+            report.created.append(label)
+        elif _write_practice(practice, practice_spec):
+            report.updated.append(label)
+        else:
+            report.unchanged.append(label)
+        by_slug[practice_spec.slug] = practice
+    session.flush()
+
+    agents = {a.email: a for a in session.scalars(select(Agent).options(selectinload(Agent.practices)))}
+    all_practices = session.scalars(select(Practice)).all()
+    for agent_spec in spec.agents:
+        agent = agents.get(agent_spec.email)
+        label = f"agent {agent_spec.email}"
+        if agent is None:
+            agent = Agent(email=agent_spec.email)
+            session.add(agent)
+            _write_agent(agent, agent_spec, by_slug, all_practices)
+            report.created.append(label)
+        elif _write_agent(agent, agent_spec, by_slug, all_practices):
+            report.updated.append(label)
+        else:
+            report.unchanged.append(label)
+    session.flush()
+    return report
+
+
+def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
+    """The immutable view of `practice` that the IVR reads."""
+    return PracticeSnapshot(
+        id=practice.id,
+        slug=practice.slug,
+        name=practice.name,
+        timezone=practice.timezone,
+        languages=tuple(practice.languages),
+        front_desk=practice.front_desk,
+        ring_budget_seconds=practice.ring_budget_seconds,
+        hours={day: parse_hours(text) for day, text in practice.hours.items()},
+        holidays=frozenset(date.fromisoformat(d) for d in practice.holidays),
+        message_max_seconds=practice.message_max_seconds,
+        numbers=tuple(sorted(n.e164 for n in practice.numbers)),
+        queue={column: getattr(practice, column) for column in QUEUE_COLUMNS},
+    )
+
+
+def _refuse_numbers_owned_elsewhere(session: Session, spec: ConfigSpec, existing: dict[str, Practice]) -> None:
+    """A number of a practice that is not in this file cannot be claimed by one that is."""
+    in_file = {p.slug for p in spec.practices}
+    problems = []
+    for practice_spec in spec.practices:
+        for number in practice_spec.numbers:
+            owner = session.get(PracticeNumber, number)
+            if owner is not None and owner.practice.slug not in in_file:
+                problems.append(f"practices ({practice_spec.slug}).numbers: {number} already belongs to practice "
+                                f"{owner.practice.slug!r}, which this file does not list")
+    if problems:
+        raise ConfigInvalid(problems)
+
+
+def _assign(target: object, values: dict) -> bool:
+    """Set the attributes that differ; True when anything changed."""
+    changed = False
+    for name, value in values.items():
+        if getattr(target, name) != value:
+            setattr(target, name, value)
+            changed = True
+    return changed
+
+
+def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
+    changed = _assign(practice, {
+        "name": spec.name,
+        "timezone": spec.timezone,
+        "languages": list(spec.languages),
+        "front_desk": spec.front_desk,
+        "ring_budget_seconds": spec.ring_budget_seconds,
+        "hours": dict(spec.hours),
+        "holidays": list(spec.holidays),
+        "message_max_seconds": spec.message_max_seconds,
+        **spec.queue,
+    })
+    current_numbers = {n.e164 for n in practice.numbers}
+    if current_numbers != set(spec.numbers):
+        practice.numbers[:] = [n for n in practice.numbers if n.e164 in spec.numbers]
+        practice.numbers.extend(PracticeNumber(e164=number) for number in spec.numbers
+                                if number not in current_numbers)
+        changed = True
+    current_on_call = [(p.name, p.phone) for p in practice.on_call]
+    if current_on_call != [(p.name, p.phone) for p in spec.on_call]:
+        practice.on_call[:] = []
+        if practice.id is not None:
+            object_session(practice).flush()  # the old positions go before the new ones take them
+        practice.on_call.extend(OnCallProvider(position=index, name=p.name, phone=p.phone)
+                                for index, p in enumerate(spec.on_call))
+        changed = True
+    return changed
+
+
+def _write_agent(agent: Agent, spec: AgentSpec, by_slug: dict[str, Practice], all_practices: list[Practice]) -> bool:
+    changed = _assign(agent, {
+        "name": spec.name,
+        "phone": spec.phone,
+        "languages": list(spec.languages),
+        "role": spec.role,
+        "all_practices": spec.all_practices,
+    })
+    # "*" is kept as a flag and also expanded, so a query by practice finds every agent who answers for it.
+    wanted = all_practices if spec.all_practices else [by_slug[slug] for slug in spec.practices]
+    if {p.id for p in agent.practices} != {p.id for p in wanted}:
+        agent.practices = sorted(wanted, key=lambda p: p.slug)
+        changed = True
+    return changed
