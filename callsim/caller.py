@@ -1,6 +1,7 @@
 """Scripts for the people on the call: the caller's intents and the dialled parties' behaviour."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -52,6 +53,12 @@ class Caller:
 
     def __init__(self, *intents: Intent, press: str = ""):
         self.intents: list[Intent] = list(intents) + [Intent("press", digits=key) for key in press]
+
+    def copy(self) -> "Caller":
+        """A fresh copy of the script (same class), so one Caller can script several calls."""
+        clone = copy.copy(self)
+        clone.intents = list(self.intents)
+        return clone
 
     # Fluent scripting: Caller().press("2").speak(12, then="#").hang_up()
     def press(self, digits: str, after: float | None = None) -> "Caller":

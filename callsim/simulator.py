@@ -189,7 +189,7 @@ class _CallRun:
                   "Caller": from_, "Called": to, "ApiVersion": API_VERSION, "Direction": "inbound",
                   **_geo("From", from_), **_geo("To", to), **_geo("Caller", from_), **_geo("Called", to)}
         # A copy, so the test's Caller can be reused for another call.
-        self.caller = _Leg("caller", Caller(*caller.intents), {**params, **extra}, transcript=self.result.transcript)
+        self.caller = _Leg("caller", caller.copy(), {**params, **extra}, transcript=self.result.transcript)
 
     # -- the call ------------------------------------------------------------------------------------------
 

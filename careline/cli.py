@@ -95,17 +95,38 @@ def calllog_drain() -> None:
 @with_appcontext
 def simulate(to_number: str, from_number: str, press: str, url: str, message_seconds: int) -> None:
     """Play a call against a running Careline and print what the caller hears; no Twilio account needed."""
-    from callsim import Caller, CallSimulator, HttpTransport
+    from callsim import CallerScriptError, CallSimulator, HttpTransport
 
     services = current_app.extensions["careline"]
     token = services.config.TWILIO_AUTH_TOKEN
     if not token and not services.config.TWILIO_SIGNATURE_CHECK_DISABLED:
         raise click.UsageError("TWILIO_AUTH_TOKEN must be set (the simulator signs as Twilio does)")
+    try:
+        caller = _operator_caller(press, message_seconds)
+    except CallerScriptError as exc:
+        raise click.BadParameter(str(exc), param_hint="--press") from exc
     base_url = services.config.PUBLIC_BASE_URL or url
     simulator = CallSimulator(HttpTransport(url), token or "unsigned", base_url=base_url, strict=False)
-    caller = Caller()
+    try:
+        result = simulator.call(to=to_number, from_=from_number, caller=caller)
+    except OSError as exc:  # requests' ConnectionError is an OSError
+        raise click.ClickException(f"Careline does not answer at {url} ({type(exc).__name__})") from exc
+    click.echo(result.text())
+    for problem in result.problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+
+
+def _operator_caller(press: str, message_seconds: int):
+    """A caller who presses `press` ('-' = silence) at the menus, and speaks at any beep, then presses #."""
+    from callsim import Caller, speak
+
+    class OperatorCaller(Caller):
+        def at_record(self):
+            if self.intents and self.intents[0].kind in ("speak", "hangup"):
+                return self.intents.pop(0)
+            return speak(message_seconds, then="#")
+
+    caller = OperatorCaller()
     for key in press:
         caller.silence() if key == "-" else caller.press(key)
-    caller.speak(message_seconds, then="#")
-    result = simulator.call(to=to_number, from_=from_number, caller=caller)
-    click.echo(result.text())
+    return caller

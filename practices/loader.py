@@ -132,7 +132,7 @@ def load_config_text(text: str) -> ConfigSpec:
         spec = _agent(problems, where, table, slugs)
         if spec is not None:
             agents.append(spec)
-    _check_duplicates(problems, "agents", "email", [a.email for a in agents])
+    _check_duplicates(problems, "agents", "email", [t.get("email") for t in agent_tables])
 
     problems.raise_if_any()
     return ConfigSpec(tuple(practices), tuple(agents))
@@ -229,8 +229,7 @@ def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> Age
 
 
 def _check_across_practices(problems: _Problems, tables: list[dict], practices: list[PracticeSpec]) -> None:
-    _check_duplicates(problems, "practices", "slug",
-                      [t.get("slug") for t in tables if isinstance(t.get("slug"), str)])
+    _check_duplicates(problems, "practices", "slug", [t.get("slug") for t in tables])
     owners: dict[str, str] = {}
     for index, table in enumerate(tables):
         numbers = table.get("numbers")
@@ -250,12 +249,16 @@ def _check_across_practices(problems: _Problems, tables: list[dict], practices: 
                          f"{practice.front_desk} is a Careline practice number; ringing it would call Careline")
 
 
-def _check_duplicates(problems: _Problems, section: str, field: str, values: list[str]) -> None:
-    seen: set[str] = set()
-    for value in values:
-        if value.lower() in seen:
-            problems.add(section, field, f"{value!r} appears more than once")
-        seen.add(value.lower())
+def _check_duplicates(problems: _Problems, section: str, field: str, values: list) -> None:
+    """Each value (compared without case) once; a repeat names both entries."""
+    first: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            continue
+        if value.lower() in first:
+            problems.add(f"{section}[{index}] ({value})", field,
+                         f"{value!r} is already used by {section}[{first[value.lower()]}]")
+        first.setdefault(value.lower(), index)
 
 
 def _string(problems: _Problems, where: str, table: dict, key: str, *, required: bool = False) -> str | None:

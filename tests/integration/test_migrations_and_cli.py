@@ -94,3 +94,51 @@ def test_given_the_command_when_db_upgrade_then_at_head(cli_env):
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "database at head" in result.output
+
+
+@pytest.fixture
+def live_url(app):
+    """Careline served over real HTTP on a free port, as `careline simulate` meets it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_given_a_running_careline_when_simulate_then_operator_reads_the_call(live_url, config, monkeypatch):
+    from careline.cli import main
+    from tests.integration.conftest import NORTHSIDE
+
+    for name in ("DATABASE_URL", "REDIS_URL", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"):
+        monkeypatch.setenv(name, getattr(config, name))
+    monkeypatch.setenv("CARELINE_ENV", "test")
+    result = CliRunner().invoke(main, ["simulate", "--to", NORTHSIDE, "--press", "21", "--url", live_url,
+                                       "--message-seconds", "7"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "SAY (en-US): Thank you for calling Northside Pediatrics." in lines[0]
+    assert any("RECORD: 7s, ended by #" in line for line in lines)
+    assert any("caller pressed 1" in line for line in lines)  # marked urgent after the message
+    assert "Your message is marked urgent" in result.output
+    assert "END (app-hangup)" in lines[-1]
+
+
+def test_given_no_careline_running_when_simulate_then_clear_error(cli_env, monkeypatch):
+    from careline.cli import main
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
+    result = CliRunner().invoke(main, ["simulate", "--to", "+16175550200", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and "Careline does not answer at http://127.0.0.1:9" in result.output
+
+
+def test_given_bad_keys_when_simulate_then_usage_error(cli_env):
+    from careline.cli import main
+
+    result = CliRunner().invoke(main, ["simulate", "--to", "+16175550200", "--press", "1x"])
+    assert result.exit_code == 2 and "--press" in result.output
