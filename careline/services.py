@@ -16,6 +16,7 @@ from twilio.rest import Client as TwilioClient
 from calllog.writer import CallLogWriter
 from careline.config import Config
 from careline.db import make_engine, make_session_factory
+from careline.twilio_rest import make_twilio_client
 from models import utcnow
 from practices.directory import PracticeDirectory
 
@@ -59,11 +60,9 @@ class Services:
 
     @cached_property
     def twilio(self) -> TwilioClient:
-        """Twilio's REST client; TWILIO_API_BASE_URL points it at a stand-in."""
-        client = TwilioClient(self.config.TWILIO_ACCOUNT_SID, self.config.TWILIO_AUTH_TOKEN)
-        if self.config.TWILIO_API_BASE_URL:
-            client.api.base_url = self.config.TWILIO_API_BASE_URL.rstrip("/")
-        return client
+        """Twilio's REST client; TWILIO_API_BASE_URL sends every request to a stand-in."""
+        return make_twilio_client(self.config.TWILIO_ACCOUNT_SID, self.config.TWILIO_AUTH_TOKEN,
+                                  self.config.TWILIO_API_BASE_URL)
 
     def close(self) -> None:
         """Release connections (tests build many apps in one process)."""
