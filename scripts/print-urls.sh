@@ -11,5 +11,5 @@ Give each practice number in the Twilio console (Phone Numbers > Configure > Voi
 PUBLIC_BASE_URL must be the https URL Twilio uses (a tunnel or your domain), or signatures will not match.
 
 Try a call without Twilio, from another terminal:
-  .venv/bin/careline simulate --to +13125550100 --press 2
+  .venv/bin/careline simulate --to +13125550100 --press 12   (English, then leave a message)
 TXT

@@ -17,6 +17,7 @@ from tests.services import (configured_postgres_url, configured_redis_url, postg
                             throwaway_postgres, throwaway_redis)
 
 TEST_DB = os.environ.get("CARELINE_TEST_DB", "sqlite")
+os.environ["FLASK_SKIP_DOTENV"] = "1"  # a developer's .env (from `make run`) must not leak into the tests
 REPO = Path(__file__).resolve().parent.parent
 
 __all__ = ["throwaway_postgres", "throwaway_redis"]  # pytest finds the factories' fixtures here
