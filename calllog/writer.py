@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import datetime
+from collections import defaultdict
 
 import redis
 from sqlalchemy import select
@@ -12,19 +12,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
-from calllog.record import build_call_record
+from calllog.record import CallRecord, build_call_record
 from careline.db import session_scope
-from careline.upsert import insert_ignoring_duplicates, upsert
+from careline.upsert import insert_ignoring_duplicates, upsert_statement
 from models import Call, CallEvent, Caller, PracticeNumber
-from voicemail.callbacks import attach_call
-from voicemail.messages import record_recording_status, save_message
+from voicemail.callbacks import Attachment, attach_calls
+from voicemail.messages import record_recording_statuses, save_messages
 
 log = logging.getLogger(__name__)
 
 GROUP = "calllog-writers"
 DEAD_LETTER_KEY = "careline:calllog:dead"  # entries that cannot be parsed; kept for a person to read
 RECLAIM_IDLE_MS = 60_000  # milliseconds before another writer takes over a dead writer's entries
-BATCH_SIZE = 200  # events per transaction
+BATCH_SIZE = 500  # stream entries per transaction
 PERSIST_ATTEMPTS = 3  # a unique-index race between two writers is settled by running the transaction again
 
 
@@ -58,44 +58,52 @@ class CallLogWriter:
                 dict(call_sid=e.call_sid, kind=e.kind, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at,
                      data=e.data) for e in events]))
         call_sids = {e.call_sid for e in events}
-        for call_sid in sorted(call_sids):
-            self.rebuild_call(session, call_sid)
+        self.rebuild_calls(session, call_sids)
         return call_sids
 
-    def rebuild_call(self, session: Session, call_sid: str) -> None:
-        """Rebuild one call's record, message and callback link from all of its stored events."""
-        rows = session.scalars(select(CallEvent).where(CallEvent.call_sid == call_sid).order_by(CallEvent.id)).all()
-        numbers = {e.data.get("to") for e in rows if e.data.get("to")}
+    def rebuild_calls(self, session: Session, call_sids: set[str]) -> None:
+        """Rebuild the records, messages and callback links of `call_sids` from all of their stored events.
+
+        A batch at a time: one query for the events, one for the practices' numbers, one for the callers,
+        one upsert for the calls; per-call work stays in Python (calllog.record).
+        """
+        if not call_sids:
+            return
+        events_by_call: dict[str, list] = defaultdict(list)
+        for row in session.execute(
+                select(CallEvent.call_sid, CallEvent.kind, CallEvent.occurred_at, CallEvent.data)
+                .where(CallEvent.call_sid.in_(call_sids)).order_by(CallEvent.id)):
+            events_by_call[row.call_sid].append(row)
+        numbers = {row.data.get("to") for rows in events_by_call.values() for row in rows if row.data.get("to")}
         practice_ids = dict(session.execute(
             select(PracticeNumber.e164, PracticeNumber.practice_id).where(PracticeNumber.e164.in_(numbers))).all())
-        record = build_call_record(call_sid, rows, practice_ids)
-        if record is None:
+        records = [record for call_sid in sorted(events_by_call)
+                   if (record := build_call_record(call_sid, events_by_call[call_sid], practice_ids)) is not None]
+        if not records:
             return
-        caller_id = self._caller_id(session, record.from_number)
-        session.execute(upsert(session, Call, ["call_sid"], dict(
-            call_sid=call_sid, practice_id=record.practice_id, caller_id=caller_id,
-            from_number=record.from_number, to_number=record.to_number, started_at=record.started_at,
-            first_voice_at=record.first_voice_at, answered_by=record.answered_by, after_hours=record.after_hours,
-            language=record.language, urgent=record.urgent, outcome=record.outcome, status=record.status,
-            ended_at=record.ended_at, duration_seconds=record.duration_seconds)))
-        if record.message is not None and record.practice_id is not None:
-            save_message(session, practice_id=record.practice_id, call_sid=call_sid, caller_id=caller_id,
-                         from_number=record.from_number, language=record.language or "en",
-                         message=record.message, created_at=_message_time(rows))
-        for row in rows:
-            if row.kind == "recording-status":
-                record_recording_status(session, row.data["recording_sid"], row.data["status"])
-        if record.needs_callback:
-            attach_call(session, practice_id=record.practice_id, caller_id=caller_id,
-                        callback_number=record.from_number, call_sid=call_sid,
-                        reason="message" if record.outcome == "message" else "hung-up",
-                        urgent=record.urgent, at=record.started_at)
+        caller_ids = self._caller_ids(session, {r.from_number for r in records})
+        session.execute(upsert_statement(session, Call, ("call_sid",), CALL_COLUMNS),
+                        [_call_row(r, caller_ids.get(r.from_number)) for r in records])
+        save_messages(session, [
+            _message_row(r, caller_ids.get(r.from_number), events_by_call[r.call_sid])
+            for r in records if r.message is not None and r.practice_id is not None])
+        record_recording_statuses(session, {
+            row.data["recording_sid"]: row.data["status"]
+            for r in records for row in events_by_call[r.call_sid] if row.kind == "recording-status"})
+        attach_calls(session, [
+            Attachment(practice_id=r.practice_id, caller_id=caller_ids.get(r.from_number),
+                       callback_number=r.from_number, call_sid=r.call_sid,
+                       reason="message" if r.outcome == "message" else "hung-up", urgent=r.urgent, at=r.started_at)
+            for r in records if r.needs_callback])
 
-    def _caller_id(self, session: Session, number: str) -> int | None:
-        if not _is_e164(number):
-            return None  # withheld or unknown caller ID: nothing to recognise the caller by
-        session.execute(insert_ignoring_duplicates(session, Caller, ["phone"], dict(phone=number)))
-        return session.scalars(select(Caller.id).where(Caller.phone == number)).one()
+    @staticmethod
+    def _caller_ids(session: Session, numbers: set[str]) -> dict[str, int]:
+        """Caller ids by E.164 number, creating callers not seen before; withheld numbers have none."""
+        numbers = {n for n in numbers if _is_e164(n)}
+        if not numbers:
+            return {}
+        session.execute(insert_ignoring_duplicates(session, Caller, ["phone"], [dict(phone=n) for n in numbers]))
+        return dict(session.execute(select(Caller.phone, Caller.id).where(Caller.phone.in_(numbers))).all())
 
     # --- the Redis stream -------------------------------------------------------------------------------
 
@@ -155,7 +163,21 @@ class CallLogWriter:
         return len(all_ids)
 
 
-def _message_time(rows) -> datetime:
-    times = [r.occurred_at for r in rows if r.kind == "message" and r.data.get("kept")]
-    return times[-1]
+CALL_COLUMNS = ("practice_id", "caller_id", "from_number", "to_number", "started_at", "first_voice_at",
+                "answered_by", "after_hours", "language", "urgent", "outcome", "status", "ended_at",
+                "duration_seconds")
+
+
+def _call_row(record: CallRecord, caller_id: int | None) -> dict:
+    row = {name: getattr(record, name) for name in CALL_COLUMNS if name != "caller_id"}
+    return {**row, "call_sid": record.call_sid, "caller_id": caller_id}
+
+
+def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
+    message = record.message
+    created_at = [r.occurred_at for r in rows if r.kind == "message" and r.data.get("kept")][-1]
+    return dict(practice_id=record.practice_id, call_sid=record.call_sid, caller_id=caller_id,
+                from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
+                duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],
+                recording_url=message["recording_url"], created_at=created_at)
 

@@ -1,6 +1,8 @@
 """INSERT ... ON CONFLICT for SQLite and PostgreSQL, which both support it with the same shape."""
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,8 +21,16 @@ def insert_ignoring_duplicates(session: Session, model, conflict_columns: list[s
     return _insert_for(session)(model).values(values).on_conflict_do_nothing(index_elements=conflict_columns)
 
 
-def upsert(session: Session, model, conflict_columns: list[str], values: dict):
-    """INSERT, or UPDATE every other column where a row with the same `conflict_columns` exists."""
-    statement = _insert_for(session)(model).values(values)
-    updates = {k: statement.excluded[k] for k in values if k not in conflict_columns}
-    return statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
+def upsert_statement(session: Session, model, conflict_columns: tuple[str, ...], update_columns: tuple[str, ...]):
+    """INSERT, or UPDATE `update_columns` where a row with the same `conflict_columns` exists.
+
+    Without values: execute it with a list of rows (executemany). Built once per dialect and table.
+    """
+    return _upsert_for(session.get_bind().dialect.name, model.__table__, conflict_columns, update_columns)
+
+
+@cache
+def _upsert_for(dialect: str, table, conflict_columns: tuple[str, ...], update_columns: tuple[str, ...]):
+    statement = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
+    return statement.on_conflict_do_update(index_elements=list(conflict_columns),
+                                           set_={name: statement.excluded[name] for name in update_columns})
