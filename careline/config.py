@@ -43,6 +43,7 @@ class Config:
     TWILIO_SIGNATURE_CHECK_DISABLED: bool = False
     MAX_WEBHOOK_BYTES: int = 64 * 1024  # bytes; Twilio's forms are a few KiB
     PRACTICE_CACHE_SECONDS: float = 30.0  # seconds a practice snapshot is trusted without asking Redis
+    CALLLOG_DRAIN_DELAY_SECONDS: float = 1.0  # seconds events gather in Redis before the writer takes a batch
     LOG_LEVEL: str = "INFO"
     extra: dict = field(default_factory=dict)
 

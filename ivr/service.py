@@ -14,7 +14,7 @@ import redis
 from twilio.twiml.voice_response import VoiceResponse
 
 from calllog.events import Event, add_events
-from calllog.jobs import drain_call_events
+from calllog.jobs import schedule_drain
 from calllog.record import MESSAGE_MIN_SECONDS
 from careline.services import Services
 from ivr import twiml
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 FRONT_DESK_RING_OVERHEAD_SECONDS = 5  # Twilio rings about 5 s longer than a Dial's timeout
 DIAL_MIN_TIMEOUT_SECONDS = 5  # Twilio's minimum Dial timeout
 MESSAGE_TRIES = 2  # an empty or too-short recording is offered once more
+FIRST_ANSWER_CACHE_SIZE = 512  # rendered first answers kept per process: practices x open/closed
+
+_FIRST_ANSWERS: dict[tuple, tuple[PracticeSnapshot, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Turn:
         self.practice = practice
         self.events: list[Event] = []
         self.response = VoiceResponse()
+        self.reply: str | None = None  # set when the answer was rendered without `response`
         self.step = request.step if request.step is not None else state.step
 
     @property
@@ -114,15 +118,12 @@ class IvrService:
         turn.event("incoming", **self._call_data(request), practice_id=practice.id,
                    after_hours=state.after_hours, language=state.language)
         if not state.after_hours and practice.front_desk:
-            timeout = front_desk_timeout(practice.ring_budget_seconds)
             turn.go(Transition.RING_FRONT_DESK)
-            turn.event("front-desk-dial", timeout=timeout)
-            dial = turn.response.dial(action=self._urls("voice.front_desk", s=turn.next_step), method="POST",
-                                      timeout=timeout)
-            dial.number(practice.front_desk)
+            turn.event("front-desk-dial", timeout=front_desk_timeout(practice.ring_budget_seconds))
         else:
             turn.event("ivr-answer")
-            self._start_ivr(turn)
+            turn.go(self._ivr_start_transition(practice))
+        turn.reply = self._first_answer(practice, state.after_hours, request.received_at, turn.next_step)
         return self._finish(turn)
 
     def front_desk(self, request: VoiceRequest) -> str:
@@ -179,16 +180,49 @@ class IvrService:
         self._start_ivr(turn)
 
     def _start_ivr(self, turn: Turn) -> None:
-        practice, state = turn.practice, turn.state
-        twiml.greeting(turn.response, practice, turn.prompts, after_hours=state.after_hours,
-                       now=turn.request.received_at)
-        twiml.emergency_notice(turn.response, practice)
+        turn.go(self._ivr_start_transition(turn.practice))
+        self._render_ivr_start(turn.response, turn.practice, after_hours=turn.state.after_hours,
+                               now=turn.request.received_at, next_step=turn.next_step)
+
+    @staticmethod
+    def _ivr_start_transition(practice: PracticeSnapshot) -> Transition:
+        return Transition.OFFER_LANGUAGES if len(practice.languages) > 1 else Transition.OFFER_MENU
+
+    def _render_ivr_start(self, response: VoiceResponse, practice: PracticeSnapshot, *, after_hours: bool,
+                          now: datetime, next_step: int) -> None:
+        """Greeting, emergency notice, then the language choice or the menu, in the default language."""
+        prompts = prompts_for(practice.default_language)
+        twiml.greeting(response, practice, prompts, after_hours=after_hours, now=now)
+        twiml.emergency_notice(response, practice)
         if len(practice.languages) > 1:
-            turn.go(Transition.OFFER_LANGUAGES)
-            twiml.language_menu(turn.response, practice, self._urls("voice.language", s=turn.next_step))
+            twiml.language_menu(response, practice, self._urls("voice.language", s=next_step))
         else:
-            turn.go(Transition.OFFER_MENU)
-            self._menu_prompt(turn)
+            twiml.main_menu(response, prompts, self._urls("voice.menu", s=next_step), after_hours=after_hours)
+
+    def _first_answer(self, practice: PracticeSnapshot, after_hours: bool, now: datetime, next_step: int) -> str:
+        """The TwiML that answers a new call: the front desk's Dial, or the IVR's start.
+
+        It depends only on the practice, open or closed, and (when closed) when it opens again, so it is
+        rendered once and reused: rendering it was a quarter of a new call's cost (bench/).
+        """
+        opens_at = schedule.next_opening(practice, now) if after_hours else None
+        today = now.astimezone(practice.tz).date() if opens_at else None  # "today" / "tomorrow" at ...
+        key = (id(practice), after_hours, opens_at, today, next_step)
+        cached = _FIRST_ANSWERS.get(key)
+        if cached is not None and cached[0] is practice:
+            return cached[1]
+        response = VoiceResponse()
+        if not after_hours and practice.front_desk:
+            dial = response.dial(action=self._urls("voice.front_desk", s=next_step), method="POST",
+                                 timeout=front_desk_timeout(practice.ring_budget_seconds))
+            dial.number(practice.front_desk)
+        else:
+            self._render_ivr_start(response, practice, after_hours=after_hours, now=now, next_step=next_step)
+        xml = str(response)
+        if len(_FIRST_ANSWERS) >= FIRST_ANSWER_CACHE_SIZE:
+            _FIRST_ANSWERS.clear()
+        _FIRST_ANSWERS[key] = (practice, xml)  # the snapshot is kept with it, so its id is never reused
+        return xml
 
     def _language(self, turn: Turn) -> None:
         digits = turn.request.get("Digits")
@@ -351,7 +385,7 @@ class IvrService:
         return version, (CallState.from_redis(call_sid, raw) if raw else None)
 
     def _finish(self, turn: Turn) -> str:
-        reply = str(turn.response)
+        reply = turn.reply if turn.reply is not None else str(turn.response)
         turn.state.reply_step, turn.state.reply = turn.step, reply
         turn.state.step = turn.next_step
         pipe = self._redis.pipeline(transaction=True)
@@ -370,7 +404,7 @@ class IvrService:
         return reply
 
     def _append_events(self, events: list[Event], quiet: bool = False) -> None:
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=False)  # appends only: no state to keep consistent with
         add_events(pipe, events)
         try:
             results = pipe.execute()
@@ -392,11 +426,7 @@ class IvrService:
                              event.call_sid, event.kind, type(exc).__name__, event.data.get("recording_sid", "-"))
 
     def _schedule_drain(self) -> None:
-        try:
-            self._services.jobs.enqueue(drain_call_events, job_timeout=600, result_ttl=60)
-        except redis.RedisError as exc:
-            # The drain flag expires, and the next event schedules the drain again.
-            log.warning("could not enqueue the call-log drain (%s)", type(exc).__name__)
+        schedule_drain(self._services.jobs, self._services.config.CALLLOG_DRAIN_DELAY_SECONDS)
 
     def _fault_urls(self, endpoint: str, **query) -> str:
         return self._urls(endpoint, **{**query, "fault": 1})

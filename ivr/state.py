@@ -1,7 +1,7 @@
 """Each live call's IVR state, kept in Redis so any gunicorn worker can take the call's next webhook."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from ivr.flow import State
 
@@ -29,10 +29,11 @@ class CallState:
     def to_redis(self) -> dict[str, str]:
         """The state as a Redis hash."""
         out = {}
-        for key, value in asdict(self).items():
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
             if isinstance(value, bool):
                 value = "1" if value else "0"
-            out[key] = "" if value is None else str(value)
+            out[name] = "" if value is None else str(value)
         return out
 
     @classmethod
@@ -55,6 +56,9 @@ class CallState:
                 value = text
             setattr(state, f.name, value)
         return state
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(CallState))
 
 
 def call_key(call_sid: str) -> str:

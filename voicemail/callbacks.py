@@ -35,11 +35,14 @@ def attach_calls(session: Session, attachments: list[Attachment]) -> None:
     links = {link.call_sid: link for link in session.scalars(select(CallbackTaskCall).where(
         CallbackTaskCall.call_sid.in_([a.call_sid for a in attachments])))}
     linked_tasks = {task.id: task for task in session.scalars(select(CallbackTask).where(
-        CallbackTask.id.in_({link.task_id for link in links.values()})))} if links else {}
+        CallbackTask.id.in_({link.task_id for link in links.values()})).order_by(CallbackTask.id)
+        .with_for_update())} if links else {}
     new = sorted((a for a in attachments if a.call_sid not in links), key=lambda a: (a.at, a.call_sid))
     caller_ids = {a.caller_id for a in new if a.caller_id is not None}
+    # FOR UPDATE: another writer adding to the same task waits for this one, so no count is lost.
     open_tasks = {(t.practice_id, t.caller_id): t for t in session.scalars(select(CallbackTask).where(
-        CallbackTask.caller_id.in_(caller_ids), CallbackTask.status == "open"))} if caller_ids else {}
+        CallbackTask.caller_id.in_(caller_ids), CallbackTask.status == "open")
+        .order_by(CallbackTask.id).with_for_update())} if caller_ids else {}
 
     for attachment in attachments:
         link = links.get(attachment.call_sid)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -60,6 +61,15 @@ def test_given_a_signature_for_other_params_when_posted_then_403(client, session
     response = client.post("/voice/incoming", data=tampered, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 403
     assert nothing_written(session_factory, redis_client)
+
+
+def test_given_a_signature_over_the_url_with_its_port_then_accepted(client):
+    from twilio.request_validator import RequestValidator
+
+    params = call_params(CallStatus="completed", SequenceNumber="0")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        PUBLIC_BASE_URL.replace(".test", ".test:443") + "/voice/status", params)
+    assert client.post("/voice/status", data=params, headers={"X-Twilio-Signature": signature}).status_code == 204
 
 
 def test_given_signature_check_disabled_when_unsigned_then_accepted_and_warned(config, session_factory,
@@ -266,9 +276,12 @@ def test_given_redis_healthy_then_status_ok(client):
 def test_given_webhook_events_when_worker_runs_then_rq_job_drains_them(sim, services, session_factory):
     from rq import SimpleWorker
 
+    # The drain waits CALLLOG_DRAIN_DELAY_SECONDS (1 s by default) to take the events of that time at once.
+    assert services.config.CALLLOG_DRAIN_DELAY_SECONDS == 1.0
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
-    assert services.jobs.count >= 1  # the webhook scheduled the drain job
-    SimpleWorker([services.jobs], connection=services.jobs.connection).work(burst=True)
+    assert services.jobs.count == 0 and services.jobs.scheduled_job_registry.count == 1
+    time.sleep(1.1)
+    SimpleWorker([services.jobs], connection=services.jobs.connection).work(burst=True, with_scheduler=True)
     with session_factory() as session:
         assert session.get(Call, result.call_sid).outcome == "hung-up"
     assert services.redis.xlen(STREAM_KEY) == 0

@@ -253,3 +253,18 @@ def _events(session_factory, call_sid):
 def _all(session_factory, model):
     with session_factory() as session:
         return session.scalars(select(model)).all()
+
+
+def test_given_closed_on_different_nights_then_each_caller_hears_the_right_reopening(sim, clock):
+    """The rendered first answer is reused per practice and night, never across nights or opening state."""
+    from datetime import datetime, timezone
+
+    heard = {}
+    for label, when in (("tuesday", CLOSED_TIME), ("friday", datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)),
+                        ("tuesday-again", CLOSED_TIME), ("open", CLOSED_TIME.replace(hour=16))):
+        clock.now = when
+        heard[label] = heard_text(sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up()))
+    assert "We open again tomorrow at 9 AM." in heard["tuesday"]
+    assert "We open again on Monday at 9 AM." in heard["friday"]  # Northside has no Saturday hours
+    assert heard["tuesday-again"] == heard["tuesday"]
+    assert "closed" not in heard["open"]
