@@ -1,14 +1,19 @@
 """Call events: what the webhooks append, first to a Redis stream, then (by the writer) to the database.
 
-The webhook's own work stays small: one XADD in the same Redis round trip as the call's state. The
+The webhook's own work stays small: its events go in with the call's state in one Redis command (a
+script, so state and events are written together or not at all). The
 writer job moves events into the database and rebuilds the call records; until it has, an event stays in
 the stream (pending entries are re-read if a worker dies), so a record is not lost between the two.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
+
+import redis
+from redis.commands.core import Script
 
 STREAM_KEY = "careline:calllog:events"
 DRAIN_PENDING_KEY = "careline:calllog:drain-pending"
@@ -25,22 +30,50 @@ class Event:
     occurred_at: datetime
     data: dict
 
-    def to_stream(self) -> dict[str, str]:
-        """The event as one stream entry."""
-        return {"event": json.dumps({
-            "call_sid": self.call_sid, "kind": self.kind, "dedupe_key": self.dedupe_key,
-            "occurred_at": self.occurred_at.isoformat(), "data": self.data})}
+    def to_json(self) -> str:
+        """The event as the `event` field of one stream entry."""
+        return json.dumps({"call_sid": self.call_sid, "kind": self.kind, "dedupe_key": self.dedupe_key,
+                           "occurred_at": self.occurred_at.isoformat(), "data": self.data})
 
     @classmethod
     def from_stream(cls, fields: dict) -> "Event":
-        """Parse a stream entry written by `to_stream`."""
+        """Parse a stream entry written by `write_events`."""
         raw = json.loads(fields["event"])
         return cls(raw["call_sid"], raw["kind"], raw["dedupe_key"],
                    datetime.fromisoformat(raw["occurred_at"]), raw["data"])
 
 
-def add_events(pipeline, events: list[Event]) -> None:
-    """Queue XADDs for `events` and the flag that asks for a drain job on `pipeline`."""
-    for event in events:
-        pipeline.xadd(STREAM_KEY, event.to_stream())
-    pipeline.set(DRAIN_PENDING_KEY, "1", nx=True, px=DRAIN_PENDING_TTL_MS)
+# KEYS: the stream, the drain flag, the call state's hash (or any key when there is no state).
+# ARGV: flag TTL (ms), state TTL (s), the number N of state fields, N field/value pairs, then the events.
+# Returns 1 when it set the drain flag (the caller then schedules the drain), else 0.
+_WRITE_EVENTS_LUA = """
+local pairs_count = tonumber(ARGV[3])
+local first_event = 4 + 2 * pairs_count
+if pairs_count > 0 then
+  redis.call('HSET', KEYS[3], unpack(ARGV, 4, first_event - 1))
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
+for i = first_event, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'event', ARGV[i])
+end
+if #ARGV >= first_event and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return 1
+end
+return 0
+"""
+
+
+def write_events(client: redis.Redis, events: list[Event], state_key: str = "",
+                 state_fields: dict[str, str] | None = None, state_ttl_seconds: int = 0) -> bool:
+    """Append `events` to the stream, with a call's state when given, in one atomic command.
+
+    Returns True when the drain flag was newly set: the caller schedules the drain job.
+    """
+    fields = [item for pair in (state_fields or {}).items() for item in pair]
+    args = [DRAIN_PENDING_TTL_MS, state_ttl_seconds, len(fields) // 2, *fields, *(e.to_json() for e in events)]
+    return bool(_script(client)(keys=[STREAM_KEY, DRAIN_PENDING_KEY, state_key or STREAM_KEY], args=args))
+
+
+@functools.cache
+def _script(client: redis.Redis) -> Script:
+    return client.register_script(_WRITE_EVENTS_LUA)

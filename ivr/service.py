@@ -1,8 +1,8 @@
 """The IVR's answers to Twilio's voice webhooks: decide the next step, render it, record what happened.
 
 Each webhook costs two Redis round trips and no database work: one read (the call's state and the
-config version), one MULTI/EXEC write (the new state, the call events, the drain flag). The answer comes
-from that state and the request alone.
+config version), one atomic write (a script: the new state, the call events, the drain flag). The answer
+comes from that state and the request alone.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime
 import redis
 from twilio.twiml.voice_response import VoiceResponse
 
-from calllog.events import Event, add_events
+from calllog.events import Event, write_events
 from calllog.jobs import schedule_drain
 from calllog.record import MESSAGE_MIN_SECONDS
 from careline.services import Services
@@ -388,33 +388,28 @@ class IvrService:
         reply = turn.reply if turn.reply is not None else str(turn.response)
         turn.state.reply_step, turn.state.reply = turn.step, reply
         turn.state.step = turn.next_step
-        pipe = self._redis.pipeline(transaction=True)
-        save_call_state(pipe, turn.state)
-        add_events(pipe, turn.events)
         try:
-            results = pipe.execute()
+            drain_needed = save_call_state(self._redis, turn.state, turn.events)
         except redis.RedisError as exc:
             # The reply still stands; the events go straight to the database instead.
             log.error("call=%s Redis write failed (%s); writing the call log directly", turn.request.call_sid,
                       type(exc).__name__)
             self._persist_directly(turn.events)
             return reply
-        if results[-1]:
+        if drain_needed:
             self._schedule_drain()
         return reply
 
     def _append_events(self, events: list[Event], quiet: bool = False) -> None:
-        pipe = self._redis.pipeline(transaction=False)  # appends only: no state to keep consistent with
-        add_events(pipe, events)
         try:
-            results = pipe.execute()
+            drain_needed = write_events(self._redis, events)
         except redis.RedisError as exc:
             if not quiet:
                 log.error("call=%s Redis write failed (%s); writing the call log directly",
                           events[0].call_sid if events else "-", type(exc).__name__)
             self._persist_directly(events)
             return
-        if results[-1]:
+        if drain_needed:
             self._schedule_drain()
 
     def _persist_directly(self, events: list[Event]) -> None:

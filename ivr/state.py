@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from calllog.events import Event, write_events
 from ivr.flow import State
 
 CALL_KEY = "careline:call:{call_sid}"
@@ -66,8 +67,6 @@ def call_key(call_sid: str) -> str:
     return CALL_KEY.format(call_sid=call_sid)
 
 
-def save_call_state(pipeline, state: CallState) -> None:
-    """Queue the writes that store `state` on `pipeline`."""
-    key = call_key(state.call_sid)
-    pipeline.hset(key, mapping=state.to_redis())
-    pipeline.expire(key, CALL_TTL_SECONDS)
+def save_call_state(client, state: CallState, events: list[Event]) -> bool:
+    """Store `state` and append `events` to the call log, atomically; True when a drain should be scheduled."""
+    return write_events(client, events, call_key(state.call_sid), state.to_redis(), CALL_TTL_SECONDS)
