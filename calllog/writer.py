@@ -54,9 +54,9 @@ class CallLogWriter:
 
     def _persist(self, session: Session, events: list[Event]) -> set[str]:
         if events:
-            session.execute(insert_ignoring_duplicates(session, CallEvent, ["call_sid", "dedupe_key"], [
+            session.execute(insert_ignoring_duplicates(session, CallEvent, ("call_sid", "dedupe_key")), [
                 dict(call_sid=e.call_sid, kind=e.kind, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at,
-                     data=e.data) for e in events]))
+                     data=e.data) for e in events])
         call_sids = {e.call_sid for e in events}
         self.rebuild_calls(session, call_sids)
         return call_sids
@@ -102,7 +102,7 @@ class CallLogWriter:
         numbers = {n for n in numbers if _is_e164(n)}
         if not numbers:
             return {}
-        session.execute(insert_ignoring_duplicates(session, Caller, ["phone"], [dict(phone=n) for n in numbers]))
+        session.execute(insert_ignoring_duplicates(session, Caller, ("phone",)), [dict(phone=n) for n in numbers])
         return dict(session.execute(select(Caller.phone, Caller.id).where(Caller.phone.in_(numbers))).all())
 
     # --- the Redis stream -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def save_messages(session: Session, messages: list[dict]) -> None:
     """
     if not messages:
         return
-    session.execute(insert_ignoring_duplicates(session, Message, ["call_sid"], messages))
+    session.execute(insert_ignoring_duplicates(session, Message, ("call_sid",)), messages)
     urgent = [m["call_sid"] for m in messages if m["urgent"]]
     if urgent:
         session.execute(update(Message).where(Message.call_sid.in_(urgent), Message.urgent.is_(False))
