@@ -142,3 +142,34 @@ def test_given_bad_keys_when_simulate_then_usage_error(cli_env):
 
     result = CliRunner().invoke(main, ["simulate", "--to", "+16175550200", "--press", "1x"])
     assert result.exit_code == 2 and "--press" in result.output
+
+
+def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log(
+        sim, services, config, session_factory):
+    """The Procfile's worker line, as written, runs Careline's jobs (here: the call-log drain)."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from callsim import Caller
+    from calllog.jobs import drain_call_events
+    from models import Call
+    from tests.integration.conftest import CALLER, NORTHSIDE
+
+    root = Path(__file__).resolve().parents[2]
+    line = next(l for l in (root / "Procfile").read_text().splitlines() if l.startswith("worker:"))
+    argv = shlex.split(line.split(":", 1)[1].replace("${REDIS_URL:-redis://localhost:6379/0}", config.REDIS_URL))
+    assert argv[:2] == ["rq", "worker"] and "careline.worker.CarelineWorker" in argv
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    services.jobs.enqueue(drain_call_events)
+    env = {**os.environ, "DATABASE_URL": config.DATABASE_URL, "REDIS_URL": config.REDIS_URL,
+           "CARELINE_ENV": "test", "TWILIO_AUTH_TOKEN": config.TWILIO_AUTH_TOKEN}
+    rq_bin = str(Path(sys.executable).parent / "rq")
+    done = subprocess.run([rq_bin, *argv[1:], "--burst"], env=env, cwd=root, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with session_factory() as session:
+        assert session.get(Call, result.call_sid).outcome == "hung-up"
+    assert CALLER not in done.stdout + done.stderr  # the worker's log holds no caller number

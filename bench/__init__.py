@@ -1,0 +1,1 @@
+"""Careline's benchmarks: `python -m bench [NAME ...]` (`make bench` runs them all)."""
