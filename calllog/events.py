@@ -43,6 +43,19 @@ class Event:
                    datetime.fromisoformat(raw["occurred_at"]), raw["data"])
 
 
+# Lua for scripts that append events: ARGV[first_event..] go to the stream KEYS[1], and the drain flag
+# KEYS[2] is set with a TTL of ARGV[1] ms; `drain` is then 1 when this set the flag. The including script
+# defines `first_event`.
+APPEND_EVENTS_LUA = """
+for i = first_event, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'event', ARGV[i])
+end
+local drain = 0
+if #ARGV >= first_event and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  drain = 1
+end
+"""
+
 # KEYS: the stream, the drain flag, the call state's hash (or any key when there is no state).
 # ARGV: flag TTL (ms), state TTL (s), the number N of state fields, N field/value pairs, then the events.
 # Returns 1 when it set the drain flag (the caller then schedules the drain), else 0.
@@ -53,14 +66,7 @@ if pairs_count > 0 then
   redis.call('HSET', KEYS[3], unpack(ARGV, 4, first_event - 1))
   redis.call('EXPIRE', KEYS[3], ARGV[2])
 end
-for i = first_event, #ARGV do
-  redis.call('XADD', KEYS[1], '*', 'event', ARGV[i])
-end
-if #ARGV >= first_event and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  return 1
-end
-return 0
-"""
+""" + APPEND_EVENTS_LUA + "return drain"
 
 
 def write_events(client: redis.Redis, events: list[Event], state_key: str = "",
@@ -71,9 +77,11 @@ def write_events(client: redis.Redis, events: list[Event], state_key: str = "",
     """
     fields = [item for pair in (state_fields or {}).items() for item in pair]
     args = [DRAIN_PENDING_TTL_MS, state_ttl_seconds, len(fields) // 2, *fields, *(e.to_json() for e in events)]
-    return bool(_script(client)(keys=[STREAM_KEY, DRAIN_PENDING_KEY, state_key or STREAM_KEY], args=args))
+    return bool(script(client, _WRITE_EVENTS_LUA)(keys=[STREAM_KEY, DRAIN_PENDING_KEY, state_key or STREAM_KEY],
+                                                  args=args))
 
 
 @functools.cache
-def _script(client: redis.Redis) -> Script:
-    return client.register_script(_WRITE_EVENTS_LUA)
+def script(client: redis.Redis, source: str) -> Script:
+    """`source` registered as a script on `client` (EVALSHA, loaded again if Redis forgot it)."""
+    return client.register_script(source)

@@ -20,7 +20,7 @@ from careline.services import Services
 from ivr import twiml
 from ivr.flow import MAX_MISSES, State, Transition, next_state
 from ivr.prompts import LANGUAGE_KEYS, prompts_for
-from ivr.state import CallState, call_key, save_call_state
+from ivr.state import CallState, begin_call, call_key, save_call_state
 from models import utcnow
 from practices import schedule
 from practices.directory import CONFIG_VERSION_KEY
@@ -100,11 +100,31 @@ class IvrService:
     # --- webhooks ----------------------------------------------------------------------------------------
 
     def incoming(self, request: VoiceRequest) -> str:
-        """A new call: ring the front desk within the budget, or answer with the IVR at once."""
-        version, state = self._read(request.call_sid)  # Redis down: raises, and the webhook takes a message
-        if state is not None and state.reply_step == 0:
-            return state.reply  # Twilio retried the Voice URL
-        practice = self._directory.find_by_number(request.to_number, version)
+        """A new call: ring the front desk within the budget, or answer with the IVR at once.
+
+        One Redis command stores the new call and reads the config version; the answer is rendered before
+        it from this process's practices, and again in the rare case that the version says they changed.
+        """
+        practice = self._directory.find_by_number(request.to_number)
+        turn = self._new_call(request, practice)
+        start = begin_call(self._redis, turn.state, turn.events, CONFIG_VERSION_KEY)  # Redis down: raises
+        if not start.written:
+            if start.existing_reply_step == 0 and start.existing_reply:
+                return start.existing_reply  # Twilio retried the Voice URL
+            log.warning("call=%s Voice URL requested again mid-call; starting over", request.call_sid)
+            return self._store(turn)
+        if start.drain_needed:
+            self._schedule_drain()
+        if start.config_version != self._directory.version:
+            current = self._directory.find_by_number(request.to_number, start.config_version)
+            if current is not practice:  # the practices changed since this process loaded them
+                turn = self._new_call(request, current)
+                turn.events = []  # the call's first events are stored; its state and answer are redone
+                return self._store(turn)
+        return turn.reply
+
+    def _new_call(self, request: VoiceRequest, practice: PracticeSnapshot | None) -> Turn:
+        """The first turn of a call: its state, events and rendered answer (stored by the caller)."""
         state = CallState(call_sid=request.call_sid, practice_id=practice.id if practice else None)
         turn = Turn(request, state, practice)
         turn.step = 0
@@ -112,7 +132,8 @@ class IvrService:
             turn.event("incoming", **self._call_data(request), practice_id=None, unknown_number=True)
             twiml.goodbye(turn.response, prompts_for("en"), "unknown_number")
             turn.go(Transition.FINISH)
-            return self._finish(turn)
+            self._render(turn)
+            return turn
         state.language = practice.default_language
         state.after_hours = not schedule.is_open(practice, request.received_at)
         turn.event("incoming", **self._call_data(request), practice_id=practice.id,
@@ -124,7 +145,8 @@ class IvrService:
             turn.event("ivr-answer")
             turn.go(self._ivr_start_transition(practice))
         turn.reply = self._first_answer(practice, state.after_hours, request.received_at, turn.next_step)
-        return self._finish(turn)
+        self._render(turn)
+        return turn
 
     def front_desk(self, request: VoiceRequest) -> str:
         """The front desk's Dial ended: answered calls are done; anything else goes to the IVR at once."""
@@ -359,7 +381,7 @@ class IvrService:
             if step != self._message:  # bound methods: compare by equality, never identity
                 log.warning("call=%s no IVR state; taking a message", request.call_sid)
                 self._take_message(turn)
-                return self._finish(turn)
+                return self._store(turn)
         else:
             if request.step is not None and request.step == state.reply_step and state.reply:
                 log.info("call=%s step %s repeated by Twilio; same answer again", request.call_sid, request.step)
@@ -367,7 +389,7 @@ class IvrService:
             practice = self._directory.get(state.practice_id, version) if state.practice_id else None
             turn = Turn(request, state, practice)
         step(turn)
-        return self._finish(turn)
+        return self._store(turn)
 
     def _practice_or_none(self, number: str, version: str | None) -> PracticeSnapshot | None:
         """The practice for `number`, or None when the database cannot be asked (the writer resolves it later)."""
@@ -384,10 +406,18 @@ class IvrService:
         version, raw = pipe.execute()
         return version, (CallState.from_redis(call_sid, raw) if raw else None)
 
-    def _finish(self, turn: Turn) -> str:
-        reply = turn.reply if turn.reply is not None else str(turn.response)
-        turn.state.reply_step, turn.state.reply = turn.step, reply
+    @staticmethod
+    def _render(turn: Turn) -> str:
+        """The turn's TwiML, kept in the call's state so a retried request gets the same answer."""
+        if turn.reply is None:
+            turn.reply = str(turn.response)
+        turn.state.reply_step, turn.state.reply = turn.step, turn.reply
         turn.state.step = turn.next_step
+        return turn.reply
+
+    def _store(self, turn: Turn) -> str:
+        """Render the turn, then write its state and events in one command; the answer stands if that fails."""
+        reply = self._render(turn)
         try:
             drain_needed = save_call_state(self._redis, turn.state, turn.events)
         except redis.RedisError as exc:

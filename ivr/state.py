@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from calllog.events import Event, write_events
+from calllog.events import (APPEND_EVENTS_LUA, DRAIN_PENDING_KEY, DRAIN_PENDING_TTL_MS, STREAM_KEY, Event, script,
+                            write_events)
 from ivr.flow import State
 
 CALL_KEY = "careline:call:{call_sid}"
@@ -65,6 +66,44 @@ _FIELD_NAMES = tuple(f.name for f in fields(CallState))
 def call_key(call_sid: str) -> str:
     """The Redis key of a call's state."""
     return CALL_KEY.format(call_sid=call_sid)
+
+
+# KEYS: the stream, the drain flag, the call's state hash, the config version.
+# ARGV: flag TTL (ms), state TTL (s), the number N of state fields, N field/value pairs, then the events.
+# A call whose state exists already (Twilio retried its Voice URL) is left as it is.
+# Returns {written (0/1), config version, drain (0/1), existing reply_step, existing reply}.
+_BEGIN_CALL_LUA = """
+local version = redis.call('GET', KEYS[4])
+local existing = redis.call('HMGET', KEYS[3], 'reply_step', 'reply')
+if existing[1] then
+  return {0, version, 0, existing[1], existing[2]}
+end
+local first_event = 4 + 2 * tonumber(ARGV[3])
+redis.call('HSET', KEYS[3], unpack(ARGV, 4, first_event - 1))
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+""" + APPEND_EVENTS_LUA + "return {1, version, drain}"
+
+
+@dataclass(frozen=True)
+class CallStart:
+    """What `begin_call` found and did."""
+
+    written: bool  # False: the call's state existed (a retried Voice URL); nothing was written
+    drain_needed: bool
+    config_version: str | None  # the practices' config version, read in the same command
+    existing_reply_step: int | None = None
+    existing_reply: str | None = None
+
+
+def begin_call(client, state: CallState, events: list[Event], config_version_key: str) -> CallStart:
+    """Store a new call's state and events in one command, unless the call is known; read the config version."""
+    fields = [item for pair in state.to_redis().items() for item in pair]
+    args = [DRAIN_PENDING_TTL_MS, CALL_TTL_SECONDS, len(fields) // 2, *fields, *(e.to_json() for e in events)]
+    reply = script(client, _BEGIN_CALL_LUA)(
+        keys=[STREAM_KEY, DRAIN_PENDING_KEY, call_key(state.call_sid), config_version_key], args=args)
+    if reply[0] == 1:
+        return CallStart(True, reply[2] == 1, reply[1])
+    return CallStart(False, False, reply[1], int(reply[3]) if reply[3] not in (None, "") else None, reply[4])
 
 
 def save_call_state(client, state: CallState, events: list[Event]) -> bool:

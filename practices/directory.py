@@ -40,6 +40,11 @@ class PracticeDirectory:
         self._refresh_if_stale(version)
         return self._by_id.get(practice_id)
 
+    @property
+    def version(self) -> str | None:
+        """The config version the current snapshot was loaded for (None: not known)."""
+        return self._version
+
     def invalidate(self) -> None:
         """Forget the snapshot; the next lookup reloads it."""
         with self._lock:

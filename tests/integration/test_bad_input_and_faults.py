@@ -179,6 +179,17 @@ def test_given_twilio_retries_a_menu_request_then_same_answer_and_one_event(sim,
     assert len(menus) == 1
 
 
+def test_given_twilio_retries_the_voice_url_then_same_answer_and_one_call(sim, drain, session_factory):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    first = result.requests[0]
+    again = sim.post_signed(first.url, first.params)
+    assert again.status == 200 and again.text == result.documents[0].text
+    drain()
+    with session_factory() as session:
+        kinds = session.scalars(select(CallEvent.kind).where(CallEvent.call_sid == result.call_sid)).all()
+    assert kinds.count("incoming") == 1 and rows(session_factory, Call) == 1
+
+
 def test_given_twilio_retries_the_message_action_then_one_message(sim, drain, session_factory):
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(7, then="hangup"))
     request = next(r for r in result.requests if "/voice/message" in r.url)

@@ -150,3 +150,15 @@ def test_given_a_reload_then_the_next_call_hears_the_new_name(sim, services):
     load_practices(services, PRACTICES_TOML.replace("Northside Pediatrics", "Northside Kids"))
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     assert result.heard[0] == "Thank you for calling Northside Kids."
+
+
+def test_given_config_loaded_by_another_process_then_the_next_call_hears_it(sim, services, session_factory):
+    """Another process loads the file and bumps the version; this process's cached practices are not used."""
+    sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())  # this process has its snapshot now
+    with session_scope(session_factory) as session:
+        apply_config(session, load_config_text(PRACTICES_TOML.replace("Northside Pediatrics", "Northside Kids")))
+    publish_config_change(services.redis)  # as `careline config load` does; this process's cache is not told
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    assert result.heard[0] == "Thank you for calling Northside Kids."
+    again = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
+    assert again.heard[0] == "Thank you for calling Northside Kids."
