@@ -1,15 +1,16 @@
-"""The RQ worker class Careline's Procfile runs: RQ's forking worker, with Careline imported up front.
+"""The RQ worker class Careline's Procfile runs: jobs run in the worker's own process, kept warm.
 
-RQ forks a work horse for every job and imports the job's module there. Imported in the parent instead,
-Careline's modules (SQLAlchemy models, Flask, the call log) are inherited by every fork: a job no longer
-pays half a second of imports before it starts (measured with bench/).
+RQ's default worker forks a work horse for every job, which then imports Careline (half a second of CPU)
+and opens its database engine afresh, compiling every statement again. Careline's jobs are its own code,
+short and bounded by their job_timeout, so they run in the worker process (RQ's SimpleWorker): imports,
+connections and SQLAlchemy's statement cache carry over from one job to the next (measured with bench/).
 """
 from __future__ import annotations
 
-from rq import Worker
+from rq import SimpleWorker
 
-import calllog.jobs  # noqa: F401 - imported for the forks to inherit
+import calllog.jobs  # noqa: F401 - imported once, before the first job
 
 
-class CarelineWorker(Worker):
-    """rq.Worker, started with `rq worker -w careline.worker.CarelineWorker`."""
+class CarelineWorker(SimpleWorker):
+    """rq.SimpleWorker, started with `rq worker -w careline.worker.CarelineWorker`."""
