@@ -43,6 +43,10 @@ def postgres_admin_url(request) -> str:
     url = configured_postgres_url()
     if postgres_answers(url):
         return url
+    if os.geteuid() == 0:
+        # initdb refuses to run as root, so pytest-postgresql cannot help; the machine's own server can.
+        pytest.fail(f"no PostgreSQL answers at {url}, and a throwaway one cannot be started as root: run "
+                    "scripts/ensure-postgres.sh (make test does) or set CARELINE_TEST_POSTGRES_URL", pytrace=False)
     proc = request.getfixturevalue("throwaway_postgres")
     return f"postgresql://{proc.user}@{proc.host}:{proc.port}/postgres"
 

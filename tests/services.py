@@ -53,5 +53,5 @@ def configured_postgres_url() -> str:
 
 
 # Throwaway servers, started only when a test session asks for them (see conftest.py).
-throwaway_redis = redis_factories.redis_proc(port=None)
+throwaway_redis = redis_factories.redis_proc(port=None, db_count=16)  # the tests use db 15
 throwaway_postgres = pg_factories.postgresql_proc(port=None, executable=pg_ctl_path() or "pg_ctl")
