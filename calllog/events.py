@@ -1,19 +1,19 @@
 """Call events: what the webhooks append, first to a Redis stream, then (by the writer) to the database.
 
 The webhook's own work stays small: its events go in with the call's state in one Redis command (a
-script, so state and events are written together or not at all). The
-writer job moves events into the database and rebuilds the call records; until it has, an event stays in
-the stream (pending entries are re-read if a worker dies), so a record is not lost between the two.
+script, so state and events are written together or not at all). The writer job moves events into the
+database and rebuilds the call records; until it has, an event stays in the stream (pending entries are
+re-read if a worker dies), so a record is not lost between the two.
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import redis
-from redis.commands.core import Script
+
+from careline.redis_scripts import script
 
 STREAM_KEY = "careline:calllog:events"
 DRAIN_PENDING_KEY = "careline:calllog:drain-pending"
@@ -80,8 +80,3 @@ def write_events(client: redis.Redis, events: list[Event], state_key: str = "",
     return bool(script(client, _WRITE_EVENTS_LUA)(keys=[STREAM_KEY, DRAIN_PENDING_KEY, state_key or STREAM_KEY],
                                                   args=args))
 
-
-@functools.cache
-def script(client: redis.Redis, source: str) -> Script:
-    """`source` registered as a script on `client` (EVALSHA, loaded again if Redis forgot it)."""
-    return client.register_script(source)
