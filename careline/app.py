@@ -34,9 +34,11 @@ def create_app(config: Config | None = None) -> Flask:
         log.warning("!!! TWILIO_SIGNATURE_CHECK_DISABLED is on: webhooks accept UNSIGNED requests. "
                     "Development only; never in production. !!!")
 
+    from api import bp as api_bp
     from webhooks.voice import bp as voice_bp
 
     app.register_blueprint(voice_bp)
+    app.register_blueprint(api_bp)
     app.add_url_rule("/status", "status", _status)
     app.register_error_handler(HTTPException, _http_error)
     return app

@@ -1,7 +1,8 @@
-"""The `careline` command: Flask's CLI with Careline's own groups (db, config, calllog, simulate)."""
+"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, calllog, simulate)."""
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import current_app
@@ -10,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from careline import migrate
 from careline.app import create_app
 from careline.db import session_scope
+from models.token import TOKEN_LABEL_MAX_LENGTH
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
@@ -71,6 +73,102 @@ def config_load(path: str) -> None:
                          ("unchanged", report.unchanged)):
         if names:
             click.echo(f"{label}: {', '.join(names)}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for the JSON API (`Authorization: Bearer TOKEN`)."""
+
+
+def _token_service():
+    from api.tokens import TokenService
+
+    services = current_app.extensions["careline"]
+    return TokenService(services.session_factory, services.clock)
+
+
+def _unknown_agent(email: str) -> NoReturn:
+    click.echo(f"no agent has the email {email!r}; agents come from the configuration file "
+               "(careline config load)", err=True)
+    sys.exit(1)
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--label", help=f"What the token is for (at most {TOKEN_LABEL_MAX_LENGTH} characters).")
+@with_appcontext
+def token_create(email: str, label: str | None) -> None:
+    """Print a new API token for the agent with EMAIL; it is shown only this once.
+
+    The token is alone on stdout; its prefix and how to revoke it go to stderr."""
+    from api.errors import UnknownAgent
+
+    if label is not None and len(label) > TOKEN_LABEL_MAX_LENGTH:
+        raise click.BadParameter(f"at most {TOKEN_LABEL_MAX_LENGTH} characters", param_hint="--label")
+    try:
+        issued = _token_service().issue_token(email, label)
+    except UnknownAgent:
+        _unknown_agent(email)
+    click.echo(issued.token)
+    # The rest goes to stderr, so `TOKEN=$(careline token create EMAIL)` captures the token alone.
+    click.echo(f"token {issued.prefix}: keep it now, it cannot be shown again "
+               f"(revoke it with: careline token revoke {issued.prefix})", err=True)
+
+
+@token.command("revoke")
+@click.argument("prefix", required=False)
+@click.option("--email", help="With --all: the agent whose tokens to revoke.")
+@click.option("--all", "all_tokens", is_flag=True, help="Revoke every token of the agent given by --email.")
+@with_appcontext
+def token_revoke(prefix: str | None, email: str | None, all_tokens: bool) -> None:
+    """Revoke a token by its PREFIX, or every token of --email EMAIL --all.
+
+    PREFIX is the first column of `careline token list`."""
+    from api.errors import UnknownAgent, UnknownToken
+
+    if (prefix is None) == (email is None) or bool(email) != all_tokens:
+        raise click.UsageError("give either a token PREFIX, or --email EMAIL --all")
+    if email is not None:
+        try:
+            revoked = _token_service().revoke_all_tokens(email)
+        except UnknownAgent:
+            _unknown_agent(email)
+        click.echo(f"revoked {len(revoked)} token(s): {', '.join(t.prefix for t in revoked) or '-'}")
+        return
+    try:
+        info = _token_service().revoke_token(prefix)
+    except UnknownToken:
+        click.echo(f"no token has the prefix {prefix!r} (careline token list shows them)", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {info.prefix} ({info.email}) at {_when(info.revoked_at)}")
+
+
+@token.command("list")
+@click.argument("email", required=False)
+@with_appcontext
+def token_list(email: str | None) -> None:
+    """List every token, or those of the agent with EMAIL; never the secrets.
+
+    Columns: prefix, agent, label, created, last used (to the minute), revoked."""
+    from api.errors import UnknownAgent
+
+    try:
+        tokens = _token_service().list_tokens(email)
+    except UnknownAgent:
+        _unknown_agent(email)
+    if not tokens:
+        click.echo("no tokens")
+        return
+    rows = [("PREFIX", "AGENT", "LABEL", "CREATED", "LAST USED", "REVOKED")]
+    rows += [(t.prefix, t.email, t.label or "-", _when(t.created_at), _when(t.last_used_at), _when(t.revoked_at))
+             for t in tokens]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
 
 
 @main.group()

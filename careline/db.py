@@ -5,7 +5,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from careline.errors import DependencyDown
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # milliseconds a writer waits for another process's lock
 
@@ -44,3 +47,12 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def database_errors_as_dependency_down() -> Iterator[None]:
+    """Turn a database that does not answer (refused, unreachable, locked) into `DependencyDown`."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DependencyDown("database") from exc

@@ -4,9 +4,10 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, OUTCOMES, Call, CallEvent, Caller
 from models.message import TASK_STATUSES, CallbackTask, CallbackTaskCall, Message
 from models.practice import OnCallProvider, Practice, PracticeNumber
+from models.token import ApiToken
 
 __all__ = [
-    "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "Base", "Call", "CallEvent", "Caller",
-    "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider", "Practice", "PracticeNumber",
+    "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "ApiToken", "Base", "Call", "CallEvent",
+    "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider", "Practice", "PracticeNumber",
     "UTCDateTime", "agent_practices", "utcnow",
 ]

@@ -111,6 +111,15 @@ def load_practices(services, toml_text: str) -> None:
 
 
 @pytest.fixture
+def cli_env(db_url, redis_url, monkeypatch):
+    """The environment the `careline` command reads, pointing at the test database and Redis."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
+    monkeypatch.setenv("CARELINE_ENV", "test")
+
+
+@pytest.fixture
 def services(app):
     return app.extensions["careline"]
 

@@ -50,14 +50,6 @@ def test_given_models_when_compared_with_migrations_then_no_difference(db_url):
     assert diff == []
 
 
-@pytest.fixture
-def cli_env(db_url, redis_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
-    monkeypatch.setenv("CARELINE_ENV", "test")
-
-
 def test_given_the_demo_file_when_loaded_twice_by_the_command_then_second_load_changes_nothing(
         cli_env, session_factory):
     from careline.cli import main

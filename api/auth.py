@@ -1,0 +1,79 @@
+"""Who is calling the JSON API (`Authorization: Bearer TOKEN`) and what they may do."""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterable
+
+from flask import current_app, g, request
+
+from api.errors import AgentNotFound, NotAllowed, NotAuthenticated
+from api.tokens import TokenService
+from api.users import ApiUser, find_user, may_act_on
+from models import ROLES
+
+log = logging.getLogger(__name__)
+
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750's b64token
+
+
+def token_required(roles: Iterable[str] = ROLES):
+    """Decorate a view: 401 without a valid token, 403 unless the user has one of `roles`; the view then
+    finds the user in `flask.g.user` (`current_user()`)."""
+    allowed = tuple(roles)
+    if not allowed or not set(allowed) <= set(ROLES):
+        raise ValueError(f"roles must be some of {ROLES}, not {allowed}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = _authenticate()
+            if user.role not in allowed:
+                log.info("api: agent %s (%s) refused %s %s: role", user.id, user.role, request.method,
+                         request.path)
+                raise NotAllowed(f"this needs the role {' or '.join(allowed)}", allowed_roles=list(allowed))
+            g.user = user
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_user() -> ApiUser:
+    """The user whose token authenticated this request (inside a `token_required` view)."""
+    return g.user
+
+
+def acting_on(agent_id: int) -> ApiUser:
+    """The agent `agent_id`, when the current user may act on it (`api.users.may_act_on`); otherwise 403.
+    An unknown id is 404 only for admins: others cannot probe which ids exist."""
+    actor = current_user()
+    if agent_id == actor.id:
+        return actor
+    target = find_user(current_app.extensions["careline"].session_factory, agent_id)
+    if target is None and actor.role == "admin":
+        raise AgentNotFound(f"no agent has the id {agent_id}", agent_id=agent_id)
+    if target is None or not may_act_on(actor, target):
+        log.info("api: agent %s (%s) refused %s %s: not theirs", actor.id, actor.role, request.method,
+                 request.path)
+        raise NotAllowed("you may not act on this agent", agent_id=agent_id)
+    return target
+
+
+def _authenticate() -> ApiUser:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise NotAuthenticated("this needs an API token: send the header Authorization: Bearer TOKEN")
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(credentials):
+        log.info("api: refused %s %s: malformed Authorization header", request.method, request.path)
+        raise NotAuthenticated("the Authorization header must be: Bearer TOKEN", bearer_error="invalid_request")
+    services = current_app.extensions["careline"]
+    user = TokenService(services.session_factory, services.clock).authenticate(credentials)
+    if user is None:
+        log.info("api: refused %s %s: unknown or revoked token", request.method, request.path)
+        raise NotAuthenticated("the token is unknown or revoked", bearer_error="invalid_token")
+    return user

@@ -1,0 +1,46 @@
+"""Errors of the JSON API and of its tokens. The blueprint (`api/__init__.py`) renders them as JSON."""
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error a client gets back as `{"error_id": ..., "details": {...}}` with `status`."""
+
+    status = 400
+    error_id = "bad-request"
+
+    def __init__(self, description: str, **details):
+        super().__init__(description)
+        self.details = {"description": description, **details}
+
+
+class NotAuthenticated(ApiError):
+    """No valid token: missing, malformed, unknown or revoked (the client is not told which)."""
+
+    status = 401
+    error_id = "unauthorized"
+
+    def __init__(self, description: str, bearer_error: str | None = None):
+        super().__init__(description)
+        self.bearer_error = bearer_error  # RFC 6750's `error` of the WWW-Authenticate challenge, if any
+
+
+class NotAllowed(ApiError):
+    """A valid token whose user may not do this."""
+
+    status = 403
+    error_id = "forbidden"
+
+
+class AgentNotFound(ApiError):
+    """The agent a request names does not exist (told only to those who may see every agent)."""
+
+    status = 404
+    error_id = "agent-not-found"
+
+
+class UnknownAgent(LookupError):
+    """No agent has this email or id."""
+
+
+class UnknownToken(LookupError):
+    """No token has this prefix."""
