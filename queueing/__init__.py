@@ -1,1 +1,4 @@
-"""The live-agent call queue (Redis-backed). Built by the queue issue; "speak with someone" takes a message until then."""
+"""The live-agent call queue: one queue per practice and the agents' state, in Redis (`queueing.store`).
+
+The call flow does not use it yet: "speak with someone" still takes a message.
+"""

@@ -1,0 +1,256 @@
+"""The live call queue and the agents' state, in Redis: one queue per practice, every operation one script.
+
+Each method is one round trip (an EVALSHA; redis-py loads a script Redis forgot and retries once), and
+each script reads and changes the queue and the agents together, so under any interleaving of processes
+a caller is connected at most once, an agent holds at most one caller and no caller vanishes. The layout
+is described in `queueing.scripts`. Time is always passed in (seconds since the epoch, or an aware
+datetime), never read here.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+import redis
+from redis.exceptions import NoScriptError
+
+from careline.redis_scripts import script
+from queueing import scripts
+from queueing.errors import AlreadyConnected
+from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, CallerState, Connected, Match,
+                            QueuePosition, QueueSnapshot, Removed, WaitingCaller)
+
+KEY_PREFIX = "careline:q"
+CONNECTED_TTL_SECONDS = 6 * 3600  # seconds a connected caller is remembered: longer than any call's retries
+SWEEP_REASON = "stale"  # why `sweep` removed a caller: its hold loop stopped touching it
+SWEEP_BATCH = 500  # callers one sweep removes at most, so one script stays short; sweep again for more
+NO_LANGUAGE = "*"  # how a caller who chose no language is stored
+_LANGUAGE = re.compile(r"[A-Za-z0-9-]+")  # language tags go into keys and comma lists
+
+Now = float | datetime
+
+
+def to_ms(now: Now) -> int:
+    """`now` (seconds since the epoch, or an aware datetime) in integer milliseconds."""
+    seconds = now.timestamp() if isinstance(now, datetime) else now
+    return round(seconds * 1000)
+
+
+class CallQueue:
+    """The practices' call queues and the agents who answer them."""
+
+    def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX):
+        if not client.get_encoder().decode_responses:
+            raise ValueError("CallQueue needs a Redis client with decode_responses=True")
+        self.redis = client
+        self.prefix = prefix
+
+    def _run(self, source: str, *args) -> object:
+        # EVALSHA straight from the registered script's digest: redis-py's Script.__call__ costs a tenth
+        # of a local round trip on top. A Redis that forgot the script gets it from Script.__call__.
+        registered = script(self.redis, source)
+        try:
+            return self.redis.evalsha(registered.sha, 0, self.prefix, *args)
+        except NoScriptError:
+            return registered(args=(self.prefix, *args))
+
+    # Callers
+
+    def enqueue(self, practice_id: int, call_sid: str, *, urgent: bool, language: str | None, now: Now) -> int:
+        """Add a caller to its practice's queue; its 1-based position (0 while it is being offered).
+
+        A caller already queued is left as it is (Twilio retries webhooks); one connected before raises
+        AlreadyConnected.
+        """
+        position = self._run(scripts.ENQUEUE, call_sid, int(practice_id), int(bool(urgent)),
+                             _language_code(language), to_ms(now))
+        if position < 0:
+            raise AlreadyConnected(call_sid)
+        return position
+
+    def remove(self, call_sid: str, reason: str, now: Now) -> Removed | None:
+        """Take a waiting or offered caller out (hang-up, a key, maximum wait); None when it was not there."""
+        return _removed(self._run(scripts.REMOVE, call_sid), reason, to_ms(now))
+
+    def touch(self, call_sid: str, now: Now) -> QueuePosition | None:
+        """Record the hold loop's heartbeat for a caller; returns where the caller is, None when gone."""
+        return _position(call_sid, self._run(scripts.POSITION, call_sid, to_ms(now)))
+
+    def position(self, call_sid: str) -> QueuePosition | None:
+        """Where a caller is in its queue; None when it is not queued, offered or connected."""
+        return _position(call_sid, self._run(scripts.POSITION, call_sid, ""))
+
+    def sweep(self, now: Now, stale_after_seconds: float, limit: int = SWEEP_BATCH) -> list[Removed]:
+        """Remove callers not seen for `stale_after_seconds` (their call ended unnoticed); returns them."""
+        now_ms = to_ms(now)
+        rows = self._run(scripts.SWEEP, now_ms - round(stale_after_seconds * 1000), int(limit))
+        return [_removed(row, SWEEP_REASON, now_ms) for row in rows]
+
+    # Dispatch
+
+    def match(self, practice_id: int, now: Now, language_grace_seconds: float) -> Match | None:
+        """Offer the first caller that has an eligible agent to the longest-idle one; None when none can be.
+
+        A caller who chose a language goes to an agent speaking it; with none available, to any agent once
+        the caller has waited `language_grace_seconds`.
+        """
+        now_ms = to_ms(now)
+        row = self._run(scripts.MATCH, int(practice_id), now_ms, round(language_grace_seconds * 1000))
+        if row is None:
+            return None
+        call_sid, agent_id, score, language = row
+        arrived_ms, urgent = _arrival(score)
+        return Match(call_sid, int(agent_id), int(practice_id), urgent, _language(language),
+                     (now_ms - arrived_ms) / 1000)
+
+    def offer_answered(self, call_sid: str, agent_id: int, now: Now) -> Connected | None:
+        """The agent took the offered caller: connected, out of the queue, the agent busy.
+
+        None when the offer no longer stands (the caller left, the agent was paused); the same answer again
+        returns the connection with `repeated` True.
+        """
+        row = self._run(scripts.OFFER_ANSWERED, call_sid, int(agent_id), CONNECTED_TTL_SECONDS)
+        if row is None:
+            return None
+        repeated, practice_id, score = row
+        return Connected(call_sid, int(agent_id), int(practice_id), (to_ms(now) - _arrival(score)[0]) / 1000,
+                         repeated == 1)
+
+    def offer_missed(self, call_sid: str, agent_id: int, now: Now) -> bool:
+        """The agent did not answer: the caller goes back to its place, the agent is paused ("missed").
+
+        False when the offer no longer stands. (`now` changes nothing: the caller keeps its arrival time.)
+        """
+        return self._run(scripts.OFFER_MISSED, call_sid, int(agent_id)) == 1
+
+    def call_ended(self, call_sid: str, agent_id: int, now: Now, wrap_up_seconds: float) -> bool:
+        """The agent's call ended: wrap-up for `wrap_up_seconds`, then available; False if not on that call."""
+        return self._run(scripts.CALL_ENDED, call_sid, int(agent_id), to_ms(now),
+                         round(wrap_up_seconds * 1000)) == 1
+
+    # Agents
+
+    def set_agent(self, agent_id: int, status: AgentStatus | str, now: Now, *, reason: str | None = None,
+                  practices: Iterable[int] | Literal["all"] | None = None,
+                  languages: Iterable[str] | None = None) -> AgentChange:
+        """Register or update an agent and set it offline, available or paused.
+
+        `practices` (ids, or "all") and `languages` replace the agent's profile; None keeps it (a new agent
+        has none). Available does not interrupt a ringing or busy agent. Offline or paused cancels a ringing
+        offer, the caller going back to its place.
+        """
+        status = AgentStatus(status)
+        if status not in SETTABLE:
+            raise ValueError(f"an agent is set {', '.join(sorted(SETTABLE))}, not {status}")
+        practices_text = "" if practices is None else _practices_text(practices)
+        languages_text = "" if languages is None else _languages_text(languages)
+        row = self._run(scripts.SET_AGENT, int(agent_id), status.value, to_ms(now), reason or "",
+                        int(practices is not None), practices_text, int(languages is not None), languages_text)
+        new_status, released, requeued = row
+        return AgentChange(int(agent_id), AgentStatus(new_status), released or None, requeued == 1)
+
+    def agent(self, agent_id: int, now: Now | None = None) -> AgentView | None:
+        """An agent; given `now`, one whose wrap-up has ended shows as available (one command, HMGET)."""
+        raw = self.redis.hmget(f"{self.prefix}:agent:{int(agent_id)}",
+                               "status", "reason", "call", "practices", "langs", "idle")
+        if raw[0] is None:
+            return None
+        return _agent_view(int(agent_id), *raw, now_ms=None if now is None else to_ms(now))
+
+    # Reading
+
+    def snapshot(self, practice_id: int, now: Now) -> QueueSnapshot:
+        """The practice's callers (offered first, then waiting in order) and its agents, at one instant.
+
+        An agent whose wrap-up is over by `now` shows as available.
+        """
+        callers_flat, agents_flat = self._run(scripts.SNAPSHOT, int(practice_id))
+        offered, waiting = [], []
+        for i in range(0, len(callers_flat), 5):
+            call_sid, state, score, language, agent = callers_flat[i:i + 5]
+            arrived_ms, urgent = _arrival(score)
+            caller = WaitingCaller(call_sid, arrived_ms / 1000, urgent, _language(language), CallerState(state),
+                                   int(agent) if agent else None)
+            (offered if caller.state == CallerState.OFFERED else waiting).append((int(score), caller))
+        offered.sort(key=lambda pair: pair[0])
+        now_ms = to_ms(now)
+        agents = [_agent_view(int(agents_flat[i]), *agents_flat[i + 1:i + 7], now_ms=now_ms)
+                  for i in range(0, len(agents_flat), 7)]
+        return QueueSnapshot(int(practice_id), tuple(caller for _, caller in offered + waiting),
+                             tuple(sorted(agents, key=lambda view: view.agent_id)))
+
+    def on_duty(self, practice_id: int) -> int:
+        """How many agents are on duty for the practice: available, ringing, busy or in wrap-up."""
+        return self._run(scripts.ON_DUTY, int(practice_id))
+
+
+def _language_code(language: str | None) -> str:
+    if not language:
+        return NO_LANGUAGE
+    if not _LANGUAGE.fullmatch(language):
+        raise ValueError(f"not a language tag: {language!r}")
+    return language
+
+
+def _languages_text(languages: Iterable[str]) -> str:
+    if isinstance(languages, str):
+        raise ValueError(f"languages are a list of tags, not {languages!r}")
+    languages = tuple(languages)
+    for code in languages:
+        if not code or not _LANGUAGE.fullmatch(code):
+            raise ValueError(f"not a language tag: {code!r}")
+    return ",".join(sorted(set(languages)))
+
+
+def _language(code: str) -> str | None:
+    return None if code in (NO_LANGUAGE, "") else code
+
+
+def _practices_text(practices: Iterable[int] | str) -> str:
+    if practices == "all":
+        return "all"
+    if isinstance(practices, str):
+        raise ValueError(f'practices are ids or "all", not {practices!r}')
+    return ",".join(str(p) for p in sorted({int(p) for p in practices}))
+
+
+def _arrival(score: str | int) -> tuple[int, bool]:
+    """A caller's arrival (ms) and urgency, from its queue score."""
+    score = int(score)
+    if score >= scripts.NORMAL_SCORE_BASE:
+        return score - scripts.NORMAL_SCORE_BASE, False
+    return score, True
+
+
+def _removed(row: list | None, reason: str, now_ms: int) -> Removed | None:
+    if row is None:
+        return None
+    call_sid, practice_id, score, language, agent = row
+    arrived_ms, urgent = _arrival(score)
+    return Removed(call_sid, int(practice_id), reason, urgent, _language(language), (now_ms - arrived_ms) / 1000,
+                   int(agent) if agent else None)
+
+
+def _position(call_sid: str, row: list | None) -> QueuePosition | None:
+    if row is None:
+        return None
+    state, rank, agent = row
+    state = CallerState(state)
+    if state == CallerState.WAITING:
+        return QueuePosition(call_sid, state, rank + 1, rank)
+    return QueuePosition(call_sid, state, 0, 0, int(agent) if agent else None)
+
+
+def _agent_view(agent_id: int, status: str, reason: str, call: str, practices: str, langs: str, idle: str, *,
+                now_ms: int | None) -> AgentView:
+    status, idle_ms = AgentStatus(status), int(idle or 0)
+    if status == AgentStatus.WRAP_UP and now_ms is not None and idle_ms <= now_ms:
+        status = AgentStatus.AVAILABLE  # its wrap-up is over; it has been free since (see queueing.scripts)
+    return AgentView(
+        agent_id, status, reason or None, call or None,
+        "all" if practices == "all" else tuple(int(p) for p in practices.split(",") if p),
+        tuple(code for code in (langs or "").split(",") if code),
+        idle_ms / 1000 if status == AgentStatus.AVAILABLE else None,
+        idle_ms / 1000 if status == AgentStatus.WRAP_UP else None)
