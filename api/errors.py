@@ -38,6 +38,28 @@ class AgentNotFound(ApiError):
     error_id = "agent-not-found"
 
 
+class PracticeNotFound(ApiError):
+    """The practice a request names does not exist."""
+
+    status = 404
+    error_id = "practice-not-found"
+
+
+class InvalidBody(ApiError):
+    """The request's body is not the JSON object the endpoint takes."""
+
+    error_id = "invalid-body"
+
+
+class InvalidField(ApiError):
+    """One field of the request (body or query) is missing, unknown or wrong; `details.field` names it."""
+
+    error_id = "invalid-field"
+
+    def __init__(self, field: str, description: str, **details):
+        super().__init__(description, field=field, **details)
+
+
 class UnknownAgent(LookupError):
     """No agent has this email or id."""
 

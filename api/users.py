@@ -21,13 +21,14 @@ class ApiUser:
     all_practices: bool  # practices = ["*"] in the configuration file
     practice_ids: frozenset[int]
     practice_slugs: tuple[str, ...]
+    languages: tuple[str, ...] = ()
 
     @classmethod
     def from_agent(cls, agent: Agent) -> "ApiUser":
         """Copy `agent` and its practices (which must be loaded)."""
         return cls(id=agent.id, email=agent.email, name=agent.name, role=agent.role,
                    all_practices=agent.all_practices, practice_ids=frozenset(p.id for p in agent.practices),
-                   practice_slugs=tuple(p.slug for p in agent.practices))
+                   practice_slugs=tuple(p.slug for p in agent.practices), languages=tuple(agent.languages or ()))
 
 
 def may_act_on(actor: ApiUser, target: ApiUser) -> bool:
@@ -36,6 +37,11 @@ def may_act_on(actor: ApiUser, target: ApiUser) -> bool:
     if actor.id == target.id or actor.role == "admin":
         return True
     return actor.role == "manager" and target.role == "agent" and _share_a_practice(actor, target)
+
+
+def answers_for(user: ApiUser, practice_id: int) -> bool:
+    """Whether `user` sees the practice's queue: an admin every practice, others the practices they answer."""
+    return user.role == "admin" or user.all_practices or practice_id in user.practice_ids
 
 
 def _share_a_practice(one: ApiUser, other: ApiUser) -> bool:
@@ -47,6 +53,13 @@ def _share_a_practice(one: ApiUser, other: ApiUser) -> bool:
     if other.all_practices:
         return bool(one.practice_ids)
     return not one.practice_ids.isdisjoint(other.practice_ids)
+
+
+def all_users(session_factory: sessionmaker[Session]) -> list[ApiUser]:
+    """Every agent, by name then id; DependencyDown when the database does not answer."""
+    with database_errors_as_dependency_down(), session_factory() as session:
+        agents = session.scalars(select(Agent).order_by(Agent.name, Agent.id).options(selectinload(Agent.practices)))
+        return [ApiUser.from_agent(agent) for agent in agents]
 
 
 def find_user(session_factory: sessionmaker[Session], agent_id: int) -> ApiUser | None:

@@ -19,6 +19,7 @@ from careline.db import make_engine, make_session_factory
 from careline.twilio_rest import make_twilio_client
 from models import utcnow
 from practices.directory import PracticeDirectory
+from queueing.store import CallQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ class Services:
         """The RQ queue Careline's jobs run on; RQ needs a connection that returns bytes."""
         connection = redis.Redis.from_url(self.config.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
         return Queue(JOB_QUEUE, connection=connection)
+
+    @cached_property
+    def queue(self) -> CallQueue:
+        """The live call queue and the agents' state, on `redis`."""
+        return CallQueue(self.redis)
 
     @cached_property
     def twilio(self) -> TwilioClient:

@@ -1,5 +1,6 @@
 """SQLAlchemy models; every table is created by the Alembic migrations in `migrations/`."""
 from models.agent import ROLES, Agent, agent_practices
+from models.agent_status import AGENT_STATUSES, AgentStatusChange
 from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, OUTCOMES, Call, CallEvent, Caller
 from models.message import TASK_STATUSES, CallbackTask, CallbackTaskCall, Message
@@ -7,7 +8,7 @@ from models.practice import OnCallProvider, Practice, PracticeNumber
 from models.token import ApiToken
 
 __all__ = [
-    "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "ApiToken", "Base", "Call", "CallEvent",
-    "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider", "Practice", "PracticeNumber",
-    "UTCDateTime", "agent_practices", "utcnow",
+    "AGENT_STATUSES", "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "AgentStatusChange", "ApiToken",
+    "Base", "Call", "CallEvent", "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider",
+    "Practice", "PracticeNumber", "UTCDateTime", "agent_practices", "utcnow",
 ]

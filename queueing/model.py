@@ -67,6 +67,15 @@ class AgentChange:
     status: AgentStatus
     released_call_sid: str | None = None
     requeued: bool = False  # True when that caller (an offer) went back to the head of the queue
+    reason: str | None = None
+    # The state just before, read in the same script; offline for an agent not registered before.
+    previous_status: AgentStatus = AgentStatus.OFFLINE
+    previous_reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the status or its reason changed (asking available while ringing or busy changes neither)."""
+        return (self.status, self.reason) != (self.previous_status, self.previous_reason)
 
 
 @dataclass(frozen=True)

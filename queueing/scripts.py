@@ -311,7 +311,10 @@ return 1
 # Available applies to an offline or paused agent, and ends a wrap-up early (idle from now); a ringing or
 # busy agent stays so. Offline or paused cancels a ringing offer (the caller goes back to its place) or
 # lets go of a call.
-# Returns {status, released call_sid or "", requeued (1/0)}.
+# Returns {status, released call_sid or "", requeued (1/0), reason, status before, reason before}: the state
+# before is read in the same script, so a caller can tell a real change from a no-op under any interleaving.
+# Before is "offline" for an agent not registered yet (where every agent starts), and "available" for one
+# whose wrap-up is over by `now`.
 SET_AGENT = _BASE + _AGENTS + _CALLERS + """
 local function index_agent(a, add)
   local op = add and 'SADD' or 'SREM'
@@ -322,7 +325,12 @@ end
 
 local id, status, now = ARGV[2], ARGV[3], ARGV[4]
 local a = load_agent(id)
-if not a then
+local before_status, before_reason = 'offline', ''
+if a then
+  before_status = a.status
+  if before_status == 'wrap-up' and tonumber(a.idle) <= tonumber(now) then before_status = 'available' end
+  before_reason = redis.call('HGET', P .. ':agent:' .. id, 'reason') or ''
+else
   a = {id = id, status = 'offline', reason = '', practices = '', langs = '', idle = '0', call = ''}
 end
 local practices, langs = a.practices, a.langs
@@ -354,7 +362,7 @@ else
   move(a, status)
 end
 save_agent(a)
-return {a.status, released, requeued}
+return {a.status, released, requeued, a.reason, before_status, before_reason}
 """
 
 # ARGV: prefix, call_sid. Returns the removed caller (see _REMOVE_CALL) or nil.

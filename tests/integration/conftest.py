@@ -5,11 +5,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from api.tokens import TokenService
 from callsim import CallSimulator, FlaskClientTransport
 from careline.app import create_app
 from careline.config import Config
 from careline.db import session_scope
+from careline.services import install
+from models import Agent, Practice
 from practices.loader import load_config_text
 from practices.publish import publish_config_change
 from practices.store import apply_config
@@ -156,3 +160,94 @@ def sim(client, clock) -> ClockedSimulator:
 def drain(services):
     """Run the call-log writer as the worker's job would; returns how many events it moved."""
     return services.calllog_writer.drain
+
+
+# --- people and API tokens ----------------------------------------------------------------------------------
+
+EMAILS = {
+    "ana": "ana@answering.example",  # agent, every practice, English and Spanish
+    "ben": "ben@answering.example",  # agent, lakeside
+    "nia": "nia@answering.example",  # agent, northside
+    "mo": "mo@lakeside.example",  # manager, lakeside
+    "lee": "lee@lakeside.example",  # manager, lakeside
+    "root": "root@answering.example",  # admin, no practice listed
+}
+
+AGENTS_TOML = """
+[[agents]]
+email = "ana@answering.example"
+name = "Ana Lopez"
+languages = ["en", "es"]
+practices = ["*"]
+
+[[agents]]
+email = "ben@answering.example"
+name = "Ben Adler"
+practices = ["lakeside"]
+
+[[agents]]
+email = "nia@answering.example"
+name = "Nia Okafor"
+practices = ["northside"]
+role = "agent"
+
+[[agents]]
+email = "mo@lakeside.example"
+name = "Mo Chen"
+practices = ["lakeside"]
+role = "manager"
+
+[[agents]]
+email = "lee@lakeside.example"
+name = "Lee Park"
+practices = ["lakeside"]
+role = "manager"
+
+[[agents]]
+email = "root@answering.example"
+name = "Root Admin"
+role = "admin"
+"""
+
+
+@pytest.fixture
+def agents(services) -> dict[str, int]:
+    """The agents above, loaded as `careline config load` does; their ids by first name."""
+    load_practices(services, PRACTICES_TOML + AGENTS_TOML)
+    with services.session_factory() as session:
+        ids = dict(session.execute(select(Agent.email, Agent.id)).all())
+    return {name: ids[email] for name, email in EMAILS.items()}
+
+
+@pytest.fixture
+def tokens(services) -> TokenService:
+    return TokenService(services.session_factory, services.clock)
+
+
+def issue(tokens: TokenService, name: str, label: str | None = None) -> str:
+    """A new token for the agent `name` (a key of EMAILS)."""
+    return tokens.issue_token(EMAILS[name], label).token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def practice_ids(services, agents) -> dict[str, int]:
+    """The test practices' ids by slug."""
+    with services.session_factory() as session:
+        return dict(session.execute(select(Practice.slug, Practice.id)).all())
+
+
+REDIS_NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connections are refused at once
+
+
+@pytest.fixture
+def redis_down_client(config, services, agents):
+    """A test client of Careline on the test database, with a Redis that does not answer."""
+    down = create_app(Config(**{**config.__dict__, "REDIS_URL": REDIS_NOWHERE}))
+    down.extensions["careline"].clock = services.clock
+    yield down.test_client()
+    down.extensions["careline"].close()
+    install(services)  # create_app made the broken services the process's current ones

@@ -13,79 +13,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import token_required
-from api.tokens import TokenService
 from careline.app import create_app
 from careline.config import Config
 from careline.db import session_scope
 from models import Agent, ApiToken
-from tests.integration.conftest import OPEN_TIME, PRACTICES_TOML, load_practices
-
-EMAILS = {
-    "ana": "ana@answering.example",  # agent, every practice
-    "ben": "ben@answering.example",  # agent, lakeside
-    "nia": "nia@answering.example",  # agent, northside
-    "mo": "mo@lakeside.example",  # manager, lakeside
-    "lee": "lee@lakeside.example",  # manager, lakeside
-    "root": "root@answering.example",  # admin, no practice listed
-}
-
-AGENTS_TOML = """
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-practices = ["*"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-practices = ["lakeside"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-practices = ["northside"]
-role = "agent"
-
-[[agents]]
-email = "mo@lakeside.example"
-name = "Mo Chen"
-practices = ["lakeside"]
-role = "manager"
-
-[[agents]]
-email = "lee@lakeside.example"
-name = "Lee Park"
-practices = ["lakeside"]
-role = "manager"
-
-[[agents]]
-email = "root@answering.example"
-name = "Root Admin"
-role = "admin"
-"""
-
-
-@pytest.fixture
-def agents(services) -> dict[str, int]:
-    """The agents above, loaded as `careline config load` does; their ids by first name."""
-    load_practices(services, PRACTICES_TOML + AGENTS_TOML)
-    with services.session_factory() as session:
-        ids = dict(session.execute(select(Agent.email, Agent.id)).all())
-    return {name: ids[email] for name, email in EMAILS.items()}
-
-
-@pytest.fixture
-def tokens(services) -> TokenService:
-    return TokenService(services.session_factory, services.clock)
-
-
-def issue(tokens: TokenService, name: str, label: str | None = None) -> str:
-    return tokens.issue_token(EMAILS[name], label).token
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.integration.conftest import EMAILS, OPEN_TIME, bearer, issue
 
 def careline(*args: str):
     """Run the `careline` command (the environment comes from the `cli_env` fixture)."""

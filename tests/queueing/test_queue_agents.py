@@ -135,3 +135,48 @@ def test_on_duty_counts_available_ringing_busy_and_wrap_up_agents_of_the_practic
     queue.set_agent(3, "paused", T0 + 10)
     assert queue.on_duty(1) == 1
     assert queue.on_duty(7) == 0
+
+
+def change_of(change) -> tuple:
+    return (change.previous_status, change.previous_reason, change.status, change.reason, change.changed)
+
+
+def test_given_set_agent_then_it_reports_the_state_before_and_whether_it_changed(queue):
+    """The state before is read in the same script, so the history records real changes only."""
+    # A new agent was offline already: every agent starts so.
+    assert change_of(queue.set_agent(1, "offline", T0, practices=[1])) == ("offline", None, "offline", None, False)
+    assert queue.agent(1).practices == (1,)  # registered all the same
+    assert change_of(queue.set_agent(1, "offline", T0 + 1, reason="home")) == (
+        "offline", None, "offline", "home", True)
+    assert change_of(queue.set_agent(1, "offline", T0 + 1)) == ("offline", "home", "offline", None, True)
+    assert change_of(queue.set_agent(1, "paused", T0 + 2, reason="lunch")) == (
+        "offline", None, "paused", "lunch", True)
+    assert change_of(queue.set_agent(1, "paused", T0 + 3, reason="lunch")) == (
+        "paused", "lunch", "paused", "lunch", False)
+    assert change_of(queue.set_agent(1, "paused", T0 + 4, reason="training")) == (
+        "paused", "lunch", "paused", "training", True)
+    assert change_of(queue.set_agent(1, "available", T0 + 5, reason="ignored")) == (
+        "paused", "training", "available", None, True)
+    assert change_of(queue.set_agent(1, "available", T0 + 6)) == ("available", None, "available", None, False)
+
+
+@pytest.mark.parametrize("then", ["ringing", "busy"])
+def test_given_a_ringing_or_busy_agent_when_set_available_then_nothing_changed(queue, then):
+    match = ringing(queue)
+    if then == "busy":
+        queue.offer_answered(match.call_sid, 1, T0 + 4)
+    change = queue.set_agent(1, "available", T0 + 5)
+    assert change_of(change) == (then, None, then, None, False)
+    assert queue.agent(1).call_sid == match.call_sid
+
+
+def test_given_wrap_up_when_set_available_then_a_change_only_while_it_runs(queue):
+    match = ringing(queue)
+    queue.offer_answered(match.call_sid, 1, T0 + 4)
+    queue.call_ended(match.call_sid, 1, T0 + 10, 30)  # wrap-up until T0 + 40
+    assert change_of(queue.set_agent(1, "available", T0 + 20)) == ("wrap-up", None, "available", None, True)
+    second = queue.match(1, T0 + 22, GRACE).call_sid  # the other caller of `ringing`
+    queue.offer_answered(second, 1, T0 + 23)
+    queue.call_ended(second, 1, T0 + 30, 30)  # wrap-up until T0 + 60
+    # over by then: available already, as readers show it
+    assert change_of(queue.set_agent(1, "available", T0 + 61)) == ("available", None, "available", None, False)

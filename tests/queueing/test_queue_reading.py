@@ -142,3 +142,18 @@ def test_given_redis_forgot_a_script_then_it_is_loaded_and_the_call_goes_through
     add_agent(queue, 1, T0)
     assert queue.on_duty(1) == 1
     assert registered.sha != "0" * 40
+
+
+def test_agents_reads_several_agents_and_leaves_out_unknown_ones(queue):
+    queue.set_agent(5, "available", T0, practices=[1], languages=["en"])
+    queue.set_agent(7, "paused", T0, practices="all", reason="lunch")
+    add_agent(queue, 8, T0)
+    queue.enqueue(1, sid(0), urgent=False, language="en", now=T0 + 1)
+    queue.offer_answered(queue.match(1, T0 + 2, GRACE).call_sid, 5, T0 + 3)  # 5 idle longest (T0, id order)
+    queue.call_ended(sid(0), 5, T0 + 4, 10)
+    views = queue.agents([5, 6, 7, 8], now=T0 + 20)
+    assert sorted(views) == [5, 7, 8]
+    assert (views[5].status, views[5].idle_since) == (AgentStatus.AVAILABLE, T0 + 14)  # wrap-up over by now
+    assert (views[7].status, views[7].reason, views[7].practices) == (AgentStatus.PAUSED, "lunch", "all")
+    assert queue.agents([5], now=T0 + 5)[5].wrap_up_until == T0 + 14
+    assert queue.agents([]) == {}

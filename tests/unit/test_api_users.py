@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.users import ApiUser, may_act_on
+from api.users import ApiUser, answers_for, may_act_on
 
 LAKESIDE, NORTHSIDE = 1, 2
 
@@ -33,3 +33,16 @@ def user(id: int, role: str, *practice_ids: int, every: bool = False) -> ApiUser
 ])
 def test_may_act_on(actor, target, allowed):
     assert may_act_on(actor, target) is allowed
+
+
+@pytest.mark.parametrize("viewer, practice_id, allowed", [
+    (user(1, "agent", LAKESIDE), LAKESIDE, True),
+    (user(1, "agent", LAKESIDE), NORTHSIDE, False),
+    (user(1, "agent", every=True), NORTHSIDE, True),  # "*": also a practice created after the load
+    (user(1, "manager", NORTHSIDE), LAKESIDE, False),
+    (user(1, "manager", NORTHSIDE), NORTHSIDE, True),
+    (user(1, "admin"), LAKESIDE, True),  # an admin sees every practice, listed or not
+    (user(1, "agent"), LAKESIDE, False),
+])
+def test_answers_for(viewer, practice_id, allowed):
+    assert answers_for(viewer, practice_id) is allowed

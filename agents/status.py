@@ -1,0 +1,107 @@
+"""An agent's status: set it in the live queue and record the change; read agents' live states.
+
+The live state is the call queue's (`queueing.store.CallQueue`, in Redis): it is what dispatch acts on.
+The database keeps the history (`agents.history`). A status request writes both so that a failure leaves
+no row the queue contradicts: the row is written first in an open transaction (a database that does not
+answer stops the request before anything changed), then the queue changes, and only then the row is
+committed, with the status the queue reports. Redis down: the transaction is rolled back, nothing changed.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from agents.errors import NoSuchAgent
+from agents.history import record_status_change
+from careline.db import database_errors_as_dependency_down
+from careline.errors import DependencyDown, redis_errors_as_dependency_down
+from models import Agent
+from queueing.model import SETTABLE, AgentChange, AgentStatus, AgentView
+from queueing.store import CallQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """What a status request did. `changed` is False when the queue kept the agent as it was (asking
+    available while ringing or busy, or the status it has already); `live` is the agent as the queue
+    holds it right after."""
+
+    agent_id: int
+    requested: AgentStatus
+    changed: bool
+    live: AgentView | None  # None only if Redis lost the agent in between: offline, as every unknown agent
+
+
+class AgentStatusService:
+    """Agents' live status in the call queue, and its history in the database."""
+
+    def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime]):
+        self.session_factory = session_factory
+        self.queue = queue
+        self.clock = clock
+
+    def set_status(self, agent_id: int, status: AgentStatus | str, reason: str | None = None) -> StatusResult:
+        """Set the agent offline, available or paused (with `reason`), with its current practices and
+        languages from the database, and record the change with the clock's time.
+
+        Available does not interrupt a ringing or busy agent (the queue keeps it; nothing is recorded).
+        Raises NoSuchAgent, and DependencyDown when the database or Redis does not answer.
+        """
+        status = AgentStatus(status)
+        if status not in SETTABLE:
+            raise ValueError(f"an agent sets itself {', '.join(sorted(SETTABLE))}, not {status}")
+        now = self.clock()
+        session = self.session_factory()
+        try:
+            with database_errors_as_dependency_down():
+                agent = session.scalars(select(Agent).where(Agent.id == agent_id)
+                                        .options(selectinload(Agent.practices))).one_or_none()
+                if agent is None:
+                    raise NoSuchAgent(agent_id)
+                row = record_status_change(session, agent_id, status, now, reason)
+                session.flush()
+            with redis_errors_as_dependency_down():
+                change = self.queue.set_agent(
+                    agent_id, status, now, reason=reason,
+                    practices="all" if agent.all_practices else [p.id for p in agent.practices],
+                    languages=agent.languages or ())
+            if change.changed:
+                row.status, row.reason = change.status.value, change.reason  # what the queue says, not the ask
+            else:
+                session.delete(row)  # the history holds changes only
+            self._commit(session, change)
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        log.info("agent %s: asked %s; now %s%s", agent_id, status, change.status,
+                 "" if change.changed else " (unchanged)")
+        return StatusResult(agent_id, status, change.changed, self._live_after(change, now))
+
+    def live_states(self, agent_ids: Iterable[int]) -> dict[int, AgentView]:
+        """The agents the queue knows, by id (an agent it does not know is offline); DependencyDown."""
+        with redis_errors_as_dependency_down():
+            return self.queue.agents(agent_ids, self.clock())
+
+    @staticmethod
+    def _commit(session: Session, change: AgentChange) -> None:
+        try:
+            with database_errors_as_dependency_down():
+                session.commit()
+        except DependencyDown:
+            # The one window the order cannot close: the queue changed, its record did not. Say so.
+            log.error("agent %s: the queue has it %s, but the database lost the change", change.agent_id,
+                      change.status)
+            raise
+
+    def _live_after(self, change: AgentChange, now: datetime) -> AgentView | None:
+        with redis_errors_as_dependency_down():
+            return self.queue.agent(change.agent_id, now)
