@@ -42,10 +42,12 @@ class StatusResult:
 class AgentStatusService:
     """Agents' live status in the call queue, and its history in the database."""
 
-    def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime]):
+    def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime],
+                 dispatcher=None):
         self.session_factory = session_factory
         self.queue = queue
         self.clock = clock
+        self.dispatcher = dispatcher  # given: an agent that became free, or let a caller go, triggers dispatch
 
     def set_status(self, agent_id: int, status: AgentStatus | str, reason: str | None = None) -> StatusResult:
         """Set the agent offline, available or paused (with `reason`), with its current practices and
@@ -84,7 +86,17 @@ class AgentStatusService:
             session.close()
         log.info("agent %s: asked %s; now %s%s", agent_id, status, change.status,
                  "" if change.changed else " (unchanged)")
+        self._dispatch(change, now)
         return StatusResult(agent_id, status, change.changed, self._live_after(change, now))
+
+    def _dispatch(self, change: AgentChange, now: datetime) -> None:
+        """An agent now available takes the next caller at once; a caller it let go gets another agent."""
+        if self.dispatcher is None or not (change.status == AgentStatus.AVAILABLE or change.requeued):
+            return
+        try:
+            self.dispatcher.dispatch_for_agent(change.agent_id, now)
+        except Exception as exc:  # noqa: BLE001 - the status is set; the next hold turn or sweep dispatches
+            log.error("agent %s: dispatch after the status change failed (%s)", change.agent_id, type(exc).__name__)
 
     def live_states(self, agent_ids: Iterable[int]) -> dict[int, AgentView]:
         """The agents the queue knows, by id (an agent it does not know is offline); DependencyDown."""

@@ -25,7 +25,7 @@ SETTABLE_NAMES = tuple(status.value for status in (AgentStatus.AVAILABLE, AgentS
 
 def _service() -> AgentStatusService:
     services = current_app.extensions["careline"]
-    return AgentStatusService(services.session_factory, services.queue, services.clock)
+    return AgentStatusService(services.session_factory, services.queue, services.clock, services.dispatcher)
 
 
 def iso_time(seconds: float | None) -> str | None:

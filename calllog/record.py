@@ -40,6 +40,7 @@ class CallRecord:
     duration_seconds: int | None
     message: dict | None  # the kept message's event data, if one was left
     needs_callback: bool
+    callback_queued_at: datetime | None = None  # asked for a callback in the queue: when it had joined
 
 
 def build_call_record(call_sid: str, events: Iterable[EventView],
@@ -56,6 +57,9 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     practice_id = (incoming.data.get("practice_id") if incoming else None) or practice_ids_by_number.get(to_number)
 
     answered_by, first_voice_at = _answer(events)
+    if any(e.kind == "queue-connected" for e in events):
+        answered_by = "agent"  # the IVR spoke first; a person (an agent) then took the call
+    callback = next((e for e in events if e.kind == "callback-requested"), None)
     status, ended_at, duration = _final_status(events)
     message = _kept_message(events)
     urgent = any(e.kind == "menu" and e.data.get("choice") == "urgent" for e in events) or \
@@ -71,17 +75,20 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
         outcome = "answered"
     elif message is not None:
         outcome = "message"
+    elif callback is not None:
+        outcome = "callback"
     elif status in TERMINAL_STATUSES:
         outcome = "hung-up"
     else:
         outcome = "in-progress"
-    needs_callback = practice_id is not None and outcome in ("message", "hung-up")
+    needs_callback = practice_id is not None and outcome in ("message", "callback", "hung-up")
+    callback_queued_at = _parse_iso(callback.data.get("queued_at")) if callback is not None else None
     return CallRecord(
         call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
         started_at=(incoming or first).occurred_at, first_voice_at=first_voice_at, answered_by=answered_by,
         after_hours=bool(incoming and incoming.data.get("after_hours")), language=language, urgent=urgent,
         outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration, message=message,
-        needs_callback=needs_callback)
+        needs_callback=needs_callback, callback_queued_at=callback_queued_at)
 
 
 def _sequence(event: EventView) -> int:
@@ -118,6 +125,13 @@ def _final_status(events: list[EventView]) -> tuple[str | None, datetime | None,
 def _kept_message(events: list[EventView]) -> dict | None:
     kept = [e.data for e in events if e.kind == "message" and e.data.get("kept")]
     return kept[-1] if kept else None
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _parse_timestamp(value: str | None) -> datetime | None:

@@ -15,7 +15,8 @@ from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
 from calllog.record import CallRecord, build_call_record
 from careline.db import session_scope
 from careline.upsert import insert_ignoring_duplicates, upsert_statement
-from models import Call, CallEvent, Caller, PracticeNumber
+from calllog.queue_rows import queue_rows_from
+from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent
 from voicemail.callbacks import Attachment, attach_calls
 from voicemail.messages import record_recording_statuses, save_messages
 
@@ -57,6 +58,12 @@ class CallLogWriter:
             session.execute(insert_ignoring_duplicates(session, CallEvent, ("call_sid", "dedupe_key")), [
                 dict(call_sid=e.call_sid, kind=e.kind, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at,
                      data=e.data) for e in events])
+        queue_rows, agent_rows = queue_rows_from(events)
+        if queue_rows:
+            session.execute(insert_ignoring_duplicates(session, QueueEvent, ("call_sid", "event_key")), queue_rows)
+        if agent_rows:
+            session.execute(insert_ignoring_duplicates(session, AgentStatusChange, ("call_sid", "event_key")),
+                            agent_rows)
         call_sids = {e.call_sid for e in events}
         self.rebuild_calls(session, call_sids)
         return call_sids
@@ -93,7 +100,9 @@ class CallLogWriter:
         attach_calls(session, [
             Attachment(practice_id=r.practice_id, caller_id=caller_ids.get(r.from_number),
                        callback_number=r.from_number, call_sid=r.call_sid,
-                       reason="message" if r.outcome == "message" else "hung-up", urgent=r.urgent, at=r.started_at)
+                       reason=r.outcome if r.outcome in ("message", "callback") else "hung-up", urgent=r.urgent,
+                       # a caller who asked for a callback in the queue keeps its place: its arrival there
+                       at=r.callback_queued_at or r.started_at)
             for r in records if r.needs_callback])
 
     @staticmethod

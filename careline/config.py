@@ -44,6 +44,7 @@ class Config:
     MAX_WEBHOOK_BYTES: int = 64 * 1024  # bytes; Twilio's forms are a few KiB
     PRACTICE_CACHE_SECONDS: float = 30.0  # seconds a practice snapshot is trusted without asking Redis
     CALLLOG_DRAIN_DELAY_SECONDS: float = 1.0  # seconds events gather in Redis before the writer takes a batch
+    HOLD_MUSIC_URL: str = ""  # a short hold clip (10-30 s) Twilio plays in the queue; empty: Careline's own
     LOG_LEVEL: str = "INFO"
     extra: dict = field(default_factory=dict)
 

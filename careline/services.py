@@ -19,7 +19,9 @@ from careline.db import make_engine, make_session_factory
 from careline.twilio_rest import make_twilio_client
 from models import utcnow
 from practices.directory import PracticeDirectory
+from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
+from queueing.waits import WaitEstimator
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,32 @@ class Services:
     def queue(self) -> CallQueue:
         """The live call queue and the agents' state, on `redis`."""
         return CallQueue(self.redis)
+
+    @cached_property
+    def calllog(self) -> "CallLogAppender":
+        """Appends call events from anywhere (the stream, or the database with Redis down)."""
+        from calllog.appender import CallLogAppender
+
+        return CallLogAppender(self)
+
+    @cached_property
+    def waits(self) -> WaitEstimator:
+        """Recent handle times and expected waits."""
+        return WaitEstimator(self.redis)
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        """Matches callers and agents and redirects the matched calls through Twilio's REST API."""
+        return Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
+                          self.public_base_url)
+
+    def public_base_url(self) -> str:
+        """PUBLIC_BASE_URL, or, inside a web request without it, the request's host (development)."""
+        if self.config.PUBLIC_BASE_URL:
+            return self.config.PUBLIC_BASE_URL
+        from flask import has_request_context, request
+
+        return request.host_url if has_request_context() else ""
 
     @cached_property
     def twilio(self) -> TwilioClient:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rq import SimpleWorker
 
 import calllog.jobs  # noqa: F401 - imported once, before the first job
+import queueing.jobs  # noqa: F401
 
 
 class CarelineWorker(SimpleWorker):

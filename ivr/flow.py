@@ -10,9 +10,12 @@ log = logging.getLogger(__name__)
 class State(enum.StrEnum):
     NEW = "new"
     RINGING_FRONT_DESK = "ringing-front-desk"
-    CONNECTED = "connected"  # a person (the front desk) answered
+    CONNECTED = "connected"  # a person (the front desk or an agent) answered
     CHOOSING_LANGUAGE = "choosing-language"
     IN_MENU = "in-menu"
+    IN_QUEUE = "in-queue"  # holding for a live agent
+    RINGING_AGENT = "ringing-agent"  # offered to an agent, whose phone rings
+    CHOOSING_LEAVE = "choosing-leave"  # offered a message or a callback (maximum wait, nobody on duty)
     RECORDING = "recording"
     ASKED_URGENT = "asked-urgent"
     ENDED = "ended"
@@ -26,6 +29,13 @@ class Transition(enum.StrEnum):
     MISS = "miss"
     TAKE_MESSAGE = "take-message"
     ASK_URGENT = "ask-urgent"
+    JOIN_QUEUE = "join-queue"
+    HOLD = "hold"
+    RING_AGENT = "ring-agent"
+    AGENT_MISSED = "agent-missed"
+    AGENT_ANSWERED = "agent-answered"
+    OFFER_LEAVE = "offer-leave"
+    REQUEST_CALLBACK = "request-callback"
     FINISH = "finish"
     FAULT = "fault"
 
@@ -40,7 +50,16 @@ TRANSITIONS: dict[Transition, tuple[frozenset[State], State]] = {
                                        State.IN_MENU}), State.IN_MENU),
     Transition.MISS: (frozenset({State.CHOOSING_LANGUAGE, State.IN_MENU}), None),  # stays where it is
     Transition.TAKE_MESSAGE: (frozenset({State.NEW, State.RINGING_FRONT_DESK, State.CHOOSING_LANGUAGE,
-                                         State.IN_MENU, State.RECORDING}), State.RECORDING),
+                                         State.IN_MENU, State.RECORDING, State.IN_QUEUE, State.RINGING_AGENT,
+                                         State.CHOOSING_LEAVE}), State.RECORDING),
+    Transition.JOIN_QUEUE: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
+    Transition.HOLD: (frozenset({State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
+    Transition.RING_AGENT: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.RINGING_AGENT),
+    Transition.AGENT_MISSED: (frozenset({State.RINGING_AGENT}), State.IN_QUEUE),
+    Transition.AGENT_ANSWERED: (frozenset({State.RINGING_AGENT}), State.CONNECTED),
+    Transition.OFFER_LEAVE: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.CHOOSING_LEAVE),
+    Transition.REQUEST_CALLBACK: (frozenset({State.IN_QUEUE, State.RINGING_AGENT, State.CHOOSING_LEAVE}),
+                                  State.ENDED),
     Transition.ASK_URGENT: (frozenset({State.RECORDING}), State.ASKED_URGENT),
     Transition.FINISH: (_ANY, State.ENDED),
     Transition.FAULT: (_ANY, State.RECORDING),

@@ -13,13 +13,14 @@ from datetime import datetime
 import redis
 from twilio.twiml.voice_response import VoiceResponse
 
-from calllog.events import Event, write_events
-from calllog.jobs import schedule_drain
-from calllog.record import MESSAGE_MIN_SECONDS
+from calllog.appender import CallLogAppender
+from calllog.events import Event
+from calllog.record import MESSAGE_MIN_SECONDS, TERMINAL_STATUSES
 from careline.services import Services
 from ivr import twiml
 from ivr.flow import MAX_MISSES, State, Transition, next_state
 from ivr.prompts import LANGUAGE_KEYS, prompts_for
+from ivr.queue_steps import QueueSteps
 from ivr.state import CallState, begin_call, call_key, save_call_state
 from models import utcnow
 from practices import schedule
@@ -45,6 +46,7 @@ class VoiceRequest:
     to_number: str
     params: dict[str, str]
     step: int | None = None  # the `s` query parameter of our own URLs
+    args: dict[str, str] = field(default_factory=dict)  # the query parameters of our own URLs
     received_at: datetime = field(default_factory=utcnow)
 
     def get(self, name: str, default: str = "") -> str:
@@ -88,7 +90,7 @@ class Turn:
         self.state.state = next_state(self.state.state, transition, self.request.call_sid)
 
 
-class IvrService:
+class IvrService(QueueSteps):
     """Answers each voice webhook with TwiML; `urls(endpoint, **query)` builds Careline's webhook URLs."""
 
     def __init__(self, services: Services, urls: twiml.Urls):
@@ -96,6 +98,7 @@ class IvrService:
         self._redis = services.redis
         self._directory = services.directory
         self._urls = urls
+        self._calllog = CallLogAppender(services)
 
     # --- webhooks ----------------------------------------------------------------------------------------
 
@@ -169,10 +172,13 @@ class IvrService:
         return self._turn(request, self._message_urgent)
 
     def record_status(self, request: VoiceRequest, kind: str, dedupe_key: str, data: dict) -> None:
-        """Append a callback that carries no TwiML (call status, recording status) to the call log."""
-        event = Event(request.call_sid, kind, dedupe_key, request.received_at,
-                      {**self._call_data(request), **data})
-        self._append_events([event])
+        """Append a callback that carries no TwiML (call status, recording status) to the call log; a
+        final call status also takes the call out of the live-agent queue."""
+        events = [Event(request.call_sid, kind, dedupe_key, request.received_at,
+                        {**self._call_data(request), **data})]
+        if kind == "status" and data.get("call_status") in TERMINAL_STATUSES:
+            events += self.queue_call_gone(request)
+        self._append_events(events)
 
     def fault(self, request: VoiceRequest | None, where: str) -> str:
         """Apologise and take a message; used when anything on the normal path fails."""
@@ -285,12 +291,13 @@ class IvrService:
             turn.go(Transition.OFFER_MENU)
             self._menu_prompt(turn)
         elif choice == "someone":
-            # Until the live-agent queue exists, "speak with someone" takes a message and says so.
-            twiml.say(turn.response, turn.prompts, "someone_unavailable")
-            self._take_message(turn)
+            self._join_queue(turn)
         elif choice == "urgent":
             turn.state.urgent = True
-            self._take_message(turn)
+            if after_hours:
+                self._take_message(turn)
+            else:
+                self._join_queue(turn)  # an urgent question reaches a person first, ahead of the others
         else:
             self._take_message(turn)
 
@@ -431,27 +438,13 @@ class IvrService:
         return reply
 
     def _append_events(self, events: list[Event], quiet: bool = False) -> None:
-        try:
-            drain_needed = write_events(self._redis, events)
-        except redis.RedisError as exc:
-            if not quiet:
-                log.error("call=%s Redis write failed (%s); writing the call log directly",
-                          events[0].call_sid if events else "-", type(exc).__name__)
-            self._persist_directly(events)
-            return
-        if drain_needed:
-            self._schedule_drain()
+        self._calllog.append(events, quiet)
 
     def _persist_directly(self, events: list[Event]) -> None:
-        try:
-            self._services.calllog_writer.persist(events)
-        except Exception as exc:  # noqa: BLE001 - both stores are down; say so with the ids to recover
-            for event in events:
-                log.critical("call=%s event %s LOST: Redis and the database both failed (%s); recording=%s",
-                             event.call_sid, event.kind, type(exc).__name__, event.data.get("recording_sid", "-"))
+        self._calllog.persist_directly(events)
 
     def _schedule_drain(self) -> None:
-        schedule_drain(self._services.jobs, self._services.config.CALLLOG_DRAIN_DELAY_SECONDS)
+        self._calllog.schedule_drain()
 
     def _fault_urls(self, endpoint: str, **query) -> str:
         return self._urls(endpoint, **{**query, "fault": 1})

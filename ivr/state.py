@@ -26,6 +26,8 @@ class CallState:
     step: int = 0
     message_tries: int = 0
     recording_sid: str = ""
+    queued_at: float = 0.0  # seconds since the epoch the caller joined the live-agent queue; 0: never
+    announced_at: float = 0.0  # when position and wait were last announced
     reply_step: int = -1
     reply: str = ""
 
@@ -53,6 +55,8 @@ class CallState:
                 value = text == "1"
             elif f.type in ("int",):
                 value = int(text)
+            elif f.type in ("float",):
+                value = float(text or 0)
             elif f.type == "int | None":
                 value = int(text) if text else None
             else:

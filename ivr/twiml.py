@@ -99,3 +99,69 @@ def goodbye(response: VoiceResponse, prompts: Prompts, key: str = "goodbye") -> 
     """Say `key`, then hang up."""
     say(response, prompts, key)
     response.hangup()
+
+
+# --- the live-agent queue --------------------------------------------------------------------------------
+
+HOLD_GATHER_TIMEOUT_SECONDS = 1  # after a hold clip, before the next turn: a key still counts meanwhile
+WHISPER_TIMEOUT_SECONDS = 5  # an agent has this long after the whisper to press 1
+
+
+def hold_turn(response: VoiceResponse, prompts: Prompts, *, announcements: list[tuple[str, dict]],
+              hold_audio_url: str, key_action: str, wait_action: str) -> None:
+    """One turn of holding: announcements, then hold audio, all inside a <Gather> so a key works at any
+    moment; then back to the wait URL for the next turn.
+
+    The clip is short (`ivr.hold_audio`), so the wait loop comes back often: a REST redirect interrupts
+    hold audio at once, and when it fails the next turn finds the match.
+    """
+    gather = response.gather(input="dtmf", num_digits=1, timeout=HOLD_GATHER_TIMEOUT_SECONDS, action=key_action,
+                             method="POST")
+    for key, values in announcements:
+        say(gather, prompts, key, **values)
+    gather.play(hold_audio_url)
+    response.redirect(wait_action, method="POST")
+
+
+def ring_agent(response: VoiceResponse, prompts: Prompts, *, target: str, client: bool, ring_timeout: int,
+               action: str, whisper_url: str) -> None:
+    """Dial one agent for the caller; the agent hears the whisper and must press 1 before being connected.
+
+    Twilio runs `<Number url>` / `<Client url>` on the agent's leg once it answers, and bridges only when
+    that document ends; a whisper that hangs up means the Dial ends with DialCallStatus no-answer, so a
+    voicemail that picked up never gets the caller.
+    """
+    say(response, prompts, "queue_connecting")
+    dial = response.dial(action=action, method="POST", timeout=ring_timeout)
+    if client:
+        dial.client(target, url=whisper_url, method="POST")
+    else:
+        dial.number(target, url=whisper_url, method="POST")
+
+
+def whisper(response: VoiceResponse, prompts: Prompts, *, practice_name: str, urgent: bool,
+            language_name: str | None, accept_action: str) -> None:
+    """The agent's side before the bridge: the practice, "urgent", the caller's language; press 1."""
+    gather = response.gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT_SECONDS, action=accept_action,
+                             method="POST")
+    say(gather, prompts, "whisper_call", practice=practice_name)
+    if urgent:
+        say(gather, prompts, "whisper_urgent")
+    if language_name:
+        say(gather, prompts, "whisper_language", language=language_name)
+    say(gather, prompts, "whisper_accept")
+    goodbye(response, prompts, "whisper_missed")  # no key: the Dial ends as no-answer
+
+
+def leave_choice(response: VoiceResponse, practice: PracticeSnapshot, prompts: Prompts, urls: Urls, step: int, *,
+                 prompt_key: str, callback_allowed: bool, urgent: bool) -> None:
+    """After the maximum wait, or with nobody on duty: 1 a message, 2 a callback; no key, the message."""
+    say(response, prompts, prompt_key)
+    if callback_allowed:
+        gather = response.gather(input="dtmf", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS,
+                                 action=urls("voice.queue_choice", s=step), method="POST")
+        say(gather, prompts, "queue_choice")
+    else:
+        say(response, prompts, "queue_choice_no_callback")
+    record_message(response, practice, prompts, urls, step,
+                   prompt_key="message_prompt_urgent" if urgent else "message_prompt")

@@ -5,10 +5,11 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, OUTCOMES, Call, CallEvent, Caller
 from models.message import TASK_STATUSES, CallbackTask, CallbackTaskCall, Message
 from models.practice import OnCallProvider, Practice, PracticeNumber
+from models.queue_event import QUEUE_EVENT_KINDS, QueueEvent
 from models.token import ApiToken
 
 __all__ = [
     "AGENT_STATUSES", "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "AgentStatusChange", "ApiToken",
     "Base", "Call", "CallEvent", "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider",
-    "Practice", "PracticeNumber", "UTCDateTime", "agent_practices", "utcnow",
+    "Practice", "PracticeNumber", "QUEUE_EVENT_KINDS", "QueueEvent", "UTCDateTime", "agent_practices", "utcnow",
 ]

@@ -25,6 +25,7 @@ class Agent(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    client_identity: Mapped[str | None] = mapped_column(String(100))  # a Twilio Client (browser/app) identity
     languages: Mapped[list] = mapped_column(JSON)
     role: Mapped[str] = mapped_column(String(16))
     all_practices: Mapped[bool] = mapped_column(Boolean, default=False)  # practices = ["*"]

@@ -11,8 +11,9 @@ from models.base import Base, UTCDateTime
 
 ANSWERED_BY = ("front-desk", "ivr", "agent")
 # in-progress: not ended yet; answered: reached a person; message: left a message;
-# hung-up: ended without reaching a person or leaving a message; unknown-number: no practice owns `To`.
-OUTCOMES = ("in-progress", "answered", "message", "hung-up", "unknown-number")
+# callback: asked (in the queue) to be called back; hung-up: ended without reaching a person, leaving a
+# message or asking for a callback; unknown-number: no practice owns `To`.
+OUTCOMES = ("in-progress", "answered", "message", "callback", "hung-up", "unknown-number")
 
 
 class Caller(Base):
@@ -30,7 +31,8 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         CheckConstraint("answered_by IN ('front-desk', 'ivr', 'agent')", name="answered_by_known"),
-        CheckConstraint("outcome IN ('in-progress', 'answered', 'message', 'hung-up', 'unknown-number')",
+        CheckConstraint("outcome IN ('in-progress', 'answered', 'message', 'callback', 'hung-up', "
+                        "'unknown-number')",
                         name="outcome_known"),
         Index("ix_calls_practice_id_started_at", "practice_id", "started_at"),
     )

@@ -60,5 +60,5 @@ class CallbackTaskCall(Base):
 
     call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"), index=True)
-    reason: Mapped[str] = mapped_column(String(16))  # message | hung-up
+    reason: Mapped[str] = mapped_column(String(16))  # message | callback | hung-up
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,5 @@
-"""Find the practice that owns a called number, from a per-process snapshot of the database.
+"""Find the practice that owns a called number, and the phone an agent answers on, from a per-process
+snapshot of the database (both come from the configuration file).
 
 The webhook answers from memory: the snapshot is reloaded when `careline config load` bumps the version
 kept in Redis (read in the same round trip as the call's state), or when it is older than
@@ -12,8 +13,8 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from models import Practice
-from practices.snapshot import PracticeSnapshot
+from models import Agent, Practice
+from practices.snapshot import AgentSnapshot, PracticeSnapshot
 
 CONFIG_VERSION_KEY = "careline:config:version"
 
@@ -27,6 +28,7 @@ class PracticeDirectory:
         self._lock = threading.Lock()
         self._by_number: dict[str, PracticeSnapshot] = {}
         self._by_id: dict[int, PracticeSnapshot] = {}
+        self._agents: dict[int, AgentSnapshot] = {}
         self._loaded_at = float("-inf")
         self._version: str | None = None
 
@@ -39,6 +41,16 @@ class PracticeDirectory:
         """The practice with this id, or None."""
         self._refresh_if_stale(version)
         return self._by_id.get(practice_id)
+
+    def agent(self, agent_id: int, version: str | None = None) -> AgentSnapshot | None:
+        """The agent with this id (its name and where to ring it), or None."""
+        self._refresh_if_stale(version)
+        return self._agents.get(int(agent_id))
+
+    def practice_ids(self, version: str | None = None) -> tuple[int, ...]:
+        """Every practice's id."""
+        self._refresh_if_stale(version)
+        return tuple(sorted(self._by_id))
 
     @property
     def version(self) -> str | None:
@@ -55,17 +67,19 @@ class PracticeDirectory:
         if fresh and (version is None or version == self._version):
             return
         with self._lock:
-            by_number, by_id = self._load()
-            self._by_number, self._by_id = by_number, by_id
+            by_number, by_id, agents = self._load()
+            self._by_number, self._by_id, self._agents = by_number, by_id, agents
             self._loaded_at = time.monotonic()
             self._version = version
 
-    def _load(self) -> tuple[dict[str, PracticeSnapshot], dict[int, PracticeSnapshot]]:
+    def _load(self) -> tuple[dict[str, PracticeSnapshot], dict[int, PracticeSnapshot], dict[int, AgentSnapshot]]:
         from practices.store import snapshot_from_model  # the store owns the model -> snapshot mapping
 
         with self._session_factory() as session:
             practices = session.scalars(
                 select(Practice).options(selectinload(Practice.numbers))).all()
             snapshots = [snapshot_from_model(p) for p in practices]
+            agents = {row.id: AgentSnapshot(row.id, row.name, row.phone, row.client_identity)
+                      for row in session.execute(select(Agent.id, Agent.name, Agent.phone, Agent.client_identity))}
         by_number = {number: snap for snap in snapshots for number in snap.numbers}
-        return by_number, {snap.id: snap for snap in snapshots}
+        return by_number, {snap.id: snap for snap in snapshots}, agents

@@ -53,7 +53,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
                  "holidays", "hours", "queue", "messages", "on_call"}
-AGENT_KEYS = {"email", "name", "phone", "languages", "practices", "role"}
+AGENT_KEYS = {"email", "name", "phone", "client", "languages", "practices", "role"}
+CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # a Twilio Client identity: no spaces or markup
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class AgentSpec:
     practices: tuple[str, ...]  # slugs; empty when all_practices
     all_practices: bool
     role: str
+    client: str | None = None  # a Twilio Client identity, rung instead of `phone` when set
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,9 @@ def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> Age
     phone = _string(problems, where, table, "phone")
     if phone is not None and not _is_e164(phone):
         problems.add(where, "phone", f"{phone!r} is not an E.164 number")
+    client = _string(problems, where, table, "client")
+    if client is not None and not CLIENT_IDENTITY.fullmatch(client):
+        problems.add(where, "client", f"{client!r} is not a Twilio Client identity (letters, digits, _ . @ -)")
     languages = _languages(problems, where, table.get("languages", ["en"]))
     role = _string(problems, where, table, "role") or "agent"
     if role not in ROLES:
@@ -225,7 +230,7 @@ def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> Age
         return None
     chosen = () if all_practices else tuple(sorted(set(practices)))
     return AgentSpec(email=email.lower(), name=name, phone=phone, languages=languages, practices=chosen,
-                     all_practices=all_practices, role=role)
+                     all_practices=all_practices, role=role, client=client)
 
 
 def _check_across_practices(problems: _Problems, tables: list[dict], practices: list[PracticeSpec]) -> None:

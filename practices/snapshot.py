@@ -33,6 +33,12 @@ class PracticeSnapshot:
     numbers: tuple[str, ...] = ()
     queue: dict[str, int] = field(default_factory=dict)
 
+    def queue_setting(self, name: str) -> int:
+        """One of the `[practices.queue]` settings (seconds), with the configuration file's default."""
+        from practices.loader import QUEUE_DEFAULTS  # the loader owns the defaults
+
+        return self.queue.get(name, QUEUE_DEFAULTS[name])
+
     @property
     def tz(self) -> ZoneInfo:
         """The practice's time zone."""
@@ -42,6 +48,21 @@ class PracticeSnapshot:
     def default_language(self) -> str:
         """The first configured language."""
         return self.languages[0]
+
+
+@dataclass(frozen=True)
+class AgentSnapshot:
+    """An agent as the call path needs it: where its phone rings."""
+
+    id: int
+    name: str
+    phone: str | None  # E.164
+    client_identity: str | None = None  # a Twilio Client identity; rung instead of the phone when set
+
+    @property
+    def reachable(self) -> bool:
+        """Whether Careline can ring this agent at all."""
+        return bool(self.client_identity or self.phone)
 
 
 def parse_hours(value: str) -> tuple[OpeningRange, ...]:

@@ -153,6 +153,7 @@ def _write_agent(agent: Agent, spec: AgentSpec, by_slug: dict[str, Practice], al
     changed = _assign(agent, {
         "name": spec.name,
         "phone": spec.phone,
+        "client_identity": spec.client,
         "languages": list(spec.languages),
         "role": spec.role,
         "all_practices": spec.all_practices,

@@ -293,17 +293,25 @@ redis.call('HSET', P .. ':agent:' .. agent, 'status', 'paused', 'reason', 'misse
 return 1
 """
 
+# The agent's call with `sid` ended: wrap-up until now + wrap (ms), then available. Returns true, or false
+# when the agent is not busy with that call.
+_END_CALL = """
+local function end_call(agent, sid, now, wrap)
+  local a = load_agent(agent)
+  if not a or a.status ~= 'busy' or a.call ~= sid then return false end
+  local status = 'available'
+  if wrap > 0 then status = 'wrap-up' end
+  a.idle = now + wrap
+  set_available(a, true)
+  redis.call('HSET', P .. ':agent:' .. a.id, 'status', status, 'idle', a.idle, 'call', '')
+  return true
+end
+"""
+
 # ARGV: prefix, call_sid, agent, now (ms), wrap-up (ms). Returns 1, or 0 when the agent is not busy with it.
-CALL_ENDED = _BASE + _AGENTS + """
-local a = load_agent(ARGV[3])
-if not a or a.status ~= 'busy' or a.call ~= ARGV[2] then return 0 end
-local wrap = tonumber(ARGV[5])
-local status = 'available'
-if wrap > 0 then status = 'wrap-up' end
-a.idle = tonumber(ARGV[4]) + wrap
-set_available(a, true)
-redis.call('HSET', P .. ':agent:' .. a.id, 'status', status, 'idle', a.idle, 'call', '')
-return 1
+CALL_ENDED = _BASE + _AGENTS + _END_CALL + """
+if end_call(ARGV[3], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])) then return 1 end
+return 0
 """
 
 # ARGV: prefix, agent, status (offline/available/paused), now (ms), reason, practices given (1/0),
@@ -368,6 +376,22 @@ return {a.status, released, requeued, a.reason, before_status, before_reason}
 # ARGV: prefix, call_sid. Returns the removed caller (see _REMOVE_CALL) or nil.
 REMOVE = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + """
 return remove_call(ARGV[2]) or false
+"""
+
+# ARGV: prefix, call_sid, now (ms), wrap-up (ms). The call ended (Twilio's final status callback): a waiting or
+# offered caller is taken out (see _REMOVE_CALL); a connected one ends its agent's call (see _END_CALL).
+# Returns {"removed", sid, practice, score, lang, agent}, {"ended", sid, practice, score, "", agent} or nil.
+CALL_GONE = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + _END_CALL + """
+local sid = ARGV[2]
+local c = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'agent', 'practice', 'score')
+if not c[1] then return false end
+if c[1] ~= 'connected' then
+  local removed = remove_call(sid)
+  if not removed then return false end
+  return {'removed', unpack(removed)}
+end
+if end_call(c[2], sid, tonumber(ARGV[3]), tonumber(ARGV[4])) then return {'ended', sid, c[3], c[4], '', c[2]} end
+return false
 """
 
 # ARGV: prefix, cutoff (ms), limit. Removes at most `limit` callers last seen at or before the cutoff.

@@ -25,6 +25,8 @@ from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, Calle
 KEY_PREFIX = "careline:q"
 CONNECTED_TTL_SECONDS = 6 * 3600  # seconds a connected caller is remembered: longer than any call's retries
 SWEEP_REASON = "stale"  # why `sweep` removed a caller: its hold loop stopped touching it
+HANGUP_REASON = "hangup"  # why `call_gone` removed a caller
+CALL_ENDED_REASON = "call-ended"  # `call_gone` ended the call of a connected caller's agent
 SWEEP_BATCH = 500  # callers one sweep removes at most, so one script stays short; sweep again for more
 NO_LANGUAGE = "*"  # how a caller who chose no language is stored
 _LANGUAGE = re.compile(r"[A-Za-z0-9-]+")  # language tags go into keys and comma lists
@@ -81,6 +83,20 @@ class CallQueue:
     def position(self, call_sid: str) -> QueuePosition | None:
         """Where a caller is in its queue; None when it is not queued, offered or connected."""
         return _position(call_sid, self._run(scripts.POSITION, call_sid, ""))
+
+    def call_gone(self, call_sid: str, now: Now, wrap_up_seconds: float) -> Removed | None:
+        """Twilio says the call ended: take it out of the queue, or end its agent's call (wrap-up follows).
+
+        Returns what it did: a Removed with reason "hangup" (its `agent_id` the agent whose ringing offer
+        it cancelled), or with reason "call-ended" (its `agent_id` the agent now in wrap-up); None when the
+        queue had nothing of the call (it never queued, or this was done already).
+        """
+        now_ms = to_ms(now)
+        row = self._run(scripts.CALL_GONE, call_sid, now_ms, round(wrap_up_seconds * 1000))
+        if row is None:
+            return None
+        what, *removed = row
+        return _removed(removed, HANGUP_REASON if what == "removed" else CALL_ENDED_REASON, now_ms)
 
     def sweep(self, now: Now, stale_after_seconds: float, limit: int = SWEEP_BATCH) -> list[Removed]:
         """Remove callers not seen for `stale_after_seconds` (their call ended unnoticed); returns them."""

@@ -7,6 +7,7 @@ import traceback
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.hold_audio import hold_clip_wav
 from ivr.service import IvrService, VoiceRequest
 from webhooks.phone import normalize_number
 from webhooks.security import twilio_signed
@@ -42,7 +43,7 @@ def _voice_request(required=REQUIRED) -> VoiceRequest:
     step = request.args.get("s")
     return VoiceRequest(call_sid=form["CallSid"], from_number=normalize_number(form.get("From", "")),
                         to_number=normalize_number(form.get("To", "")), params=form.to_dict(),
-                        step=int(step) if step and step.isdigit() else None,
+                        step=int(step) if step and step.isdigit() else None, args=request.args.to_dict(),
                         received_at=current_app.extensions["careline"].clock())
 
 
@@ -122,6 +123,91 @@ def message(ivr: IvrService, req: VoiceRequest) -> str:
 def message_urgent(ivr: IvrService, req: VoiceRequest) -> str:
     """Gather action of "press 1 if urgent" after a message. 200 TwiML, 400, 403."""
     return ivr.message_urgent(req)
+
+
+@bp.post("/queue/wait")
+@voice_webhook
+def queue_wait(ivr: IvrService, req: VoiceRequest) -> str:
+    """The hold loop's Redirect: the next turn of holding, or the agent's Dial. 200 TwiML, 400, 403."""
+    return ivr.queue_wait(req)
+
+
+@bp.post("/queue/key")
+@voice_webhook
+def queue_key(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action while holding: 1 a message, 2 a callback. 200 TwiML, 400, 403."""
+    return ivr.queue_key(req)
+
+
+@bp.post("/queue/connect")
+@voice_webhook
+def queue_connect(ivr: IvrService, req: VoiceRequest) -> str:
+    """Where dispatch redirects a matched call (REST calls.update): dial its agent. 200 TwiML, 400, 403."""
+    return ivr.queue_connect(req)
+
+
+@bp.post("/queue/dial-result")
+@voice_webhook
+def queue_dial_result(ivr: IvrService, req: VoiceRequest) -> str:
+    """Dial action of an agent's ring: talk ended, or no answer and the next agent. 200 TwiML, 400, 403."""
+    return ivr.queue_dial_result(req)
+
+
+@bp.post("/queue/choice")
+@voice_webhook
+def queue_choice(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of "1 a message, 2 a callback". 200 TwiML, 400, 403."""
+    return ivr.queue_choice(req)
+
+
+def agent_leg_webhook(handler):
+    """The agent's leg (the whisper): `call` and `agent` in the query; a failure hangs up the agent's leg,
+    which Twilio reports to the caller's Dial as no-answer (the caller goes back to the queue)."""
+
+    def view():
+        try:
+            voice_request = _voice_request()
+        except MalformedWebhook as exc:
+            return _malformed(exc)
+        caller_sid, agent = request.args.get("call", ""), request.args.get("agent", "")
+        if not caller_sid.startswith("CA") or not agent.isdigit():
+            return _malformed(MalformedWebhook([name for name, ok in (("call", caller_sid.startswith("CA")),
+                                                                       ("agent", agent.isdigit())) if not ok]))
+        try:
+            return _twiml(handler(_ivr(), voice_request, caller_sid, int(agent)))
+        except Exception as exc:  # noqa: BLE001 - the agent hears a short apology, never an error
+            _log_fault(handler.__name__, exc)
+            response = VoiceResponse()
+            response.say("Sorry, this call could not be connected.", language="en-US")
+            response.hangup()
+            return _twiml(str(response))
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return twilio_signed(view)
+
+
+@bp.post("/queue/whisper")
+@agent_leg_webhook
+def queue_whisper(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: int) -> str:
+    """<Number url> of an agent's ring: the whisper, press 1 to accept. 200 TwiML, 400, 403."""
+    return ivr.queue_whisper(req, caller_sid, agent_id)
+
+
+@bp.post("/queue/accept")
+@agent_leg_webhook
+def queue_accept(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: int) -> str:
+    """Gather action of the whisper: 1 connects the caller. 200 TwiML, 400, 403."""
+    return ivr.queue_accept(req, caller_sid, agent_id)
+
+
+@bp.get("/hold-audio.wav")
+def hold_audio():
+    """Careline's hold clip (no patient data, so no signature is needed; Twilio caches it). 200 audio/wav."""
+    response = Response(hold_clip_wav(), mimetype="audio/wav")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.post("/fallback")

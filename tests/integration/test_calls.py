@@ -120,10 +120,13 @@ def test_given_star_when_pressed_then_menu_repeats_without_counting_a_miss(sim, 
     assert not [e for e in _events(session_factory, result.call_sid) if e.kind == "miss"]
 
 
-def test_given_speak_with_someone_before_queue_exists_then_message_taken_and_said_so(sim):
-    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(5, then="#").hang_up())
-    assert "Our team cannot take your call live right now, so I will take a message" in heard_text(result)
-    assert any(step.kind == "record" for step in result.transcript)
+def test_given_nobody_on_duty_when_caller_asks_for_someone_then_offered_message_or_callback_at_once(sim):
+    result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").silence().speak(5, then="#").hang_up())
+    text = heard_text(result)
+    assert "No one on our team is available to take your call right now." in text
+    assert "To leave a message, press 1. To have us call you back, press 2." in text
+    assert not any("/voice/queue/wait" in d.url for d in result.documents)  # no holding with nobody there
+    assert any(step.kind == "record" for step in result.transcript)  # no key: the message
 
 
 # --- after hours and holidays ---------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Dispatch: match waiting callers to free agents, and send each matched call to its agent at once.
+
+A match changes the queue (the caller offered, the agent ringing) in one script; the caller's call, which
+is playing hold audio, is then redirected through Twilio's REST API to the connect URL, whose TwiML dials
+the agent. When that request fails, nothing is lost: the caller's hold loop asks for its next turn within
+a hold turn's length, finds the caller offered, and dials the agent itself.
+
+Dispatch runs when a caller joins (in its own webhook: that caller gets the Dial in the answer, with no
+REST request), when an agent becomes available (the status API), when a wrap-up ends (a job scheduled for
+that time), when an offer was missed (the Dial action), and on each hold turn and sweep (a safety net).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from twilio.base.exceptions import TwilioException
+
+from calllog.events import Event
+from queueing.model import Match
+from queueing.store import CallQueue, to_ms
+
+log = logging.getLogger(__name__)
+
+CONNECT_PATH = "/voice/queue/connect"  # the caller's TwiML that dials the agent it was matched with
+MAX_MATCHES_PER_DISPATCH = 200  # each match takes one free agent; a bound in case a script misbehaved
+
+
+def offered_event(match: Match, now: datetime) -> Event:
+    """The call-log event of an offer; one per caller, agent and instant."""
+    return Event(match.call_sid, "queue-offered", f"queue-offered:{match.agent_id}:{to_ms(now)}", now,
+                 {"practice_id": match.practice_id, "agent_id": match.agent_id, "urgent": match.urgent,
+                  "language": match.language, "wait_seconds": round(match.wait_seconds, 3)})
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What one dispatch did: the matches, and which of their calls the REST redirect reached."""
+
+    matches: tuple[Match, ...]
+    redirected: tuple[str, ...]  # CallSids Twilio accepted the redirect for
+    kept: Match | None = None  # the match of the call whose own webhook asked: it is answered, not redirected
+
+
+class Dispatcher:
+    """Matches callers and agents, logs the offers, and redirects the matched calls."""
+
+    def __init__(self, queue: CallQueue, twilio: Callable[[], object], directory, append_events,
+                 public_base_url: Callable[[], str]):
+        self.queue = queue
+        self._twilio = twilio  # built on first use: most dispatches match nobody
+        self.directory = directory
+        self.append_events = append_events
+        self.public_base_url = public_base_url
+
+    def dispatch(self, practice_ids: Iterable[int], now: datetime, keep: str | None = None) -> DispatchResult:
+        """Offer every caller of `practice_ids` that has a free eligible agent; redirect each matched call,
+        except `keep` (the call whose webhook is asking: its own answer dials the agent)."""
+        matches: list[Match] = []
+        for practice_id in practice_ids:
+            practice = self.directory.get(practice_id)
+            if practice is None:
+                continue
+            grace = practice.queue_setting("announce_every_seconds")
+            for _ in range(MAX_MATCHES_PER_DISPATCH):
+                match = self.queue.match(practice_id, now, grace)
+                if match is None:
+                    break
+                matches.append(match)
+        if not matches:
+            return DispatchResult((), ())
+        self.append_events([offered_event(match, now) for match in matches])
+        kept = next((match for match in matches if match.call_sid == keep), None)
+        redirected = tuple(match.call_sid for match in matches if match is not kept and self.redirect(match))
+        return DispatchResult(tuple(matches), redirected, kept)
+
+    def dispatch_for_agent(self, agent_id: int, now: datetime) -> DispatchResult:
+        """Dispatch in every practice the agent answers for (it just became free)."""
+        view = self.queue.agent(agent_id, now)
+        if view is None:
+            return DispatchResult((), ())
+        practice_ids = self.directory.practice_ids() if view.practices == "all" else view.practices
+        return self.dispatch(practice_ids, now)
+
+    def redirect(self, match: Match) -> bool:
+        """Send the matched call to the connect URL through Twilio's REST API; False when that failed."""
+        base = self.public_base_url()
+        if not base:
+            log.warning("call=%s matched agent %s, but PUBLIC_BASE_URL is not set: the hold loop will connect",
+                        match.call_sid, match.agent_id)
+            return False
+        try:
+            self._twilio().calls(match.call_sid).update(url=base.rstrip("/") + CONNECT_PATH, method="POST")
+        except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
+            log.warning("call=%s REST redirect to agent %s failed (%s); the hold loop will connect",
+                        match.call_sid, match.agent_id, type(exc).__name__)
+            return False
+        log.info("call=%s redirected to agent %s", match.call_sid, match.agent_id)
+        return True
