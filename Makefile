@@ -23,7 +23,7 @@ run: install .env
 	$(VENV)/bin/careline db upgrade && \
 	$(VENV)/bin/careline config load config/demo.toml && \
 	scripts/print-urls.sh && \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker cron
 
 # The whole suite twice: on SQLite, then on PostgreSQL; both against a real Redis.
 test: install

@@ -255,6 +255,7 @@ class QueueSteps:
         result = self._services.dispatcher.dispatch([turn.practice.id], turn.request.received_at,
                                                     keep=turn.request.call_sid)
         if result.kept is not None:
+            turn.events.append(result.kept_event)
             self._ring_agent(turn, result.kept.agent_id)
             return
         lead = [("queue_hold", {})] if first else [("queue_still_holding", {})] if after_miss else []

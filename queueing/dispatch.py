@@ -42,6 +42,7 @@ class DispatchResult:
     matches: tuple[Match, ...]
     redirected: tuple[str, ...]  # CallSids Twilio accepted the redirect for
     kept: Match | None = None  # the match of the call whose own webhook asked: it is answered, not redirected
+    kept_event: Event | None = None  # its offer's event, for that webhook to log with its own events
 
 
 class Dispatcher:
@@ -71,10 +72,10 @@ class Dispatcher:
                 matches.append(match)
         if not matches:
             return DispatchResult((), ())
-        self.append_events([offered_event(match, now) for match in matches])
         kept = next((match for match in matches if match.call_sid == keep), None)
+        self.append_events([offered_event(match, now) for match in matches if match is not kept])
         redirected = tuple(match.call_sid for match in matches if match is not kept and self.redirect(match))
-        return DispatchResult(tuple(matches), redirected, kept)
+        return DispatchResult(tuple(matches), redirected, kept, offered_event(kept, now) if kept else None)
 
     def dispatch_for_agent(self, agent_id: int, now: datetime) -> DispatchResult:
         """Dispatch in every practice the agent answers for (it just became free)."""
