@@ -1,7 +1,7 @@
 """callsim: a strict Twilio Programmable Voice simulator for testing a Flask voice app over HTTP.
 
 It signs requests as Twilio does, posts the voice webhooks, executes the returned TwiML verb by
-verb (following every action URL), then sends the status callbacks. Example::
+verb on a simulated clock (following every action URL), then sends the status callbacks. Example::
 
     from callsim import CallSimulator, Caller, FlaskClientTransport, press, speak
 
@@ -11,19 +11,33 @@ verb (following every action URL), then sends the status callbacks. Example::
     assert result.heard[0].startswith("Thank you for calling")
     assert result.dial_results[0].status == "no-answer"
     print(result.text())
+
+Live calls, as the app sees them on Twilio:
+
+* REST updates: with ``CallSimulator(..., rest=TwilioRestStandin(...))`` (or ``sim.rest = standin``), a
+  ``client.calls(sid).update(url=..., twiml=..., status="completed")`` the app sends for a running call stops
+  whatever the call is doing (mid-Say, mid-Gather, ringing or talking in a <Dial>) and runs the new TwiML, or
+  hangs up; updates for calls that are not live are refused as Twilio refuses them (404 / 21220).
+* Timed hooks: ``sim.call(..., at={40: hook})`` calls ``hook(RunInfo)`` when the call has lasted 40 s; the
+  verb it interrupts resumes unless the hook redirected or ended the call. A hook may place a nested
+  ``info.simulator.call(...)`` (an agent answering, another caller); the outer call waits meanwhile.
+* App clock: ``CallSimulator(..., on_time=clock.set)`` is told the call's wall time (start_time + simulated
+  seconds) before every request and every hook.
+* Hang-ups at a time: ``Caller(press="1").hang_up(at=40)`` hangs up 40 s into the call, wherever it is.
 """
 from .caller import Callee, Caller, Intent, hang_up, press, silence, speak
 from .errors import (CallerScriptError, CallFailed, CallLoop, SimulationError, TwimlRejected, UnsupportedVerb,
                      WebhookFailed)
-from .rest import RestRequest, TwilioRestStandin
+from .rest import CallUpdate, RestRequest, TwilioRestStandin
 from .result import CallResult, DialResult, Document, Exchange, Step
 from .schema import Problem, TwimlSchema, check_http
 from .signing import SIGNATURE_HEADER, sign
 from .simulator import CallSimulator, new_sid
+from .timeline import RunInfo
 from .transport import FlaskClientTransport, HttpTransport, Response
 
-__all__ = ["CallFailed", "CallLoop", "CallResult", "CallSimulator", "Callee", "Caller", "CallerScriptError",
-           "DialResult", "Document", "Exchange", "FlaskClientTransport", "HttpTransport", "Intent", "Problem",
-           "Response", "RestRequest", "SIGNATURE_HEADER", "SimulationError", "Step", "TwilioRestStandin",
-           "TwimlRejected", "TwimlSchema", "UnsupportedVerb", "WebhookFailed", "check_http", "hang_up", "new_sid",
-           "press", "sign", "silence", "speak"]
+__all__ = ["CallFailed", "CallLoop", "CallResult", "CallSimulator", "CallUpdate", "Callee", "Caller",
+           "CallerScriptError", "DialResult", "Document", "Exchange", "FlaskClientTransport", "HttpTransport",
+           "Intent", "Problem", "Response", "RestRequest", "RunInfo", "SIGNATURE_HEADER", "SimulationError", "Step",
+           "TwilioRestStandin", "TwimlRejected", "TwimlSchema", "UnsupportedVerb", "WebhookFailed", "check_http",
+           "hang_up", "new_sid", "press", "sign", "silence", "speak"]

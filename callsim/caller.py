@@ -18,8 +18,8 @@ class Intent:
 
     kind: str  # press | silence | speak | hangup
     digits: str = ""
-    seconds: float = 0.0
-    then: str = ""  # for speak: "#" (or another key), "hangup" or "timeout"
+    seconds: float = 0.0  # for speak: how long; for a timed hangup: the call time it happens at
+    then: str = ""  # for speak: "#" (or another key), "hangup" or "timeout"; for hangup: "", "at-input", "at-time"
     after: float | None = None  # for press: seconds into the <Gather> prompts; None = after they end
     words: str = ""  # for speak: what the transcription will say
 
@@ -43,16 +43,40 @@ def speak(seconds: float, then: str = "#", words: str = "") -> Intent:
     return Intent("speak", seconds=float(seconds), then=then, words=words)
 
 
-def hang_up(at_input: bool = False) -> Intent:
-    """Hang up before the next verb runs; with `at_input`, only when the next <Gather> or <Record> comes."""
-    return Intent("hangup", then="at-input" if at_input else "")
+def hang_up(at_input: bool = False, at: float | None = None) -> Intent:
+    """Hang up before the next verb runs; with `at_input`, only when the next <Gather> or <Record> comes.
+
+    With `at`, hang up when the call has lasted `at` seconds, wherever it is (mid-prompt, holding, ringing an
+    agent...). That intent is not an answer to an input point: it coexists with the other intents.
+    """
+    if at is None:
+        return Intent("hangup", then="at-input" if at_input else "")
+    if at_input:
+        raise CallerScriptError("hang_up() takes at_input or at, not both")
+    if at < 0:
+        raise CallerScriptError(f"hang_up(at=...) must be a call time in seconds >= 0, not {at!r}")
+    return Intent("hangup", seconds=float(at), then="at-time")
+
+
+def _is_timed_hangup(intent: Intent) -> bool:
+    return intent.kind == "hangup" and intent.then == "at-time"
 
 
 class Caller:
     """What the caller does, consumed in order each time the call reaches an input point."""
 
     def __init__(self, *intents: Intent, press: str = ""):
-        self.intents: list[Intent] = list(intents) + [Intent("press", digits=key) for key in press]
+        self.intents: list[Intent] = []
+        self.hang_up_at: float | None = None  # call time of a hang_up(at=...), kept apart from the input intents
+        for intent in list(intents) + [Intent("press", digits=key) for key in press]:
+            self._add(intent)
+
+    def _add(self, intent: Intent) -> None:
+        # A timed hang-up is not consumed by an input point, so it never enters the ordered list.
+        if _is_timed_hangup(intent):
+            self.hang_up_at = intent.seconds if self.hang_up_at is None else min(self.hang_up_at, intent.seconds)
+        else:
+            self.intents.append(intent)
 
     def copy(self) -> "Caller":
         """A fresh copy of the script (same class), so one Caller can script several calls."""
@@ -76,9 +100,12 @@ class Caller:
         self.intents.append(speak(seconds, then, words))
         return self
 
-    def hang_up(self, now: bool = False) -> "Caller":
-        """Add: hang up when next asked for input (after hearing the prompts before it); `now`: at once."""
-        self.intents.append(hang_up(at_input=not now))
+    def hang_up(self, now: bool = False, at: float | None = None) -> "Caller":
+        """Add: hang up when next asked for input (after hearing the prompts before it); `now`: at once.
+
+        `at`: hang up when the call has lasted `at` seconds, wherever it is; the other intents still apply.
+        """
+        self._add(hang_up(at=at) if at is not None else hang_up(at_input=not now))
         return self
 
     def wants_hangup(self) -> bool:

@@ -1,4 +1,9 @@
-"""A local stand-in for Twilio's REST API, for tests that use twilio.rest.Client."""
+"""A local stand-in for Twilio's REST API, for tests that use twilio.rest.Client.
+
+Given to a CallSimulator (``CallSimulator(..., rest=standin)``), it also knows which calls are live: a
+``calls.update`` for one of them is handed to the simulator, which redirects or hangs up the call as Twilio
+does, and an update for any other call is refused as Twilio refuses it.
+"""
 from __future__ import annotations
 
 import base64
@@ -9,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 ACCOUNT = r"/2010-04-01/Accounts/(?P<account>AC\w+)"
 # (operation name, HTTP method, path pattern); the operation names are what fail_next() takes.
@@ -21,6 +28,10 @@ ROUTES = [
     ("queues.members.update", "POST", ACCOUNT + r"/Queues/(?P<queue>QU\w+)/Members/(?P<sid>CA\w+|Front)\.json"),
 ]
 # A 44-byte RIFF/WAVE header plus a little silence: enough for code that checks the format.
+PLACEHOLDER_ACCOUNT_SID = "AC" + "0" * 32  # for update_call() when the stand-in checks no credentials
+TWIML_MAX_CHARS = 4000  # Twilio error 32018: "Twiml size exceeded maximum allowed value of 4000 characters"
+HANGUP_STATUSES = ("completed", "canceled")
+UNANSWERED_STATUSES = ("queued", "ringing")  # the only states Status=canceled ends (Call resource docs)
 WAV_BYTES = (b"RIFF" + (36 + 800).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
              + bytes([1, 0, 1, 0]) + (8000).to_bytes(4, "little") + (8000).to_bytes(4, "little")
              + bytes([1, 0, 8, 0]) + b"data" + (800).to_bytes(4, "little") + b"\x80" * 800)
@@ -37,8 +48,24 @@ class RestRequest:
     auth: tuple[str, str] | None  # (username, password) from HTTP Basic auth
 
 
-def _twilio_error(status: int, message: str) -> dict:
-    code = {401: 20003, 404: 20404}.get(status, 20000 + status)
+@dataclass(frozen=True)
+class CallUpdate:
+    """A calls.update the stand-in accepted for a live call, waiting for the simulator to carry it out."""
+
+    call_sid: str
+    url: str | None = None
+    method: str = "POST"
+    twiml: str | None = None
+    status: str | None = None  # completed or canceled: hang up
+
+    @property
+    def hangs_up(self) -> bool:
+        """True for Status=completed/canceled (the stand-in queues a canceled only while the call is unanswered)."""
+        return self.status in HANGUP_STATUSES
+
+
+def _twilio_error(status: int, message: str, code: int | None = None) -> dict:
+    code = code or {401: 20003, 404: 20404}.get(status, 20000 + status)
     return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
             "status": status}
 
@@ -50,6 +77,11 @@ class TwilioRestStandin:
         self.account_sid, self.auth_token = account_sid, auth_token  # when set, Basic auth must match
         self.requests: list[RestRequest] = []
         self._failures: dict[str, list[tuple[int, str]]] = {}
+        # Live calls (CallSid -> CallStatus) as a simulator registers them; None until one does, so that the
+        # stand-in used alone keeps answering every update with 200.
+        self._live: dict[str, str] | None = None
+        self._ended: dict[str, str] = {}  # CallSid -> final status, for calls a simulator ran to the end
+        self._updates: dict[str, list[CallUpdate]] = {}  # accepted updates the simulator has not taken yet
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -86,6 +118,48 @@ class TwilioRestStandin:
         """The recorded requests for one operation."""
         return [r for r in self.requests if r.operation == operation]
 
+    def update_call(self, call_sid: str, url: str | None = None, method: str | None = None,
+                    twiml: str | None = None, status: str | None = None) -> tuple[int, dict]:
+        """Send a calls.update over HTTP, as the app's twilio Client would; returns (HTTP status, JSON body)."""
+        form = {name: value for name, value in (("Url", url), ("Method", method), ("Twiml", twiml),
+                                                 ("Status", status)) if value is not None}
+        account = self.account_sid or PLACEHOLDER_ACCOUNT_SID
+        auth = (account, self.auth_token) if self.auth_token else None
+        answer = requests.post(f"{self.url}/2010-04-01/Accounts/{account}/Calls/{call_sid}.json", data=form,
+                               auth=auth, timeout=10)
+        return answer.status_code, answer.json()
+
+    # -- live calls, shared with a running CallSimulator ------------------------------------------------
+
+    def call_started(self, call_sid: str, status: str = "ringing") -> None:
+        """A simulator began `call_sid`: updates for it are queued for the simulator from now on."""
+        self.set_call_status(call_sid, status)
+
+    def set_call_status(self, call_sid: str, status: str) -> None:
+        """The live call's CallStatus changed (ringing -> in-progress)."""
+        with self._lock:
+            self._live = {} if self._live is None else self._live
+            self._live[call_sid] = status
+
+    def call_ended(self, call_sid: str, final_status: str = "completed") -> None:
+        """The call is over: later updates are refused (error 21220) and unclaimed ones dropped."""
+        with self._lock:
+            if self._live is not None:
+                self._live.pop(call_sid, None)
+            self._ended[call_sid] = final_status
+            self._updates.pop(call_sid, None)
+
+    def take_updates(self, call_sid: str) -> list[CallUpdate]:
+        """Claim the updates accepted for `call_sid` since the last call, oldest first."""
+        with self._lock:
+            return self._updates.pop(call_sid, [])
+
+    @property
+    def live_calls(self) -> dict[str, str]:
+        """CallSid -> CallStatus of the calls a simulator is running now."""
+        with self._lock:
+            return dict(self._live or {})
+
     # -- request handling ---------------------------------------------------------------------------------
 
     def _handle(self, method: str, path: str, body: bytes, authorization: str | None) -> tuple[int, str, bytes]:
@@ -106,7 +180,38 @@ class TwilioRestStandin:
             return _json(failure[0], _twilio_error(*failure))
         if match is None:
             return _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        if operation == "calls.update":
+            refusal = self._accept_update(match["sid"], params, path)
+            if refusal:
+                return refusal
         return self._answer(operation, match.groupdict(), params)
+
+    def _accept_update(self, sid: str, params: dict, path: str) -> tuple[int, str, bytes] | None:
+        """Queue an update for a live call; the refusal Twilio would answer otherwise (None: accepted)."""
+        with self._lock:
+            if self._live is None:
+                return None  # no simulator told us which calls exist: accept everything, change nothing
+            if sid in self._ended:
+                # Twilio error 21220: "Calls that have completed cannot be recorded or redirected."
+                return _json(400, _twilio_error(400, "Call is not in-progress. Cannot redirect.", 21220))
+            if sid not in self._live:
+                return _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+            if len(params.get("Twiml") or "") > TWIML_MAX_CHARS:
+                return _json(400, _twilio_error(
+                    400, f"Twiml size exceeded maximum allowed value of {TWIML_MAX_CHARS} characters", 32018))
+            update = _update_from(sid, params, self._live[sid])
+            if update:
+                self._updates.setdefault(sid, []).append(update)
+        return None
+
+    def _call_status(self, sid: str, params: dict) -> str:
+        """The status a calls.update/fetch answer reports for `sid`."""
+        with self._lock:
+            current = (self._live or {}).get(sid) or self._ended.get(sid)
+        requested = params.get("Status")
+        if requested == "completed" or (requested == "canceled" and current in (None, *UNANSWERED_STATUSES)):
+            return requested
+        return current or "in-progress"
 
     def _answer(self, operation: str, ids: dict, params: dict) -> tuple[int, str, bytes]:
         account = ids["account"]
@@ -121,9 +226,7 @@ class TwilioRestStandin:
             return _json(200, {"call_sid": ids["sid"], "queue_sid": ids["queue"], "position": 0,
                                "wait_time": 0, "url": params.get("Url")})
         sid = ids.get("sid") or "CA" + uuid.uuid4().hex
-        status = {"completed": "completed", "canceled": "canceled"}.get(params.get("Status"), "in-progress")
-        if operation == "calls.create":
-            status = "queued"
+        status = "queued" if operation == "calls.create" else self._call_status(sid, params)
         return _json(201 if operation == "calls.create" else 200,
                      {"sid": sid, "account_sid": account, "status": status, "to": params.get("To"),
                       "from": params.get("From"), "api_version": "2010-04-01",
@@ -149,6 +252,19 @@ class TwilioRestStandin:
                 pass
 
         return Handler
+
+
+def _update_from(sid: str, params: dict, current_status: str) -> CallUpdate | None:
+    """What a calls.update asks of a live call, as Twilio reads it; None when it changes nothing we simulate."""
+    status = params.get("Status")
+    if status == "canceled" and current_status not in UNANSWERED_STATUSES:
+        status = None  # Call resource docs: canceled "will not affect calls already in progress"
+    url, twiml = params.get("Url") or None, params.get("Twiml") or None
+    if url:
+        twiml = None  # Twilio's API definition: with both, the Twiml parameter is ignored
+    if not (url or twiml or status in HANGUP_STATUSES):
+        return None
+    return CallUpdate(sid, url=url, method=(params.get("Method") or "POST").upper(), twiml=twiml, status=status)
 
 
 def _json(status: int, payload: dict) -> tuple[int, str, bytes]:

@@ -10,7 +10,7 @@ from .schema import Problem
 class Step:
     """One event of the call at simulated time `t` (seconds from the start)."""
 
-    kind: str  # say play pause beep gather input record dial redirect hangup reject error
+    kind: str  # say play pause beep gather input record dial redirect hangup reject error hook
     text: str = ""  # spoken text, media URL, digits or a short description
     attrs: dict = field(default_factory=dict)
     t: float = 0.0
@@ -24,7 +24,7 @@ class Exchange:
     url: str
     params: dict
     status: int
-    purpose: str  # twiml | fallback | status | recording | transcription | whisper | leg-status | manual
+    purpose: str  # twiml fallback rest-redirect status recording transcription whisper leg-status manual
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class DialResult:
     """The outcome of one <Dial>."""
 
     targets: tuple[str, ...]
-    status: str  # DialCallStatus: completed, busy, no-answer, failed
+    status: str  # DialCallStatus: completed, busy, no-answer, failed; canceled when the call left mid-ring
     dial_call_sid: str
     answered_by: str | None = None
     duration: int | None = None  # DialCallDuration, answered calls only
@@ -62,7 +62,7 @@ class CallResult:
     dial_results: list[DialResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     first_voice_at: float | None = None
-    ended_by: str = ""  # caller-hangup app-hangup end-of-document reject error
+    ended_by: str = ""  # caller-hangup app-hangup rest-hangup end-of-document reject error
     duration: float = 0.0
     final_status: str = "completed"
 

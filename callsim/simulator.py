@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, UTC
 from email.utils import format_datetime
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from . import clock as costs
 from .caller import Caller, Callee, DialScript, callee_for
 from .clock import CallClock
 from .errors import CallLoop, TwimlRejected, UnsupportedVerb, WebhookFailed
+from .rest import TwilioRestStandin
 from .result import CallResult, DialResult, Document, Exchange, Step
 from .schema import Problem, TwimlSchema, check_http
 from .signing import SIGNATURE_HEADER, sign
+from .timeline import HANGUP, Interrupt, RunInfo, Timeline, interrupt_for
 from .transport import Response
 
 API_VERSION = "2010-04-01"
@@ -26,7 +28,10 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 APP_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
 ERROR_HTTP, ERROR_TWIML = "11200", "12100"  # ErrorCode sent to the fallback URL
 SIMPLE_PLAYBACK = ("Say", "Play", "Pause")
+INLINE_TWIML_URL = "twiml:inline"  # Document.url of TwiML given to calls.update(twiml=...)
 END = object()  # a verb handler's answer meaning "the call (or leg) is over"
+
+TimedHooks = Mapping[float, Callable[[RunInfo], object]]
 
 
 def new_sid(prefix: str) -> str:
@@ -69,11 +74,43 @@ class _Ring:
     noun: ElementTree.Element
     callee: Callee
     sid: str
-    begin: float = 0.0
+    begin: float | None = None  # None: not dialled (yet)
     end: float = 0.0
     outcome: str = ""  # completed (bridged), rejected (declined the whisper), no-answer, busy, failed, canceled
     answered_at: float | None = None
     heard: tuple = ()
+
+
+@dataclass
+class _Dial:
+    """One <Dial> in progress."""
+
+    verb: ElementTree.Element
+    rings: list[_Ring]
+    ring_limit: float  # timeout + Twilio's ring buffer
+    caller_id: str
+    sequential: bool
+    started: float
+    winner: _Ring | None = None
+    bridged_at: float | None = None
+
+    def tried(self, now: float) -> list[_Ring]:
+        """The legs dialled by `now`, in dialling order."""
+        return [ring for ring in self.rings if ring.begin is not None and ring.begin <= now]
+
+
+@dataclass
+class _Take:
+    """One <Record> recording."""
+
+    verb: ElementTree.Element
+    doc: _Doc
+    action: str
+    sid: str
+    url: str
+    started: float
+    events: set
+    words: str
 
 
 class CallSimulator:
@@ -82,7 +119,8 @@ class CallSimulator:
     def __init__(self, transport, auth_token: str, base_url: str = "https://careline.test",
                  voice_path: str = "/voice/incoming", status_path: str | None = "/voice/status",
                  fallback_path: str | None = None, account_sid: str = DEFAULT_ACCOUNT_SID, strict: bool = True,
-                 schema_path: str | None = None, media_seconds: Mapping[str, float] | None = None):
+                 schema_path: str | None = None, media_seconds: Mapping[str, float] | None = None,
+                 rest: TwilioRestStandin | None = None, on_time: Callable[[datetime], object] | None = None):
         self.transport = transport
         self.auth_token = auth_token
         self.base_url = base_url.rstrip("/")
@@ -93,6 +131,10 @@ class CallSimulator:
         self.strict = strict
         self.schema = TwimlSchema.load(schema_path)
         self.media_seconds = dict(media_seconds or {})
+        self.rest = rest  # REST stand-in whose calls.update requests redirect or end the live calls
+        self.on_time = on_time  # told the call's wall time before each request and each timed hook
+        self._runs: list[_CallRun] = []  # the calls under way: more than one while a hook places a nested call
+        self._wall: datetime | None = None  # the latest wall time any of those calls reached
 
     def url(self, path: str) -> str:
         """The absolute public URL for `path` (absolute URLs pass through)."""
@@ -101,14 +143,36 @@ class CallSimulator:
     def call(self, to: str, from_: str = "+13125550199", caller: Caller | None = None, dial: DialScript = None,
              call_sid: str | None = None, extra_params: Mapping[str, str] | None = None,
              start_time: datetime | None = None, status_events=("completed",), duplicate_status: bool = False,
-             reorder_status: bool = False, answered_after: float = 3.0, talk_seconds: float = 30.0) -> CallResult:
-        """Simulate one inbound call to `to`; raises a CallFailed subclass in strict mode if Twilio would object."""
+             reorder_status: bool = False, answered_after: float = 3.0, talk_seconds: float = 30.0,
+             at: TimedHooks | None = None) -> CallResult:
+        """Simulate one inbound call to `to`; raises a CallFailed subclass in strict mode if Twilio would object.
+
+        `at` maps call times (simulated seconds) to hooks called with a RunInfo when the call gets there. A call
+        placed from a hook starts at the wall time the outer call reached, and the outer call resumes when the
+        nested one has ended.
+        """
+        # A call placed while another runs (from one of its hooks) starts at the wall time reached so far.
+        begins = start_time or (self._wall if self._runs else None) or datetime.now(UTC)
         run = _CallRun(self, to, from_, caller or Caller(), dial, call_sid or new_sid("CA"), extra_params or {},
-                       start_time or datetime.now(UTC), answered_after, talk_seconds)
-        run.execute()
-        run.send_status_callbacks(status_events, duplicate_status, reorder_status)
+                       begins, answered_after, talk_seconds, at)
+        self._runs.append(run)
+        try:
+            run.execute()
+            run.send_status_callbacks(status_events, duplicate_status, reorder_status)
+        finally:
+            self._runs.pop()
+            self._wall = None if not self._runs else max(self._wall or run.wall_now(), run.wall_now())
         run.raise_if_failed()
         return run.result
+
+    def reached(self, moment: datetime) -> None:
+        """A running call got to wall time `moment` (the simulator-wide wall clock only moves forward)."""
+        self._wall = moment if self._wall is None else max(self._wall, moment)
+
+    @property
+    def wall_time(self) -> datetime | None:
+        """The latest wall time a running call has reached (None when no call runs)."""
+        return self._wall
 
     # -- single requests, for tests of the app's webhook handling --------------------------------------------
 
@@ -173,49 +237,117 @@ def _seconds(el: ElementTree.Element, name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+def _answers_on_bridge(verb: ElementTree.Element) -> bool:
+    # <Dial answerOnBridge="true"> keeps the inbound call ringing until the dialled party answers.
+    return verb.tag == "Dial" and verb.get("answerOnBridge") == "true"
+
+
+def _relative_urls(root: ElementTree.Element) -> list[Problem]:
+    """Inline TwiML has no URL to resolve against: Twilio wants absolute action URLs (error 15004)."""
+    problems = []
+    for el in root.iter():
+        target = _text(el) if el.tag == "Redirect" else el.get("action")
+        if el.tag in ("Gather", "Record") and not target:
+            problems.append(Problem(f"<{el.tag}> in inline TwiML needs an absolute action URL (Twilio error 15004)",
+                                    INLINE_TWIML_URL))
+        elif target and not urlsplit(target).scheme:
+            problems.append(Problem(f"<{el.tag}> URL {target!r} in inline TwiML must be absolute (Twilio error 15004)",
+                                    INLINE_TWIML_URL))
+    return problems
+
+
 class _CallRun:
     """The state of one simulated call."""
 
     def __init__(self, sim: CallSimulator, to: str, from_: str, caller: Caller, dial: DialScript, call_sid: str,
-                 extra: Mapping[str, str], start_time: datetime, answered_after: float, talk_seconds: float):
+                 extra: Mapping[str, str], start_time: datetime, answered_after: float, talk_seconds: float,
+                 at: TimedHooks | None = None):
         self.sim, self.dial, self.start_time = sim, dial, start_time
         self.answered_after, self.talk_seconds = answered_after, talk_seconds
+        self.rest = sim.rest
         self.clock = CallClock()
         self.result = CallResult(call_sid=call_sid)
         self.fetches = 0
         self.failed_docs: list[Document] = []
         self.answered_at: float | None = None
+        self.ringing_on_bridge = False  # a <Dial answerOnBridge> left the call unanswered while it rang
+        self.children: list[str] = []  # CallSids of the legs a running <Dial> placed
         params = {"CallSid": call_sid, "AccountSid": sim.account_sid, "From": from_, "To": to,
                   "Caller": from_, "Called": to, "ApiVersion": API_VERSION, "Direction": "inbound",
                   **_geo("From", from_), **_geo("To", to), **_geo("Caller", from_), **_geo("Called", to)}
         # A copy, so the test's Caller can be reused for another call.
         self.caller = _Leg("caller", caller.copy(), {**params, **extra}, transcript=self.result.transcript)
+        self.timeline = Timeline(at, self.caller.party.hang_up_at)
+
+    @property
+    def call_sid(self) -> str:
+        return self.result.call_sid
+
+    def wall_now(self) -> datetime:
+        """The call's current wall time: its start time plus the simulated seconds so far."""
+        return self.start_time + timedelta(seconds=self.clock.now)
 
     # -- the call ------------------------------------------------------------------------------------------
 
     def execute(self) -> None:
         """Run the call from the first webhook to the hang-up."""
         leg = self.caller
-        doc = self.fetch(leg, self.sim.voice_url, "POST", {})
-        while isinstance(doc, _Doc):
-            doc = self.run_document(leg, doc)
+        if self.rest:
+            self.rest.call_started(self.call_sid, leg.status)
+        try:
+            doc = self.guarded(leg, lambda: self.fetch(leg, self.sim.voice_url, "POST", {}))
+            while isinstance(doc, _Doc):
+                doc = self.guarded(leg, lambda current=doc: self.run_document(leg, current))
+        finally:
+            if self.rest:
+                self.rest.call_ended(self.call_sid, self.result.final_status)
         self.result.ended_by = leg.ended_by or "error"
         self.result.first_voice_at = leg.voice_at
         self.result.duration = round(self.clock.now, 3)
+        self.sim.reached(self.wall_now())
+
+    def guarded(self, leg: _Leg, action: Callable[[], object]):
+        """Run `action`; when a hang-up or REST update interrupts it, carry that out instead (and so on)."""
+        while True:
+            try:
+                return action()
+            except Interrupt as interrupt:
+                action = self.reaction(leg, interrupt)
+
+    def reaction(self, leg: _Leg, interrupt: Interrupt) -> Callable[[], object]:
+        """What the call does after `interrupt`, as a step to run under guarded()."""
+        if interrupt.kind == "caller-hangup":
+            self.step(leg, "hangup", "caller hung up", {"at": round(self.clock.now, 3)})
+            return lambda: self.hang_up(leg, "caller-hangup")
+        if interrupt.kind == "rest-hangup":
+            self.step(leg, "hangup", f"REST update: status {interrupt.status}", {"source": "rest"})
+            if interrupt.status == "canceled":  # only queued while the call was still ringing
+                self.result.final_status = "canceled"
+            return lambda: self.hang_up(leg, "rest-hangup")
+        if interrupt.kind == "rest-twiml":
+            self.step(leg, "redirect", "REST update: inline TwiML", {"source": "rest"})
+            return lambda: self.inline_document(leg, interrupt.twiml)
+        self.step(leg, "redirect", f"REST update: {interrupt.url}", {"source": "rest", "method": interrupt.method})
+        return lambda: self.fetch(leg, interrupt.url, interrupt.method, {}, "rest-redirect")
+
+    def hang_up(self, leg: _Leg, how: str):
+        self.set_status(leg, "completed")
+        return self.end(leg, how)
 
     def run_document(self, leg: _Leg, doc: _Doc):
         """Execute one document; returns the next document, or END."""
         for verb in doc.root:
             if not isinstance(verb.tag, str):
                 continue
+            self.checkpoint()
             if leg.party.wants_hangup():
                 self.step(leg, "hangup", "caller hung up")
-                return self.end(leg, "caller-hangup")
+                return self.hang_up(leg, "caller-hangup")
             if self.clock.expired:
                 self.problem(Problem("call ran past the 4 h simulated-time limit", doc.url, "loop"), leg)
                 return self.end(leg, "error")
-            if verb.tag != "Reject" and leg.status == "ringing":
-                leg.status, self.answered_at = "in-progress", self.answered_at or self.clock.now
+            if verb.tag != "Reject" and leg.status == "ringing" and not _answers_on_bridge(verb):
+                self.answer(leg)
             handler = getattr(self, f"verb_{verb.tag.lower()}", None)
             if handler is None:
                 self.problem(Problem(f"<{verb.tag}> is not simulated", doc.url, "unsupported"), leg)
@@ -225,7 +357,19 @@ class _CallRun:
             outcome = handler(leg, doc, verb)
             if outcome is not None:
                 return outcome
+        self.checkpoint()
         return self.end(leg, "end-of-document")
+
+    def answer(self, leg: _Leg) -> None:
+        """Twilio answers the call (the first verb that is not <Reject>, or a bridge with answerOnBridge)."""
+        self.set_status(leg, "in-progress")
+        if leg is self.caller and self.answered_at is None:
+            self.answered_at = self.clock.now
+
+    def set_status(self, leg: _Leg, status: str) -> None:
+        leg.status = status
+        if leg is self.caller and self.rest and status != "completed":
+            self.rest.set_call_status(self.call_sid, status)
 
     def end(self, leg: _Leg, how: str):
         leg.ended_by = leg.ended_by or how
@@ -241,10 +385,64 @@ class _CallRun:
         if leg is not None and problem.kind != "callback":
             self.step(leg, "error", str(problem))
 
+    # -- time: timed hooks, the caller's hang-up, REST updates ---------------------------------------------
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of call time pass (a Say, a ring...); raises Interrupt if an event takes control."""
+        self.wait_until(self.clock.now + max(seconds, 0.0))
+
+    def wait_until(self, end: float) -> None:
+        """Let call time pass until `end`, stopping at each timed event due before then."""
+        while self.clock.now < end:
+            due = self.timeline.next_time()
+            if due is None or due > end:
+                break
+            self.clock.now = max(self.clock.now, due)
+            self.checkpoint()  # a hook may place a nested call, after which the clock is past `end`
+        self.clock.now = max(self.clock.now, end)
+        self.sim.reached(self.wall_now())
+
+    def checkpoint(self) -> None:
+        """Run the events due by now, then act on any REST update waiting for this call."""
+        while (event := self.timeline.pop_due(self.clock.now)) is not None:
+            kind, seconds, hook = event
+            if kind == HANGUP:
+                raise Interrupt("caller-hangup")
+            self.run_hook(seconds, hook)
+        self.check_rest()
+
+    def run_hook(self, seconds: float, hook: Callable[[RunInfo], object]) -> None:
+        self.step(self.caller, "hook", f"timed hook due at {seconds:g}s")
+        self.sim.reached(self.wall_now())
+        before = self.sim.wall_time
+        self.notify_time()
+        hook(RunInfo(self.call_sid, self.wall_now(), round(self.clock.now, 3), self.result, self.sim))
+        # A nested call placed by the hook moved the wall clock on; this caller held on meanwhile.
+        self.clock.now += max((self.sim.wall_time - before).total_seconds(), 0.0)
+        self.check_rest()
+
+    def check_rest(self) -> None:
+        """Raise the Interrupt for the REST updates the stand-in accepted for this call since the last look."""
+        if not self.rest:
+            return
+        for child in self.children:
+            if self.rest.take_updates(child):
+                # Redirecting or ending a dialled leg changes the other party's side, which is not scripted.
+                self.problem(Problem(f"a REST update of the dialled leg {child} is not simulated", child,
+                                     "unsupported"), self.caller)
+        interrupt = interrupt_for(self.rest.take_updates(self.call_sid))
+        if interrupt:
+            raise interrupt
+
+    def notify_time(self) -> None:
+        if self.sim.on_time:
+            self.sim.on_time(self.wall_now())
+
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     def request(self, leg: _Leg, url: str, method: str, extra: Mapping[str, str], purpose: str) -> Response:
         params = {**leg.params, "CallStatus": leg.status, **extra}
+        self.notify_time()
         response, exchanges = self.sim.send(method, url, params)
         self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
         return response
@@ -260,6 +458,8 @@ class _CallRun:
         params = {**leg.params, "CallStatus": leg.status, **extra}
         document = Document(url, method, params, response.status, response.text, leg.name)
         self.result.documents.append(document)
+        # The app may have redirected or ended this call (calls.update) while answering; its answer is then moot.
+        self.check_rest()
         problems = check_http(response, url)
         code = ERROR_HTTP
         if not problems:
@@ -278,11 +478,31 @@ class _CallRun:
         return self.end(leg, "error")
 
     def callback(self, leg: _Leg, url: str, method: str, params: Mapping[str, str], purpose: str) -> None:
-        """Send a callback whose answer Twilio ignores (a failure is only logged, as error 11200)."""
+        """Send a callback whose answer Twilio ignores (a failure is only logged, as error 11200).
+
+        A REST update the app sends meanwhile waits for the next checkpoint, at this same call time: callbacks
+        are sent while a verb tidies up, which must not be cut short.
+        """
+        self.notify_time()
         response, exchanges = self.sim.send((method or "POST").upper(), url, params)
         self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
         if not response.ok:
             self.problem(Problem(f"{purpose} callback answered HTTP {response.status}", url, "callback"), leg)
+
+    def inline_document(self, leg: _Leg, twiml: str):
+        """The document given inline to calls.update(twiml=...); checked as Twilio checks it."""
+        self.result.documents.append(Document(INLINE_TWIML_URL, "", {}, 200, twiml, leg.name))
+        problems = [Problem(p.message, f"{INLINE_TWIML_URL} {p.where}", p.kind)
+                    for p in self.sim.schema.validate(twiml)]
+        root = None if problems else ElementTree.fromstring(twiml.strip().encode("utf-8"))
+        problems += _relative_urls(root) if root is not None else []
+        if not problems:
+            return _Doc("", root)
+        self.failed_docs.append(self.result.documents[-1])
+        for problem in problems:
+            self.problem(problem, leg)
+        self.say(leg, APP_ERROR_TEXT, {"language": "en-US"})
+        return self.end(leg, "error")
 
     # -- playback ------------------------------------------------------------------------------------------
 
@@ -298,11 +518,12 @@ class _CallRun:
         return False
 
     def _advance(self, seconds: float, stop_at: float | None) -> bool:
+        """Play for `seconds`, or until a key press at `stop_at` cuts it short (True)."""
         if stop_at is not None and self.clock.now + seconds >= stop_at:
-            self.clock.now = max(self.clock.now, stop_at)
+            self.wait_until(max(self.clock.now, stop_at))
             return True
-        self.clock.advance(seconds)
-        return False
+        self.wait(seconds)
+        return stop_at is not None and self.clock.now >= stop_at
 
     def hear(self, leg: _Leg, doc: _Doc, el: ElementTree.Element, stop_at: float | None = None) -> bool:
         """Play a Say/Play/Pause; returns True if interrupted by a key press at `stop_at`."""
@@ -347,24 +568,12 @@ class _CallRun:
                 break  # a key press interrupts the prompts
         if intent.kind == "hangup":  # heard the prompts, hung up instead of choosing
             self.step(leg, "hangup", "caller hung up")
-            return self.end(leg, "caller-hangup")
-        digits, finished_on = "", ""
+            return self.hang_up(leg, "caller-hangup")
         if pressing and stop_at is not None and stop_at > self.clock.now + timeout:
             pressing = False  # the caller waits so long that the Gather times out first
-        if pressing:
-            self.clock.now = max(self.clock.now, stop_at or 0.0)
-            for key in intent.digits:
-                self.clock.advance(costs.KEY_SECONDS)
-                if finish and key == finish:
-                    finished_on = key
-                    break
-                digits += key
-                if num_digits and len(digits) >= num_digits:
-                    break  # Twilio submits as soon as numDigits keys arrived; later keys are lost
-            if not finished_on and not (num_digits and len(digits) >= num_digits):
-                self.clock.advance(timeout)  # waits `timeout` s after the last key before submitting
-        else:
-            self.clock.advance(timeout)
+        digits, finished_on = self.keys(intent, stop_at, finish, num_digits, timeout) if pressing else ("", "")
+        if not pressing:
+            self.wait(timeout)
         if digits:
             leg.unanswered_gather = False
             self.step(leg, "input", digits, {"finishedOnKey": finished_on})
@@ -375,8 +584,22 @@ class _CallRun:
             return self.fetch(leg, action, verb.get("method", "POST"), {})
         return None  # no input: Twilio falls through to the next verb
 
+    def keys(self, intent, stop_at: float | None, finish: str, num_digits: int | None,
+             timeout: float) -> tuple[str, str]:
+        """The caller keys in `intent.digits`; returns (Digits, FinishedOnKey) as Twilio submits them."""
+        self.wait_until(max(self.clock.now, stop_at or 0.0))
+        digits = ""
+        for key in intent.digits:
+            self.wait(costs.KEY_SECONDS)
+            if finish and key == finish:
+                return digits, key
+            digits += key
+            if num_digits and len(digits) >= num_digits:
+                return digits, ""  # Twilio submits as soon as numDigits keys arrived; later keys are lost
+        self.wait(timeout)  # waits `timeout` s after the last key before submitting
+        return digits, ""
+
     def verb_record(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
-        action = urljoin(doc.url, verb.get("action") or "") or doc.url
         timeout = _seconds(verb, "timeout", costs.RECORD_TIMEOUT_SECONDS)
         # maxLength defaults to 3600 s, but to 120 s when transcribing (Record docs).
         transcribing = verb.get("transcribe") == "true"
@@ -386,24 +609,23 @@ class _CallRun:
         if leg.party.intents and leg.party.intents[0].kind == "hangup":  # hangs up rather than record
             leg.party.intents.pop(0)
             self.step(leg, "hangup", "caller hung up")
-            return self.end(leg, "caller-hangup")
+            return self.hang_up(leg, "caller-hangup")
         if verb.get("playBeep") != "false":
             self.step(leg, "beep")
-            self.clock.advance(costs.BEEP_SECONDS)
+            self.wait(costs.BEEP_SECONDS)
         intent = leg.party.at_record()
-        started = self.clock.now
-        events = set(verb.get("recordingStatusCallbackEvent", "completed").split())
         sid = new_sid("RE")
-        recording_url = f"https://api.twilio.com/{API_VERSION}/Accounts/{self.sim.account_sid}/Recordings/{sid}"
+        take = _Take(verb, doc, urljoin(doc.url, verb.get("action") or "") or doc.url, sid,
+                     f"https://api.twilio.com/{API_VERSION}/Accounts/{self.sim.account_sid}/Recordings/{sid}",
+                     self.clock.now, set(verb.get("recordingStatusCallbackEvent", "completed").split()), intent.words)
         spoken = intent.seconds if intent.kind == "speak" else 0.0
         if spoken <= 0:
             # Twilio: an empty recording requests no action; the call goes on with the next verb.
             ended_by_key = intent.kind == "press" and intent.digits[:1] in finish
-            self.clock.advance(costs.KEY_SECONDS if ended_by_key else timeout if timeout > 0 else max_length)
-            self.step(leg, "record", "no audio: empty recording", verb.attrib, t=started)
-            if "absent" in events:
-                self.recording_callback(leg, doc, verb, sid, recording_url, "absent", 0, started)
-            return self.end(leg, "caller-hangup") if intent.then == "hangup" else None
+            silence = costs.KEY_SECONDS if ended_by_key else timeout if timeout > 0 else max_length
+            self.record_for(leg, take, 0.0, silence)
+            self.empty_recording(leg, take)
+            return self.hang_up(leg, "caller-hangup") if intent.then == "hangup" else None
         if spoken >= max_length:
             duration, digits, elapsed = max_length, "", max_length
         elif intent.then == "hangup":
@@ -414,53 +636,85 @@ class _CallRun:
             silent = timeout if timeout > 0 else max_length - spoken
             trimmed = verb.get("trim", "trim-silence") == "trim-silence"
             duration, digits, elapsed = (spoken if trimmed else spoken + silent), "", spoken + silent
-        self.clock.advance(elapsed)
-        self.step(leg, "record", f"{duration:g}s, ended by {digits or 'silence/maxLength'}", verb.attrib, t=started)
-        extra = {"RecordingUrl": recording_url, "RecordingDuration": str(int(round(duration))), "RecordingSid": sid}
-        if digits:
-            extra["Digits"] = digits
+        self.record_for(leg, take, spoken, elapsed)
+        self.step(leg, "record", f"{duration:g}s, ended by {digits or 'silence/maxLength'}", verb.attrib,
+                  t=take.started)
+        extra = self.recording_params(take, duration, digits)
         if digits == "hangup":
-            leg.status = "completed"
-            # Twilio still requests the action after a hang-up, but nothing it returns can run.
-            method = verb.get("method", "POST").upper()
-            response = self.request(leg, action, method, extra, "twiml")
-            self.result.documents.append(Document(action, method, {**leg.params, "CallStatus": leg.status, **extra},
-                                                  response.status, response.text, leg.name))
-            if not response.ok:
-                self.problem(Problem(f"record action answered HTTP {response.status}", action, "callback"), leg)
-            self.after_recording(leg, doc, verb, sid, recording_url, duration, started, intent.words, events)
+            self.hangup_recording(leg, take, extra, duration)
             self.step(leg, "hangup", "caller hung up")
-            return self.end(leg, "caller-hangup")
-        next_doc = self.fetch(leg, action, verb.get("method", "POST"), extra)
-        self.after_recording(leg, doc, verb, sid, recording_url, duration, started, intent.words, events)
-        return next_doc
+            return self.hang_up(leg, "caller-hangup")
+        try:
+            return self.fetch(leg, take.action, verb.get("method", "POST"), extra)
+        finally:  # sent even when the action's answer is interrupted by a REST update
+            self.after_recording(leg, take, duration)
 
-    def after_recording(self, leg, doc, verb, sid, recording_url, duration, started, words, events) -> None:
+    def record_for(self, leg: _Leg, take: _Take, spoken: float, elapsed: float) -> None:
+        """Let the recording run `elapsed` s; a hang-up or REST update meanwhile stops it where it is."""
+        try:
+            self.wait(elapsed)
+        except Interrupt as interrupt:
+            self.interrupted_recording(leg, take, min(spoken, self.clock.now - take.started), interrupt)
+            raise
+
+    def interrupted_recording(self, leg: _Leg, take: _Take, heard: float, interrupt: Interrupt) -> None:
+        """The recording as Twilio keeps it when the call hangs up or moves to other TwiML mid-recording."""
+        if heard <= 0:
+            self.empty_recording(leg, take)
+            return
+        self.step(leg, "record", f"{heard:g}s, ended by {interrupt.kind}", take.verb.attrib, t=take.started)
+        if interrupt.hangs_up:
+            # As for a caller hanging up: the action is requested with Digits=hangup, nothing it returns runs.
+            self.hangup_recording(leg, take, self.recording_params(take, heard, "hangup"), heard)
+        else:
+            self.after_recording(leg, take, heard)  # redirected: no action request, the recording is kept
+
+    def empty_recording(self, leg: _Leg, take: _Take) -> None:
+        self.step(leg, "record", "no audio: empty recording", take.verb.attrib, t=take.started)
+        if "absent" in take.events:
+            self.recording_callback(leg, take, "absent", 0)
+
+    def recording_params(self, take: _Take, duration: float, digits: str) -> dict:
+        extra = {"RecordingUrl": take.url, "RecordingDuration": str(int(round(duration))), "RecordingSid": take.sid}
+        return {**extra, "Digits": digits} if digits else extra
+
+    def hangup_recording(self, leg: _Leg, take: _Take, extra: Mapping[str, str], duration: float) -> None:
+        """Twilio still requests the action after a hang-up, but nothing it returns can run."""
+        self.set_status(leg, "completed")
+        method = take.verb.get("method", "POST").upper()
+        response = self.request(leg, take.action, method, extra, "twiml")
+        self.result.documents.append(Document(take.action, method, {**leg.params, "CallStatus": leg.status, **extra},
+                                              response.status, response.text, leg.name))
+        if not response.ok:
+            self.problem(Problem(f"record action answered HTTP {response.status}", take.action, "callback"), leg)
+        self.after_recording(leg, take, duration)
+
+    def after_recording(self, leg: _Leg, take: _Take, duration: float) -> None:
         """The recording and transcription callbacks Twilio sends once the recording is processed."""
-        if "completed" in events:
-            self.recording_callback(leg, doc, verb, sid, recording_url, "completed", duration, started)
-        callback = verb.get("transcribeCallback")
-        if verb.get("transcribe") != "true" or not callback:
+        if "completed" in take.events:
+            self.recording_callback(leg, take, "completed", duration)
+        callback = take.verb.get("transcribeCallback")
+        if take.verb.get("transcribe") != "true" or not callback:
             return
         # Twilio transcribes only recordings of 2-120 s; others report a failed transcription.
         ok = 2 <= duration <= 120
         transcription_sid = new_sid("TR")
         params = {**leg.params, "CallStatus": "completed", "TranscriptionSid": transcription_sid,
-                  "TranscriptionText": (words or "simulated transcription") if ok else "",
+                  "TranscriptionText": (take.words or "simulated transcription") if ok else "",
                   "TranscriptionStatus": "completed" if ok else "failed",
-                  "TranscriptionUrl": f"{recording_url}/Transcriptions/{transcription_sid}",
-                  "RecordingSid": sid, "RecordingUrl": recording_url}
-        self.callback(leg, urljoin(doc.url, callback), "POST", params, "transcription")
+                  "TranscriptionUrl": f"{take.url}/Transcriptions/{transcription_sid}",
+                  "RecordingSid": take.sid, "RecordingUrl": take.url}
+        self.callback(leg, urljoin(take.doc.url, callback), "POST", params, "transcription")
 
-    def recording_callback(self, leg, doc, verb, sid, recording_url, status, duration, started) -> None:
-        url = verb.get("recordingStatusCallback")
+    def recording_callback(self, leg: _Leg, take: _Take, status: str, duration: float) -> None:
+        url = take.verb.get("recordingStatusCallback")
         if not url:
             return
-        params = {"AccountSid": self.sim.account_sid, "CallSid": leg.params["CallSid"], "RecordingSid": sid,
-                  "RecordingUrl": recording_url, "RecordingStatus": status,
+        params = {"AccountSid": self.sim.account_sid, "CallSid": leg.params["CallSid"], "RecordingSid": take.sid,
+                  "RecordingUrl": take.url, "RecordingStatus": status,
                   "RecordingDuration": str(int(round(duration))), "RecordingChannels": "1",
-                  "RecordingSource": "RecordVerb", "RecordingStartTime": self.timestamp(started)}
-        self.callback(leg, urljoin(doc.url, url), verb.get("recordingStatusCallbackMethod", "POST"), params,
+                  "RecordingSource": "RecordVerb", "RecordingStartTime": self.timestamp(take.started)}
+        self.callback(leg, urljoin(take.doc.url, url), take.verb.get("recordingStatusCallbackMethod", "POST"), params,
                       "recording")
 
     # -- control flow --------------------------------------------------------------------------------------
@@ -472,7 +726,7 @@ class _CallRun:
 
     def verb_hangup(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
         self.step(leg, "hangup", "app hung up")
-        return self.end(leg, "app-hangup")
+        return self.hang_up(leg, "app-hangup")
 
     def verb_reject(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
         reason = verb.get("reason", "rejected")
@@ -485,65 +739,136 @@ class _CallRun:
     # -- dial ----------------------------------------------------------------------------------------------
 
     def verb_dial(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element):
+        if leg is not self.caller:  # Number/Client docs: a url document "is not allowed to contain <Dial>"
+            self.problem(Problem("<Dial> is not allowed in a <Number url> / <Client url> document", doc.url), leg)
+            return self.end(leg, "error")
         rings = self.dial_rings(leg, doc, verb)
         if not rings:
             return self.end(leg, "error") if self.sim.strict else None
         ring_limit = _seconds(verb, "timeout", costs.DIAL_TIMEOUT_SECONDS) + costs.DIAL_RING_BUFFER_SECONDS
-        caller_id = verb.get("callerId") or leg.params["From"]
-        sequential = verb.get("sequential") == "true"
-        started = self.clock.now
+        dial = _Dial(verb, rings, ring_limit, verb.get("callerId") or leg.params["From"],
+                     verb.get("sequential") == "true", self.clock.now)
         self.step(leg, "dial", ", ".join(ring.target for ring in rings), verb.attrib)
-        if not sequential:  # the nouns ring in parallel: the first to answer (and accept a whisper) wins
-            rings.sort(key=lambda ring: ring.callee.answered_after)
-        winner = None
-        for ring in rings:
-            ring.begin = self.clock.now if sequential else started
-            outcome = ring.callee.outcome
-            if outcome == "answered" and ring.callee.answered_after < ring_limit:
-                ring.answered_at = ring.begin + ring.callee.answered_after
-                self.clock.now = max(self.clock.now, ring.answered_at)
-                heard = self.whisper(leg, doc, ring, caller_id) if ring.noun.get("url") else ()
-                ring.outcome = "completed" if heard is not None else "rejected"
-                ring.heard, ring.end = heard or (), self.clock.now
-                if heard is not None:
-                    winner = ring
-                    break
-                continue
-            ring.outcome = "no-answer" if outcome == "answered" else outcome
-            ring_seconds = {"busy": costs.BUSY_SECONDS, "failed": costs.FAILED_SECONDS}.get(outcome, ring_limit)
-            ring.end = ring.begin + ring_seconds
-            if sequential:
-                self.clock.now = ring.end
-        tried = rings[:rings.index(winner) + 1] if winner and sequential else rings
+        self.ringing_on_bridge = self.ringing_on_bridge or leg.status == "ringing"
+        self.place_children(rings)
+        try:
+            self.ring(leg, doc, dial)
+            if dial.winner:
+                self.talk(leg, dial)
+            else:
+                self.wait_until(max([self.clock.now] + [ring.end for ring in dial.tried(self.clock.now)]))
+        except Interrupt as interrupt:
+            self.abandon_dial(leg, doc, dial, interrupt)
+            raise
+        finally:
+            self.release_children(rings)
+        status, duration = self.finish_dial(leg, doc, dial)
+        if not verb.get("action"):
+            return None  # without an action the document continues after <Dial>
+        extra = {"DialCallStatus": status, "DialCallSid": (dial.winner or dial.rings[0]).sid,
+                 "DialBridged": "true" if dial.winner else "false"}
+        if duration is not None:
+            extra["DialCallDuration"] = str(duration)
+        return self.fetch(leg, urljoin(doc.url, verb.get("action")), verb.get("method", "POST"), extra)
+
+    def ring(self, leg: _Leg, doc: _Doc, dial: _Dial) -> None:
+        """Ring the nouns, in parallel (the first to answer and accept wins) or one after another."""
+        if not dial.sequential:
+            dial.rings.sort(key=lambda ring: ring.callee.answered_after)
+            for ring in dial.rings:
+                ring.begin = dial.started
+        for ring in dial.rings:
+            if dial.sequential:
+                ring.begin = self.clock.now
+            if self.ring_one(leg, doc, dial, ring):
+                dial.winner = ring
+                break
+        if dial.winner and not dial.sequential:  # the other parallel legs are cancelled when one answers
+            for ring in dial.rings:
+                if ring is not dial.winner and (not ring.outcome or ring.end > dial.winner.answered_at):
+                    ring.outcome, ring.end = "canceled", dial.winner.answered_at
+
+    def ring_one(self, leg: _Leg, doc: _Doc, dial: _Dial, ring: _Ring) -> bool:
+        """Ring one party; True when it answered (and accepted any whisper)."""
+        outcome = ring.callee.outcome
+        if outcome == "answered" and ring.callee.answered_after < dial.ring_limit:
+            ring.answered_at = ring.begin + ring.callee.answered_after
+            self.wait_until(ring.answered_at)
+            heard = self.whisper(leg, doc, ring, dial.caller_id) if ring.noun.get("url") else ()
+            ring.outcome = "completed" if heard is not None else "rejected"
+            ring.heard, ring.end = heard or (), self.clock.now
+            return heard is not None
+        ring.outcome = "no-answer" if outcome == "answered" else outcome
+        ring.end = ring.begin + {"busy": costs.BUSY_SECONDS, "failed": costs.FAILED_SECONDS}.get(outcome,
+                                                                                                  dial.ring_limit)
+        if dial.sequential:
+            self.wait_until(ring.end)
+        return False
+
+    def talk(self, leg: _Leg, dial: _Dial) -> None:
+        """The caller and the winner talk until the callee's script (or the Dial timeLimit) ends it."""
+        if leg.status == "ringing":  # answerOnBridge: the inbound call is answered when the bridge is made
+            self.answer(leg)
+        leg.voice_at = self.clock.now if leg.voice_at is None else leg.voice_at
+        talk = min(dial.winner.callee.talk_seconds, _seconds(dial.verb, "timeLimit", costs.CALL_LIMIT_SECONDS))
+        self.step(leg, "dial", f"{dial.winner.target} answered; talking {talk:g}s")
+        dial.bridged_at = self.clock.now
+        self.wait(talk)
+        dial.winner.end = self.clock.now
+
+    def abandon_dial(self, leg: _Leg, doc: _Doc, dial: _Dial, interrupt: Interrupt) -> None:
+        """The call hangs up or moves on mid-Dial: its legs end now, and no Dial action is requested."""
+        now = self.clock.now
+        tried = dial.tried(now)
+        for ring in tried:
+            if ring.answered_at is not None and ring.answered_at > now:
+                ring.answered_at = None  # it would have answered later
+            if ring is dial.winner or not ring.outcome or ring.end > now:
+                ring.outcome, ring.end = "completed" if ring is dial.winner else "canceled", now
+        bridged = dial.winner is not None and dial.bridged_at is not None
+        status = "completed" if bridged else "canceled"
+        self.step(leg, "dial", f"{status}: {interrupt.kind} during the dial")
+        for ring in tried:
+            self.leg_callbacks(leg, doc, ring, dial.caller_id)
+        duration = int(round(now - dial.bridged_at)) if bridged else None
+        self.record_dial(dial, status, duration)
+
+    def finish_dial(self, leg: _Leg, doc: _Doc, dial: _Dial) -> tuple[str, int | None]:
+        """DialCallStatus and DialCallDuration, once every leg has ended; sends the legs' callbacks."""
+        winner = dial.winner
+        tried = dial.rings[:dial.rings.index(winner) + 1] if winner and dial.sequential else dial.rings
         if winner:
-            if not sequential:  # the other parallel legs are cancelled when one answers
-                for ring in rings:
-                    if ring is not winner and (not ring.outcome or ring.end > winner.answered_at):
-                        ring.outcome, ring.end = "canceled", winner.answered_at
-            leg.voice_at = self.clock.now if leg.voice_at is None else leg.voice_at
-            talk = min(winner.callee.talk_seconds, _seconds(verb, "timeLimit", costs.CALL_LIMIT_SECONDS))
-            self.step(leg, "dial", f"{winner.target} answered; talking {talk:g}s")
-            winner.end = self.clock.advance(talk)
-            status, duration = "completed", int(round(talk))
+            status, duration = "completed", int(round(winner.end - dial.bridged_at))
         else:
-            self.clock.now = max([self.clock.now] + [ring.end for ring in tried])
             outcomes = {ring.outcome for ring in tried}
             status = ("no-answer" if outcomes & {"no-answer", "rejected"} else "busy" if "busy" in outcomes
                       else "failed")
             duration = None
             self.step(leg, "dial", status)
         for ring in tried:
-            self.leg_callbacks(leg, doc, ring, caller_id)
-        dial_sid = (winner or tried[0]).sid
+            self.leg_callbacks(leg, doc, ring, dial.caller_id)
+        self.record_dial(dial, status, duration)
+        return status, duration
+
+    def record_dial(self, dial: _Dial, status: str, duration: int | None) -> None:
+        winner = dial.winner
         self.result.dial_results.append(DialResult(
-            tuple(ring.target for ring in rings), status, dial_sid, winner.target if winner else None, duration,
-            winner.heard if winner else ()))
-        if not verb.get("action"):
-            return None  # without an action the document continues after <Dial>
-        extra = {"DialCallStatus": status, "DialCallSid": dial_sid, "DialBridged": "true" if winner else "false"}
-        if duration is not None:
-            extra["DialCallDuration"] = str(duration)
-        return self.fetch(leg, urljoin(doc.url, verb.get("action")), verb.get("method", "POST"), extra)
+            tuple(ring.target for ring in dial.rings), status, (winner or dial.rings[0]).sid,
+            winner.target if winner else None, duration, winner.heard if winner else ()))
+
+    def place_children(self, rings: list[_Ring]) -> None:
+        # The dialled legs are live calls too: the stand-in must not answer 404 for them.
+        self.children = [ring.sid for ring in rings]
+        for ring in rings:
+            if self.rest:
+                self.rest.call_started(ring.sid, "ringing")
+
+    def release_children(self, rings: list[_Ring]) -> None:
+        self.children = []
+        for ring in rings:
+            if self.rest:
+                self.rest.call_ended(ring.sid, "completed" if ring.answered_at is not None else ring.outcome
+                                     or "canceled")
 
     def dial_rings(self, leg: _Leg, doc: _Doc, verb: ElementTree.Element) -> list[_Ring] | None:
         """One _Ring per dialled party; None when a noun cannot be simulated."""
@@ -606,7 +931,10 @@ class _CallRun:
         """The call progress callbacks: numbered in firing order, optionally duplicated or reordered."""
         if not self.sim.status_url:
             return
-        answered = self.result.ended_by != "reject" or self.answered_at is not None
+        # Unanswered ends (a first-verb Reject, a REST cancel while ringing, a hang-up before an answerOnBridge
+        # bridge) carry no duration nor "answered".
+        answered = self.answered_at is not None or (
+            self.result.final_status not in ("busy", "no-answer", "canceled") and not self.ringing_on_bridge)
         fired = []
         for event in events:
             if event == "answered" and not answered:

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
-from callsim import CallSimulator, FlaskClientTransport
+from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 
 AUTH_TOKEN = "test-auth-token"
 PUBLIC_BASE = "https://careline.test"
+REST_ACCOUNT_SID, REST_TOKEN = "AC" + "5" * 32, "rest-token"
+HOLD_MUSIC = "https://careline.test/media/hold.mp3"
+HOLD_SECONDS = 30.0
+AGENT_LINE = "+13125550177"
+# /voice/by-number answers like a real number-routing app: the agents' line gets the agent page, others hold.
+PAGE_FOR_NUMBER = {AGENT_LINE: "/voice/agent"}
 
 PAGES = {
     "/voice/incoming": '<Say>Thank you for calling Maple Clinic.</Say>'
@@ -27,6 +34,20 @@ PAGES = {
     "/voice/get-menu": '<Gather numDigits="1" method="GET" action="/voice/menu?source=get"><Say>Hi.</Say></Gather>',
     "/voice/leg-status": '<Dial action="/voice/dial-done"><Number statusCallback="/voice/leg-events" '
                          'statusCallbackEvent="initiated ringing answered completed">+13125550111</Number></Dial>',
+    # The caller waits on hold: music in a Gather (a key leaves the queue), looping until something happens.
+    "/voice/hold": f'<Gather numDigits="1" action="/voice/menu"><Play>{HOLD_MUSIC}</Play></Gather>'
+                   '<Redirect>/voice/hold</Redirect>',
+    "/voice/connect": '<Say>Connecting you to the nurse.</Say><Hangup/>',
+    # An agent's call: pressing 1 takes the longest-waiting caller (the app redirects that call via REST).
+    "/voice/agent": '<Gather numDigits="1" action="/voice/agent-accept"><Say>Press 1 to take the call.</Say>'
+                    '</Gather>',
+    "/voice/bridge": '<Dial answerOnBridge="true" callerId="+13125550100" action="/voice/dial-done">'
+                     '<Number url="/voice/whisper">+13125550111</Number></Dial>',
+    "/voice/client": '<Dial action="/voice/dial-done" timeout="20"><Client url="/voice/whisper">nurse_amy</Client>'
+                     '</Dial>',
+    "/voice/record-then-redirect": '<Record action="/voice/self-redirect" recordingStatusCallback='
+                                   '"/voice/recording-status"/>',
+    "/voice/bad-whisper-dial": '<Dial><Number url="/voice/direct">+13125550111</Number></Dial>',
 }
 MENU = {
     "1": '<Dial action="/voice/dial-done" timeout="10"><Number url="/voice/whisper">+13125550111</Number></Dial>',
@@ -67,6 +88,14 @@ def make_app(log: list) -> Flask:
             if request.values.get("DialCallStatus") == "completed":
                 return twiml("<Hangup/>")
             return twiml('<Say>Nobody is available.</Say><Record action="/voice/recorded"/>')
+        if page == "by-number":
+            return twiml(PAGES[PAGE_FOR_NUMBER.get(request.values.get("To"), "/voice/hold")])
+        if page == "agent-accept":
+            redirect_waiting_caller(f"{PUBLIC_BASE}/voice/connect")
+            return twiml("<Say>You are connected.</Say>")
+        if page == "self-redirect":  # redirects its own call through the REST API, then answers anyway
+            redirect_call(request.values["CallSid"], f"{PUBLIC_BASE}/voice/recorded")
+            return twiml("<Say>Never heard.</Say>")
         if page == "broken":
             return Response("boom", status=500)
         if page == "plain":
@@ -74,6 +103,22 @@ def make_app(log: list) -> Flask:
         return Response(status=204)  # status, recording and transcription callbacks
 
     return app
+
+
+def rest_client(base_url: str) -> Client:
+    """The twilio SDK client, pointed at a REST stand-in."""
+    client = Client(REST_ACCOUNT_SID, REST_TOKEN)
+    client.api.base_url = base_url
+    return client
+
+
+def redirect_call(call_sid: str, url: str) -> None:
+    rest_client(current_app.config["REST_URL"]).calls(call_sid).update(url=url, method="POST")
+
+
+def redirect_waiting_caller(url: str) -> None:
+    """What a queueing app does when an agent accepts: send the waiting caller to new TwiML."""
+    redirect_call(current_app.config["WAITING"].pop(0), url)
 
 
 @pytest.fixture
@@ -90,6 +135,20 @@ def client(app_log):
 @pytest.fixture
 def sim(client) -> CallSimulator:
     return CallSimulator(FlaskClientTransport(client), AUTH_TOKEN)
+
+
+@pytest.fixture
+def standin():
+    with TwilioRestStandin(REST_ACCOUNT_SID, REST_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def rest_sim(client, standin) -> CallSimulator:
+    """A simulator whose live calls the app can redirect or hang up through the REST stand-in."""
+    client.application.config.update(REST_URL=standin.url, WAITING=[])
+    return CallSimulator(FlaskClientTransport(client), AUTH_TOKEN, rest=standin,
+                         media_seconds={HOLD_MUSIC: HOLD_SECONDS})
 
 
 def add_route(app: Flask, path: str, view) -> None:
