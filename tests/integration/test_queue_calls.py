@@ -6,6 +6,7 @@ Agents take callers by the status API; the simulator's timed hooks change things
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import timedelta
 
 import pytest
@@ -167,7 +168,8 @@ def test_given_an_available_agent_when_caller_asks_for_someone_then_connected_at
 
 
 def test_given_first_agent_does_not_answer_then_paused_missed_and_next_agent_rung(
-        qsim, set_status, services, people, drain, session_factory, clock):
+        qsim, set_status, services, people, drain, session_factory, clock, caplog):
+    caplog.set_level(logging.DEBUG)
     set_status("nia")  # idle longest: rung first
     clock.now = clock.now.replace(second=5)
     set_status("ana")
@@ -180,6 +182,9 @@ def test_given_first_agent_does_not_answer_then_paused_missed_and_next_agent_run
     kinds = [(e.kind, e.agent_id) for e in queue_events(session_factory, result.call_sid)]
     assert kinds == [("entered", None), ("offered", people["nia"]), ("no-answer", people["nia"]),
                      ("offered", people["ana"]), ("connected", people["ana"]), ("talk-ended", people["ana"])]
+    assert "call=" + result.call_sid in caplog.text  # the queue's steps are logged by CallSid...
+    for number in (CALLER, NIA, ANA):  # ...never by the caller's or the agents' numbers
+        assert number not in caplog.text and number[2:] not in caplog.text
 
 
 def test_given_voicemail_answers_the_agents_phone_then_it_counts_as_no_answer(qsim, set_status, services, people):

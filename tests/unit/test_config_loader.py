@@ -191,3 +191,10 @@ def test_supported_languages_are_the_ones_with_prompts():
     from practices.loader import SUPPORTED_LANGUAGES
 
     assert set(SUPPORTED_LANGUAGES) == set(available_languages()) == set(LANGUAGE_KEYS)
+
+
+def test_given_an_agent_with_a_twilio_client_identity_then_it_is_read_and_a_malformed_one_refused():
+    spec = load_config_text(MINIMAL + '[[agents]]\nemail = "a@x.example"\nname = "A"\nclient = "ana.lopez"\n')
+    assert spec.agents[0].client == "ana.lopez"
+    problems = refused(MINIMAL + '[[agents]]\nemail = "a@x.example"\nname = "A"\nclient = "<Ana Lopez>"\n')
+    assert any(".client:" in p and "not a Twilio Client identity" in p for p in problems), problems
