@@ -56,7 +56,7 @@ def run(options: argparse.Namespace) -> int:
         try:
             samples = _measure(CallQueue(client), client, options.ops, options.rounds)
             client.flushdb()
-            redirects = _measure_dispatch(CallQueue(client), client, options.dispatches)
+            redirects = _time_dispatches(CallQueue(client), client, options.dispatches)
         finally:
             client.close()
     report = _report(samples, options)
@@ -141,7 +141,7 @@ class _OnePractice:
         return (PRACTICE,)
 
 
-def _measure_dispatch(queue: CallQueue, client: redis.Redis, count: int) -> list[float]:
+def _time_dispatches(queue: CallQueue, client: redis.Redis, count: int) -> list[float]:
     """Seconds from set_agent(available) to the REST redirect's answer, one agent at a time."""
     for agent_id in range(1, AGENTS + 1):
         queue.set_agent(agent_id, "paused", T0, practices=[PRACTICE], languages=["en"], reason="bench")

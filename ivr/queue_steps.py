@@ -27,13 +27,6 @@ from webhooks.phone import E164
 log = logging.getLogger(__name__)
 
 HOLD_AUDIO_PATH = "/voice/hold-audio.wav"
-AGENT_RING_OVERHEAD_SECONDS = 5  # Twilio rings about 5 s past a Dial's timeout (as for the front desk)
-DIAL_MIN_TIMEOUT_SECONDS = 5
-
-
-def agent_ring_timeout(agent_ring_seconds: int) -> int:
-    """The Dial timeout that rings one agent for about `agent_ring_seconds` in all."""
-    return max(DIAL_MIN_TIMEOUT_SECONDS, agent_ring_seconds - AGENT_RING_OVERHEAD_SECONDS)
 
 
 def _seconds(now: datetime) -> float:
@@ -311,7 +304,7 @@ class QueueSteps:
         twiml.ring_agent(
             turn.response, turn.prompts, target=agent.client_identity or agent.phone,
             client=bool(agent.client_identity),
-            ring_timeout=agent_ring_timeout(turn.practice.queue_setting("agent_ring_seconds")),
+            ring_timeout=twiml.dial_timeout(turn.practice.queue_setting("agent_ring_seconds")),
             action=self._urls("voice.queue_dial_result", s=turn.next_step, agent=agent_id),
             whisper_url=self._urls("voice.queue_whisper", call=turn.request.call_sid, agent=agent_id))
 

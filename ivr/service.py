@@ -29,8 +29,6 @@ from practices.snapshot import PracticeSnapshot
 
 log = logging.getLogger(__name__)
 
-FRONT_DESK_RING_OVERHEAD_SECONDS = 5  # Twilio rings about 5 s longer than a Dial's timeout
-DIAL_MIN_TIMEOUT_SECONDS = 5  # Twilio's minimum Dial timeout
 MESSAGE_TRIES = 2  # an empty or too-short recording is offered once more
 FIRST_ANSWER_CACHE_SIZE = 512  # rendered first answers kept per process: practices x open/closed
 
@@ -56,7 +54,7 @@ class VoiceRequest:
 
 def front_desk_timeout(ring_budget_seconds: int) -> int:
     """The Dial timeout that keeps the front desk's whole ring within the ring budget."""
-    return max(DIAL_MIN_TIMEOUT_SECONDS, ring_budget_seconds - FRONT_DESK_RING_OVERHEAD_SECONDS)
+    return twiml.dial_timeout(ring_budget_seconds)
 
 
 class Turn:
