@@ -402,6 +402,7 @@ def test_given_an_agent_in_wrap_up_then_the_next_caller_waits_for_its_end_and_th
     jobs = [services.jobs.fetch_job(job_id) for job_id in scheduled.get_job_ids()]
     wrap_up_ends = [job for job in jobs if job.func_name == "queueing.jobs.dispatch_for_agent"]
     assert [job.args for job in wrap_up_ends] == [(people["nia"],)]  # the dispatch at the wrap-up's end
+    assert wrap_up_ends[0].retries_left == 3  # a worker dying mid-job: RQ runs it again
     second_start = clock.now.timestamp()
     second = qsim.call(to=NORTHSIDE, from_=OTHER_CALLER, caller=Caller().press("1", after=1),
                        dial={NIA: Callee(press="1")})
