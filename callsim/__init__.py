@@ -24,6 +24,14 @@ Live calls, as the app sees them on Twilio:
 * App clock: ``CallSimulator(..., on_time=clock.set)`` is told the call's wall time (start_time + simulated
   seconds) before every request and every hook.
 * Hang-ups at a time: ``Caller(press="1").hang_up(at=40)`` hangs up 40 s into the call, wherever it is.
+
+Calls and messages the app creates:
+
+* Outbound calls: ``sim.run_outbound(standin.requests_for("calls.create")[0], callee=Caller(press="1"),
+  dial={PATIENT: "answered"})`` rings To, runs Url on the answering leg (Direction=outbound-api) and sends
+  the StatusCallbackEvent callbacks; ``callee="no-answer"`` ends it unanswered.
+* Inbound SMS: ``sim.send_sms(PATIENT, PRACTICE, "STOP")`` posts the incoming-message webhook and checks
+  that a 200 answer is Messaging TwiML; ``standin.sent_messages()``, ``standin.opt_out(number)`` (21610).
 """
 from .caller import Callee, Caller, Intent, hang_up, press, silence, speak
 from .errors import (CallerScriptError, CallFailed, CallLoop, SimulationError, TwimlRejected, UnsupportedVerb,

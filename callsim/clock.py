@@ -11,7 +11,9 @@ RECORD_MAX_SECONDS = 3600.0  # <Record maxLength> default
 TRANSCRIBE_MAX_SECONDS = 120.0  # <Record maxLength> default when transcribe="true"
 BEEP_SECONDS = 0.5
 DIAL_TIMEOUT_SECONDS = 30.0  # <Dial timeout> default
-DIAL_RING_BUFFER_SECONDS = 5.0  # Twilio rings ~5 s longer than the Dial timeout
+DIAL_RING_BUFFER_SECONDS = 5.0  # Twilio rings ~5 s longer than the Dial timeout (and the calls.create Timeout)
+REST_CALL_TIMEOUT_SECONDS = 60.0  # calls.create Timeout default: ring time before no-answer
+ANSWER_SECONDS = 3.0  # how long a scripted party lets its phone ring before answering
 BUSY_SECONDS = 1.0
 FAILED_SECONDS = 0.5
 MAX_LOOPS = 1000  # loop="0" repeats "indefinitely"; Twilio caps it at 1000

@@ -3,6 +3,10 @@
 Given to a CallSimulator (``CallSimulator(..., rest=standin)``), it also knows which calls are live: a
 ``calls.update`` for one of them is handed to the simulator, which redirects or hangs up the call as Twilio
 does, and an update for any other call is refused as Twilio refuses it.
+
+Creates are checked as Twilio checks them and recorded: ``created_calls()`` (which ``sim.run_outbound`` plays)
+and ``sent_messages()``; ``opt_out(number)`` makes messages to a number fail as after a STOP reply, and
+``forget_recording(sid)`` makes a recording answer 404.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from .rest_rules import TWIML_MAX_CHARS, call_create_refusal, first, message_create_refusal
+
 ACCOUNT = r"/2010-04-01/Accounts/(?P<account>AC\w+)"
 # (operation name, HTTP method, path pattern); the operation names are what fail_next() takes.
 ROUTES = [
@@ -29,7 +35,7 @@ ROUTES = [
 ]
 # A 44-byte RIFF/WAVE header plus a little silence: enough for code that checks the format.
 PLACEHOLDER_ACCOUNT_SID = "AC" + "0" * 32  # for update_call() when the stand-in checks no credentials
-TWIML_MAX_CHARS = 4000  # Twilio error 32018: "Twiml size exceeded maximum allowed value of 4000 characters"
+CREATES = {"calls.create": "CA", "messages.create": "SM"}  # operations that make a resource, and its SID prefix
 HANGUP_STATUSES = ("completed", "canceled")
 UNANSWERED_STATUSES = ("queued", "ringing")  # the only states Status=canceled ends (Call resource docs)
 WAV_BYTES = (b"RIFF" + (36 + 800).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
@@ -46,6 +52,7 @@ class RestRequest:
     operation: str  # e.g. "calls.update", or "unknown"
     params: dict  # form params; a name sent several times maps to a list
     auth: tuple[str, str] | None  # (username, password) from HTTP Basic auth
+    sid: str = ""  # for a create the stand-in accepted: the SID it answered with
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class TwilioRestStandin:
         self._live: dict[str, str] | None = None
         self._ended: dict[str, str] = {}  # CallSid -> final status, for calls a simulator ran to the end
         self._updates: dict[str, list[CallUpdate]] = {}  # accepted updates the simulator has not taken yet
+        self._created: dict[str, dict] = {}  # CallSid -> calls.create params, in creation order
+        self._messages: list[dict] = []  # the messages.create requests accepted
+        self._opted_out: set[str] = set()  # recipients who replied STOP
+        self._forgotten: set[str] = set()  # RecordingSids answered with 404
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -129,6 +140,38 @@ class TwilioRestStandin:
                                auth=auth, timeout=10)
         return answer.status_code, answer.json()
 
+    # -- created resources -----------------------------------------------------------------------------
+
+    def created_calls(self) -> list[tuple[str, dict]]:
+        """(CallSid, params) of every calls.create the stand-in accepted, oldest first."""
+        with self._lock:
+            return [(sid, dict(params)) for sid, params in self._created.items()]
+
+    def created_call(self, call_sid: str) -> dict:
+        """The calls.create params the stand-in answered with `call_sid`; KeyError for any other SID."""
+        with self._lock:
+            return dict(self._created[call_sid])
+
+    def sent_messages(self) -> list[dict]:
+        """The messages.create requests accepted: sid, to, from, body, status_callback... oldest first."""
+        with self._lock:
+            return [dict(message) for message in self._messages]
+
+    def opt_out(self, number: str) -> None:
+        """`number` replied STOP: messages to it now fail with Twilio error 21610."""
+        with self._lock:
+            self._opted_out.add(number)
+
+    def opt_in(self, number: str) -> None:
+        """`number` replied START: messages to it are accepted again."""
+        with self._lock:
+            self._opted_out.discard(number)
+
+    def forget_recording(self, recording_sid: str) -> None:
+        """Make every fetch of `recording_sid` (metadata or media) answer 404, error 20404."""
+        with self._lock:
+            self._forgotten.add(recording_sid)
+
     # -- live calls, shared with a running CallSimulator ------------------------------------------------
 
     def call_started(self, call_sid: str, status: str = "ringing") -> None:
@@ -160,6 +203,16 @@ class TwilioRestStandin:
         with self._lock:
             return dict(self._live or {})
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The status the stand-in knows for `call_sid`: live, final, or queued when created and not run yet."""
+        with self._lock:
+            return self._known_status(call_sid)
+
+    def _known_status(self, sid: str) -> str | None:
+        # Callers hold the lock.
+        current = (self._live or {}).get(sid) or self._ended.get(sid)
+        return current or ("queued" if sid in self._created else None)
+
     # -- request handling ---------------------------------------------------------------------------------
 
     def _handle(self, method: str, path: str, body: bytes, authorization: str | None) -> tuple[int, str, bytes]:
@@ -171,35 +224,77 @@ class TwilioRestStandin:
                 operation, match = name, candidate
                 break
         auth = _basic_auth(authorization)
+        sid = CREATES[operation] + uuid.uuid4().hex if operation in CREATES else ""
         with self._lock:
-            self.requests.append(RestRequest(method, path, operation, params, auth))
             failure = self._failures.get(operation, [None]).pop(0) if self._failures.get(operation) else None
+        answer = self._respond(operation, match, params, path, auth, failure, sid)
+        with self._lock:
+            # Recorded once answered, so that a refused create carries no SID.
+            self.requests.append(RestRequest(method, path, operation, params, auth, sid if answer[0] == 201 else ""))
+        return answer
+
+    def _respond(self, operation: str, match, params: dict, path: str, auth, failure,
+                 sid: str) -> tuple[int, str, bytes]:
+        """The answer to one request: auth, a scripted failure, then the operation's own checks."""
         if self.auth_token and auth != (self.account_sid, self.auth_token):
             return _json(401, _twilio_error(401, "Authenticate"))
         if failure:
             return _json(failure[0], _twilio_error(*failure))
         if match is None:
             return _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        refusal = None
         if operation == "calls.update":
             refusal = self._accept_update(match["sid"], params, path)
+        elif operation == "calls.create":
+            refusal = self._accept_call(sid, params)
+        elif operation == "messages.create":
+            refusal = self._accept_message(sid, params)
+        elif operation == "recordings.fetch" and self._is_forgotten(match["sid"]):
+            refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        return refusal or self._answer(operation, {**match.groupdict(), "sid": match.groupdict().get("sid") or sid},
+                                       params)
+
+    def _is_forgotten(self, recording_sid: str) -> bool:
+        with self._lock:
+            return recording_sid in self._forgotten
+
+    def _accept_call(self, sid: str, params: dict) -> tuple[int, str, bytes] | None:
+        """Record a valid calls.create as a queued call; the refusal Twilio would answer otherwise."""
+        refusal = call_create_refusal(params)
+        if refusal:
+            return _json(refusal[0], _twilio_error(refusal[0], refusal[2], refusal[1]))
+        with self._lock:
+            self._created[sid] = dict(params)
+        return None
+
+    def _accept_message(self, sid: str, params: dict) -> tuple[int, str, bytes] | None:
+        """Record a valid messages.create; the refusal Twilio would answer otherwise (21610 once opted out)."""
+        with self._lock:
+            refusal = message_create_refusal(params, self._opted_out)
             if refusal:
-                return refusal
-        return self._answer(operation, match.groupdict(), params)
+                return _json(refusal[0], _twilio_error(refusal[0], refusal[2], refusal[1]))
+            self._messages.append({"sid": sid, "to": first(params, "To"), "from": first(params, "From") or None,
+                                   "messaging_service_sid": first(params, "MessagingServiceSid") or None,
+                                   "body": first(params, "Body"), "media_url": params.get("MediaUrl"),
+                                   "status_callback": first(params, "StatusCallback") or None})
+        return None
 
     def _accept_update(self, sid: str, params: dict, path: str) -> tuple[int, str, bytes] | None:
         """Queue an update for a live call; the refusal Twilio would answer otherwise (None: accepted)."""
         with self._lock:
-            if self._live is None:
+            # A created call no simulator has run yet is queued: its updates wait for sim.run_outbound.
+            queued = sid in self._created and sid not in (self._live or {}) and sid not in self._ended
+            if self._live is None and not queued:
                 return None  # no simulator told us which calls exist: accept everything, change nothing
             if sid in self._ended:
                 # Twilio error 21220: "Calls that have completed cannot be recorded or redirected."
                 return _json(400, _twilio_error(400, "Call is not in-progress. Cannot redirect.", 21220))
-            if sid not in self._live:
+            if sid not in (self._live or {}) and not queued:
                 return _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
             if len(params.get("Twiml") or "") > TWIML_MAX_CHARS:
                 return _json(400, _twilio_error(
                     400, f"Twiml size exceeded maximum allowed value of {TWIML_MAX_CHARS} characters", 32018))
-            update = _update_from(sid, params, self._live[sid])
+            update = _update_from(sid, params, "queued" if queued else self._live[sid])
             if update:
                 self._updates.setdefault(sid, []).append(update)
         return None
@@ -207,7 +302,7 @@ class TwilioRestStandin:
     def _call_status(self, sid: str, params: dict) -> str:
         """The status a calls.update/fetch answer reports for `sid`."""
         with self._lock:
-            current = (self._live or {}).get(sid) or self._ended.get(sid)
+            current = self._known_status(sid)
         requested = params.get("Status")
         if requested == "completed" or (requested == "canceled" and current in (None, *UNANSWERED_STATUSES)):
             return requested
@@ -219,17 +314,24 @@ class TwilioRestStandin:
             if ids.get("ext") == ".json":
                 return _json(200, {"sid": ids["sid"], "account_sid": account, "status": "completed"})
             return 200, "audio/mpeg" if ids.get("ext") == ".mp3" else "audio/wav", WAV_BYTES
+        sid = ids["sid"]
         if operation == "messages.create":
-            return _json(201, {"sid": "SM" + uuid.uuid4().hex, "account_sid": account, "to": params.get("To"),
-                               "from": params.get("From"), "body": params.get("Body"), "status": "queued"})
+            # Sent through a Messaging Service, a message is "accepted" until a sender is picked.
+            service = first(params, "MessagingServiceSid") or None
+            return _json(201, {"sid": sid, "account_sid": account, "to": params.get("To"),
+                               "from": params.get("From"), "messaging_service_sid": service,
+                               "body": params.get("Body"), "status": "accepted" if service else "queued",
+                               "direction": "outbound-api", "api_version": "2010-04-01",
+                               "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json"})
         if operation == "queues.members.update":
-            return _json(200, {"call_sid": ids["sid"], "queue_sid": ids["queue"], "position": 0,
+            return _json(200, {"call_sid": sid, "queue_sid": ids["queue"], "position": 0,
                                "wait_time": 0, "url": params.get("Url")})
-        sid = ids.get("sid") or "CA" + uuid.uuid4().hex
-        status = "queued" if operation == "calls.create" else self._call_status(sid, params)
-        return _json(201 if operation == "calls.create" else 200,
+        created = operation == "calls.create"
+        status = "queued" if created else self._call_status(sid, params)
+        return _json(201 if created else 200,
                      {"sid": sid, "account_sid": account, "status": status, "to": params.get("To"),
                       "from": params.get("From"), "api_version": "2010-04-01",
+                      **({"direction": "outbound-api"} if created else {}),
                       "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json"})
 
     def _handler_class(self):

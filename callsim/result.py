@@ -10,7 +10,7 @@ from .schema import Problem
 class Step:
     """One event of the call at simulated time `t` (seconds from the start)."""
 
-    kind: str  # say play pause beep gather input record dial redirect hangup reject error hook
+    kind: str  # say play pause beep gather input record dial redirect hangup reject error hook ring
     text: str = ""  # spoken text, media URL, digits or a short description
     attrs: dict = field(default_factory=dict)
     t: float = 0.0
@@ -62,7 +62,9 @@ class CallResult:
     dial_results: list[DialResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     first_voice_at: float | None = None
-    ended_by: str = ""  # caller-hangup app-hangup rest-hangup end-of-document reject error
+    # caller-hangup app-hangup rest-hangup end-of-document reject error; for a created call that nobody
+    # answered: no-answer busy failed
+    ended_by: str = ""
     duration: float = 0.0
     final_status: str = "completed"
 

@@ -13,10 +13,11 @@ from . import clock as costs
 from .caller import Caller, Callee, DialScript, callee_for
 from .clock import CallClock
 from .errors import CallLoop, TwimlRejected, UnsupportedVerb, WebhookFailed
-from .rest import TwilioRestStandin
+from .rest import RestRequest, TwilioRestStandin
 from .result import CallResult, DialResult, Document, Exchange, Step
 from .schema import Problem, TwimlSchema, check_http
 from .signing import SIGNATURE_HEADER, sign
+from .sms import incoming_message_params, messaging_problems
 from .timeline import HANGUP, Interrupt, RunInfo, Timeline, interrupt_for
 from .transport import Response
 
@@ -151,14 +152,36 @@ class CallSimulator:
         placed from a hook starts at the wall time the outer call reached, and the outer call resumes when the
         nested one has ended.
         """
-        # A call placed while another runs (from one of its hooks) starts at the wall time reached so far.
-        begins = start_time or (self._wall if self._runs else None) or datetime.now(UTC)
         run = _CallRun(self, to, from_, caller or Caller(), dial, call_sid or new_sid("CA"), extra_params or {},
-                       begins, answered_after, talk_seconds, at)
+                       self._start_time(start_time), answered_after, talk_seconds, at)
+        return self._play(run, lambda: run.send_status_callbacks(status_events, duplicate_status, reorder_status))
+
+    def run_outbound(self, created: RestRequest | str, callee: Caller | Callee | str | None = None,
+                     dial: DialScript = None, answered_after: float | None = None, talk_seconds: float = 30.0,
+                     at: TimedHooks | None = None, start_time: datetime | None = None,
+                     extra_params: Mapping[str, str] | None = None) -> CallResult:
+        """Play a call the app made with calls.create (the stand-in's request, or the CallSid it answered).
+
+        Twilio rings To; `callee` is the party there: a Caller (answers after `answered_after` s, default 3, and
+        its script answers the TwiML), a Callee (its answer/status/press/answered_after), or a dial outcome
+        string. Once it answers, Url (or Twiml) runs on its leg with Direction=outbound-api; StatusCallback gets
+        the StatusCallbackEvent events as they happen. `dial` scripts the numbers its TwiML dials, and `at`
+        times (like a Caller's hang_up(at=...)) count from the moment the call is placed.
+        """
+        from .outbound import run_outbound  # it builds on _CallRun, below
+
+        return run_outbound(self, created, callee, dial, answered_after, talk_seconds, at, start_time, extra_params)
+
+    def _start_time(self, start_time: datetime | None) -> datetime:
+        # A call placed while another runs (from one of its hooks) starts at the wall time reached so far.
+        return start_time or (self._wall if self._runs else None) or datetime.now(UTC)
+
+    def _play(self, run: _CallRun, finish: Callable[[], object]) -> CallResult:
+        """Run `run` to its end, then `finish` (its last status callbacks); raises as call() documents."""
         self._runs.append(run)
         try:
             run.execute()
-            run.send_status_callbacks(status_events, duplicate_status, reorder_status)
+            finish()
         finally:
             self._runs.pop()
             self._wall = None if not self._runs else max(self._wall or run.wall_now(), run.wall_now())
@@ -220,6 +243,26 @@ class CallSimulator:
             params["CallDuration"] = str(duration)
         return self.send("POST", self.status_url or self.url("/voice/status"), {**params, **(extra or {})})[0]
 
+    def send_sms(self, from_: str, to: str, body: str, path: str = "/sms/incoming", message_sid: str | None = None,
+                 extra_params: Mapping[str, str] | None = None) -> Response:
+        """POST one inbound SMS, signed, as Twilio's incoming-message webhook; `message_sid` redelivers one.
+
+        In strict mode a 200 answer must be Messaging TwiML (a <Response> of <Message>/<Redirect>), else this
+        raises WebhookFailed (status, Content-Type) or TwimlRejected (the document).
+        """
+        sid = message_sid or new_sid("SM")
+        params = {**incoming_message_params(self.account_sid, from_, to, body, sid), **_geo("From", from_),
+                  **_geo("To", to), **(extra_params or {})}
+        url = self.url(path)
+        response = self.send("POST", url, params)[0]
+        problems = messaging_problems(response, url) if response.status == 200 else []
+        if self.strict and problems:
+            error = WebhookFailed if problems[0].kind == "http" else TwimlRejected
+            lines = [f"SMS {sid}: Twilio would reject the answer to its incoming-message webhook"]
+            lines += [f"  - [{p.kind}] {p}" for p in problems]
+            raise error("\n".join(lines + [f"--- HTTP {response.status}\n{response.text[:2000]}"]))
+        return response
+
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:
     # GET requests carry Twilio's parameters in the query string, appended to any already there.
@@ -272,6 +315,7 @@ class _CallRun:
         self.answered_at: float | None = None
         self.ringing_on_bridge = False  # a <Dial answerOnBridge> left the call unanswered while it rang
         self.children: list[str] = []  # CallSids of the legs a running <Dial> placed
+        self.fallback_url, self.fallback_method = sim.fallback_url, "POST"  # where a failed fetch goes next
         params = {"CallSid": call_sid, "AccountSid": sim.account_sid, "From": from_, "To": to,
                   "Caller": from_, "Called": to, "ApiVersion": API_VERSION, "Direction": "inbound",
                   **_geo("From", from_), **_geo("To", to), **_geo("Caller", from_), **_geo("Called", to)}
@@ -282,6 +326,11 @@ class _CallRun:
     @property
     def call_sid(self) -> str:
         return self.result.call_sid
+
+    @property
+    def account_sid(self) -> str:
+        """The account the call belongs to (for a created call, the one that created it)."""
+        return self.caller.params["AccountSid"]
 
     def wall_now(self) -> datetime:
         """The call's current wall time: its start time plus the simulated seconds so far."""
@@ -295,7 +344,7 @@ class _CallRun:
         if self.rest:
             self.rest.call_started(self.call_sid, leg.status)
         try:
-            doc = self.guarded(leg, lambda: self.fetch(leg, self.sim.voice_url, "POST", {}))
+            doc = self.guarded(leg, lambda: self.first_document(leg))
             while isinstance(doc, _Doc):
                 doc = self.guarded(leg, lambda current=doc: self.run_document(leg, current))
         finally:
@@ -305,6 +354,10 @@ class _CallRun:
         self.result.first_voice_at = leg.voice_at
         self.result.duration = round(self.clock.now, 3)
         self.sim.reached(self.wall_now())
+
+    def first_document(self, leg: _Leg):
+        """The document Twilio fetches when the call comes in: the number's Voice URL."""
+        return self.fetch(leg, self.sim.voice_url, "POST", {})
 
     def guarded(self, leg: _Leg, action: Callable[[], object]):
         """Run `action`; when a hang-up or REST update interrupts it, carry that out instead (and so on)."""
@@ -470,10 +523,10 @@ class _CallRun:
         self.failed_docs.append(document)
         for problem in problems:
             self.problem(problem, leg)
-        if leg.fallback and self.sim.fallback_url and purpose != "fallback":
+        if leg.fallback and self.fallback_url and purpose != "fallback":
             # Twilio: on a failed fetch, request the Fallback URL with ErrorCode and ErrorUrl, and go on with it.
-            return self.fetch(leg, self.sim.fallback_url, "POST", {**extra, "ErrorCode": code, "ErrorUrl": url},
-                              "fallback")
+            return self.fetch(leg, self.fallback_url, self.fallback_method,
+                              {**extra, "ErrorCode": code, "ErrorUrl": url}, "fallback")
         self.say(leg, APP_ERROR_TEXT, {"language": "en-US"})
         return self.end(leg, "error")
 
@@ -616,7 +669,7 @@ class _CallRun:
         intent = leg.party.at_record()
         sid = new_sid("RE")
         take = _Take(verb, doc, urljoin(doc.url, verb.get("action") or "") or doc.url, sid,
-                     f"https://api.twilio.com/{API_VERSION}/Accounts/{self.sim.account_sid}/Recordings/{sid}",
+                     f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}",
                      self.clock.now, set(verb.get("recordingStatusCallbackEvent", "completed").split()), intent.words)
         spoken = intent.seconds if intent.kind == "speak" else 0.0
         if spoken <= 0:
@@ -710,7 +763,7 @@ class _CallRun:
         url = take.verb.get("recordingStatusCallback")
         if not url:
             return
-        params = {"AccountSid": self.sim.account_sid, "CallSid": leg.params["CallSid"], "RecordingSid": take.sid,
+        params = {"AccountSid": self.account_sid, "CallSid": leg.params["CallSid"], "RecordingSid": take.sid,
                   "RecordingUrl": take.url, "RecordingStatus": status,
                   "RecordingDuration": str(int(round(duration))), "RecordingChannels": "1",
                   "RecordingSource": "RecordVerb", "RecordingStartTime": self.timestamp(take.started)}
@@ -886,7 +939,7 @@ class _CallRun:
 
     def whisper(self, leg: _Leg, doc: _Doc, ring: _Ring, caller_id: str):
         """Run a <Number url> whisper on the callee's leg; the words it heard, or None if it declined."""
-        params = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.sim.account_sid,
+        params = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.account_sid,
                   "From": caller_id, "To": ring.target, "Caller": caller_id, "Called": ring.target,
                   "ApiVersion": API_VERSION, "Direction": "outbound-dial"}
         callee_leg = _Leg(ring.target, Caller(press=ring.callee.press), params, status="in-progress", fallback=False)
@@ -911,7 +964,7 @@ class _CallRun:
         if answered:
             fired.append(("answered", "in-progress", ring.answered_at))
         fired.append(("completed", "completed" if answered else ring.outcome, ring.end))
-        base = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.sim.account_sid,
+        base = {"CallSid": ring.sid, "ParentCallSid": leg.params["CallSid"], "AccountSid": self.account_sid,
                 "From": caller_id, "To": ring.target, "Caller": caller_id, "Called": ring.target,
                 "ApiVersion": API_VERSION, "Direction": "outbound-dial", "CallbackSource": "call-progress-events"}
         for sequence, (event, status, t) in enumerate(e for e in fired if e[0] in wanted):

@@ -16,6 +16,17 @@ HOLD_SECONDS = 30.0
 AGENT_LINE = "+13125550177"
 # /voice/by-number answers like a real number-routing app: the agents' line gets the agent page, others hold.
 PAGE_FOR_NUMBER = {AGENT_LINE: "/voice/agent"}
+PRACTICE_NUMBER, AGENT_PHONE, PATIENT = "+13125550100", "+13125550166", "+13125550123"
+# /sms/<page>: what the test app answers an incoming message with.
+SMS_ANSWERS = {
+    "incoming": ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>Thanks, we got it.</Message></Response>',
+                 "text/xml", 200),
+    "silent": ("<Response/>", "application/xml", 200),
+    "json": ('{"ok": true}', "application/json", 200),
+    "voice": ("<Response><Say>Hello.</Say></Response>", "text/xml", 200),
+    "broken-xml": ("<Response><Message>Thanks</Response>", "text/xml", 200),
+    "no-reply": ("", "text/xml", 204),
+}
 
 PAGES = {
     "/voice/incoming": '<Say>Thank you for calling Maple Clinic.</Say>'
@@ -48,6 +59,9 @@ PAGES = {
     "/voice/record-then-redirect": '<Record action="/voice/self-redirect" recordingStatusCallback='
                                    '"/voice/recording-status"/>',
     "/voice/bad-whisper-dial": '<Dial><Number url="/voice/direct">+13125550111</Number></Dial>',
+    # An agent's callback call (created through the REST API): press 1 to ring the patient from the practice.
+    "/voice/callback": '<Gather numDigits="1" action="/voice/callback-accept"><Say>Press 1 to call the patient.'
+                       '</Say></Gather><Say>Goodbye.</Say><Hangup/>',
 }
 MENU = {
     "1": '<Dial action="/voice/dial-done" timeout="10"><Number url="/voice/whisper">+13125550111</Number></Dial>',
@@ -82,6 +96,11 @@ def make_app(log: list) -> Flask:
             return twiml(PAGES[path])
         if page == "menu":
             return twiml(MENU.get(request.values.get("Digits", ""), '<Say>Sorry.</Say><Redirect>incoming</Redirect>'))
+        if page == "callback-accept":
+            if request.values.get("Digits") != "1":
+                return twiml("<Hangup/>")
+            return twiml(f'<Dial callerId="{PRACTICE_NUMBER}" action="/voice/dial-done" timeout="20">'
+                         f'<Number statusCallback="/voice/leg-events">{PATIENT}</Number></Dial>')
         if page == "whisper-accept":
             return twiml("<Say>Connecting.</Say>" if request.values.get("Digits") == "1" else "<Hangup/>")
         if page == "dial-done":
@@ -101,6 +120,11 @@ def make_app(log: list) -> Flask:
         if page == "plain":
             return Response("<Response><Say>Hi.</Say></Response>", mimetype="text/plain")
         return Response(status=204)  # status, recording and transcription callbacks
+
+    @app.route("/sms/<page>", methods=["POST"])
+    def sms(page):
+        body, mimetype, status = SMS_ANSWERS[page]
+        return Response(body, status=status, mimetype=mimetype)
 
     return app
 
