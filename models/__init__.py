@@ -2,13 +2,19 @@
 from models.agent import ROLES, Agent, agent_practices
 from models.agent_status import AGENT_STATUSES, AgentStatusChange
 from models.base import Base, UTCDateTime, utcnow
-from models.call import ANSWERED_BY, OUTCOMES, Call, CallEvent, Caller
-from models.message import TASK_STATUSES, CallbackTask, CallbackTaskCall, Message
+from models.call import ANSWERED_BY, DIRECTIONS, OUTCOMES, Call, CallEvent, Caller
+from models.message import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, TASK_ACTIONS, TASK_STATUSES, TRANSCRIPTION_STATUSES,
+                            CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageAccess)
+from models.paging import PAGE_EVENT_KINDS, PAGE_STATUSES, OnCallPage, PageEvent
+from models.sms import SMS_PURPOSES, SMS_STATUSES, InboundSms, OutboundSms, SmsOptOut
 from models.practice import OnCallProvider, Practice, PracticeNumber
 from models.queue_event import QUEUE_EVENT_KINDS, QueueEvent
 from models.token import ApiToken
 
 __all__ = [
+    "ATTEMPT_OUTCOMES", "CLOSING_OUTCOMES", "DIRECTIONS", "PAGE_EVENT_KINDS", "PAGE_STATUSES", "SMS_PURPOSES",
+    "SMS_STATUSES", "TASK_ACTIONS", "TRANSCRIPTION_STATUSES", "CallbackTaskAction", "InboundSms", "MessageAccess",
+    "OnCallPage", "OutboundSms", "PageEvent", "SmsOptOut",
     "AGENT_STATUSES", "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "AgentStatusChange", "ApiToken",
     "Base", "Call", "CallEvent", "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider",
     "Practice", "PracticeNumber", "QUEUE_EVENT_KINDS", "QueueEvent", "UTCDateTime", "agent_practices", "utcnow",

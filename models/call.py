@@ -13,6 +13,7 @@ ANSWERED_BY = ("front-desk", "ivr", "agent")
 # in-progress: not ended yet; answered: reached a person; message: left a message;
 # callback: asked (in the queue) to be called back; hung-up: ended without reaching a person, leaving a
 # message or asking for a callback; unknown-number: no practice owns `To`.
+DIRECTIONS = ("inbound", "outbound")  # outbound: an agent's callback from Careline
 OUTCOMES = ("in-progress", "answered", "message", "callback", "hung-up", "unknown-number")
 
 
@@ -34,6 +35,7 @@ class Call(Base):
         CheckConstraint("outcome IN ('in-progress', 'answered', 'message', 'callback', 'hung-up', "
                         "'unknown-number')",
                         name="outcome_known"),
+        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction_known"),
         Index("ix_calls_practice_id_started_at", "practice_id", "started_at"),
     )
 
@@ -52,6 +54,7 @@ class Call(Base):
     status: Mapped[str | None] = mapped_column(String(16))  # Twilio's last CallStatus
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(8), default="inbound", server_default="inbound")
 
 
 class CallEvent(Base):

@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
 
 TASK_STATUSES = ("open", "closed")
+# pending: asked of Twilio, its callback not here yet; completed / failed: Twilio's TranscriptionStatus.
+# NULL: not asked (Twilio transcribes US English only).
+TRANSCRIPTION_STATUSES = ("pending", "completed", "failed")
+ATTEMPT_OUTCOMES = ("reached", "voicemail", "no-answer", "wrong-number")
+CLOSING_OUTCOMES = ("reached", "wrong-number")
+# What a task's history records; nothing else changes a task.
+TASK_ACTIONS = ("opened", "call-added", "claimed", "call-started", "attempt", "flagged", "closed")
 
 
 class Message(Base):
@@ -27,7 +34,17 @@ class Message(Base):
     recording_sid: Mapped[str] = mapped_column(String(34), unique=True)
     recording_url: Mapped[str] = mapped_column(String(300))
     recording_status: Mapped[str | None] = mapped_column(String(16))  # from the recording status callback
+    transcription_status: Mapped[str | None] = mapped_column(String(16))  # TRANSCRIPTION_STATUSES or NULL
+    transcription_sid: Mapped[str | None] = mapped_column(String(34))
+    transcription_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    after_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        CheckConstraint("transcription_status IN ('pending', 'completed', 'failed')", name="transcription_known"),
+        # GET /api/messages reads a practice's messages newest first, since a time.
+        Index("ix_messages_practice_id_created_at", "practice_id", "created_at"),
+    )
 
 
 class CallbackTask(Base):
@@ -51,6 +68,16 @@ class CallbackTask(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_call_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # By when the patient should be called: the practice's target (urgent or routine) from the first call;
+    # an unanswered attempt moves it to the retry time. `target_at` keeps the first one, for the metrics.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    target_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # unanswered attempts so far
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    needs_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the maximum attempts were reached
+    closed_reason: Mapped[str | None] = mapped_column(String(16))  # reached | wrong-number
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
 
 
 class CallbackTaskCall(Base):
@@ -62,3 +89,40 @@ class CallbackTaskCall(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(16))  # message | callback | hung-up
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its task was closed
+
+
+class CallbackTaskAction(Base):
+    """One change of a callback task, with who (an agent; NULL for Careline itself) and when."""
+
+    __tablename__ = "callback_task_actions"
+    __table_args__ = (
+        CheckConstraint("action IN ('opened', 'call-added', 'claimed', 'call-started', 'attempt', 'flagged', "
+                        "'closed')", name="action_known"),
+        Index("ix_callback_task_actions_task_id_at", "task_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("callback_tasks.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # attempts: ATTEMPT_OUTCOMES
+    call_sid: Mapped[str | None] = mapped_column(String(34))
+    details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class MessageAccess(Base):
+    """The audit log of who read a message or played its recording, and when."""
+
+    __tablename__ = "message_access"
+    __table_args__ = (
+        CheckConstraint("action IN ('list', 'read', 'play')", name="action_known"),
+        Index("ix_message_access_message_id_at", "message_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

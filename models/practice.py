@@ -32,6 +32,13 @@ class Practice(Base):
     service_level_seconds: Mapped[int] = mapped_column(Integer)
     short_abandon_seconds: Mapped[int] = mapped_column(Integer)
     message_max_seconds: Mapped[int] = mapped_column(Integer)
+    # [practices.after_hours] and [practices.callbacks] (practices.loader has the defaults)
+    escalation_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    urgent_callback_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    routine_callback_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    next_day_callback_by: Mapped[str] = mapped_column(String(5), default="10:00", server_default="10:00")
+    callback_retry_minutes: Mapped[list] = mapped_column(JSON, default=lambda: [15, 60], server_default="[15, 60]")
+    callback_max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     numbers: Mapped[list["PracticeNumber"]] = relationship(

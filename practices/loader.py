@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +44,17 @@ QUEUE_RANGES = {
     "service_level_seconds": (1, 3600),
     "short_abandon_seconds": (0, 60),
 }
+AFTER_HOURS_DEFAULTS = {"escalation_minutes": 10}  # an unacknowledged page goes to the next step then
+AFTER_HOURS_RANGES = {"escalation_minutes": (1, 240)}
+CALLBACK_DEFAULTS = {
+    "urgent_due_minutes": 15,  # an urgent message or call is called back within this
+    "routine_due_minutes": 120,  # a routine one left in office hours, within this
+    "max_attempts": 3,  # unanswered attempts before a manager is asked to look
+}
+CALLBACK_RANGES = {"urgent_due_minutes": (1, 1440), "routine_due_minutes": (5, 2880), "max_attempts": (1, 10)}
+DEFAULT_NEXT_DAY_DUE_BY = "10:00"  # a routine message left after hours is called back by then, the next open day
+DEFAULT_RETRY_MINUTES = (15, 60)  # waits after the first, second (and later) unanswered attempts
+RETRY_MINUTES_RANGE = (1, 1440)
 DEFAULT_RING_BUDGET = 15
 DEFAULT_MESSAGE_LENGTH = 120
 
@@ -52,7 +63,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
-                 "holidays", "hours", "queue", "messages", "on_call"}
+                 "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks"}
 AGENT_KEYS = {"email", "name", "phone", "client", "languages", "practices", "role"}
 CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # a Twilio Client identity: no spaces or markup
 
@@ -77,6 +88,9 @@ class PracticeSpec:
     queue: dict[str, int]  # every key of QUEUE_DEFAULTS
     message_max_seconds: int
     on_call: tuple[OnCallSpec, ...]
+    after_hours: dict[str, int] = field(default_factory=lambda: dict(AFTER_HOURS_DEFAULTS))
+    callbacks: dict = field(default_factory=lambda: dict(CALLBACK_DEFAULTS, next_day_due_by=DEFAULT_NEXT_DAY_DUE_BY,
+                                                         retry_minutes=DEFAULT_RETRY_MINUTES))
 
 
 @dataclass(frozen=True)
@@ -192,11 +206,41 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
     messages = _section(problems, f"{where}.messages", table.get("messages", {}),
                         {"max_length_seconds": DEFAULT_MESSAGE_LENGTH}, {"max_length_seconds": MESSAGE_LENGTH_RANGE})
     on_call = _on_call(problems, where, table.get("on_call", []))
+    after_hours = _section(problems, f"{where}.after_hours", table.get("after_hours", {}), AFTER_HOURS_DEFAULTS,
+                           AFTER_HOURS_RANGES, unit="minutes")
+    callbacks = _callbacks(problems, f"{where}.callbacks", table.get("callbacks", {}))
     if len(problems.items) > count:
         return None
     return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
                         front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
-                        queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call)
+                        queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
+                        after_hours=after_hours, callbacks=callbacks)
+
+
+def _callbacks(problems: _Problems, where: str, table: Any) -> dict:
+    """[practices.callbacks]: due times (minutes), the next-day hour, the retry waits and attempts."""
+    if not isinstance(table, dict):
+        problems.add(where, "", "must be a table")
+        table = {}
+    extra = {"next_day_due_by", "retry_minutes"}
+    values = _section(problems, where, {k: v for k, v in table.items() if k not in extra}, CALLBACK_DEFAULTS,
+                      CALLBACK_RANGES, unit="minutes", also_known=extra)
+    due_by = table.get("next_day_due_by", DEFAULT_NEXT_DAY_DUE_BY)
+    try:
+        if not isinstance(due_by, str) or len(due_by) != 5:
+            raise ValueError
+        time.fromisoformat(due_by)
+    except ValueError:
+        problems.add(where, "next_day_due_by", f"{due_by!r} is not a local time like \"10:00\"")
+        due_by = DEFAULT_NEXT_DAY_DUE_BY
+    retry = table.get("retry_minutes", list(DEFAULT_RETRY_MINUTES))
+    low, high = RETRY_MINUTES_RANGE
+    if (not isinstance(retry, list) or not retry
+            or not all(isinstance(m, int) and not isinstance(m, bool) and low <= m <= high for m in retry)):
+        problems.add(where, "retry_minutes", f"must be a non-empty list of minutes, each {low}..{high}, "
+                                             f"such as [15, 60]")
+        retry = list(DEFAULT_RETRY_MINUTES)
+    return {**values, "next_day_due_by": due_by, "retry_minutes": tuple(retry)}
 
 
 def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> AgentSpec | None:
@@ -279,10 +323,10 @@ def _string(problems: _Problems, where: str, table: dict, key: str, *, required:
 
 
 def _integer(problems: _Problems, where: str, table: dict, key: str, default: int,
-             bounds: tuple[int, int]) -> int | None:
+             bounds: tuple[int, int], unit: str = "seconds") -> int | None:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(where, key, f"must be a whole number of seconds, not {value!r}")
+        problems.add(where, key, f"must be a whole number of {unit}, not {value!r}")
         return None
     low, high = bounds
     if not low <= value <= high:
@@ -292,14 +336,15 @@ def _integer(problems: _Problems, where: str, table: dict, key: str, default: in
 
 
 def _section(problems: _Problems, where: str, table: Any, defaults: dict[str, int],
-             bounds: dict[str, tuple[int, int]]) -> dict[str, int]:
+             bounds: dict[str, tuple[int, int]], unit: str = "seconds",
+             also_known: set[str] = frozenset()) -> dict[str, int]:
     if not isinstance(table, dict):
         problems.add(where, "", "must be a table")
         return dict(defaults)
-    problems.unknown_keys(where, table, set(defaults))
+    problems.unknown_keys(where, table, set(defaults) | set(also_known))
     values = {}
     for key, default in defaults.items():
-        value = _integer(problems, where, table, key, default, bounds[key])
+        value = _integer(problems, where, table, key, default, bounds[key], "attempts" if key == "max_attempts" else unit)
         values[key] = default if value is None else value
     return values
 

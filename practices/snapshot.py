@@ -17,6 +17,21 @@ class OpeningRange:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """[practices.callbacks]: by when a patient is called back, and how unanswered attempts are retried."""
+
+    urgent_due_minutes: int = 15
+    routine_due_minutes: int = 120
+    next_day_due_by: time = time(10, 0)  # local time, the next open day, for routine messages left after hours
+    retry_minutes: tuple[int, ...] = (15, 60)  # the wait after attempt 1, 2, ... (the last repeats)
+    max_attempts: int = 3
+
+    def retry_wait_minutes(self, attempts: int) -> int:
+        """The wait before the next try after `attempts` unanswered attempts (1 or more)."""
+        return self.retry_minutes[min(attempts, len(self.retry_minutes)) - 1]
+
+
+@dataclass(frozen=True)
 class PracticeSnapshot:
     """A practice as the IVR needs it; built from the database, cached per process."""
 
@@ -32,6 +47,8 @@ class PracticeSnapshot:
     message_max_seconds: int
     numbers: tuple[str, ...] = ()
     queue: dict[str, int] = field(default_factory=dict)
+    escalation_minutes: int = 10  # [practices.after_hours]: an unacknowledged page escalates after this
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
 
     def queue_setting(self, name: str) -> int:
         """One of the `[practices.queue]` settings (seconds), with the configuration file's default."""

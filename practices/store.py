@@ -7,15 +7,15 @@ are left as they are: a practice's calls and messages outlive a configuration ed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from models import Agent, OnCallProvider, Practice, PracticeNumber
 from practices.errors import ConfigInvalid
-from practices.loader import QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
-from practices.snapshot import PracticeSnapshot, parse_hours
+from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
+from practices.snapshot import CallbackSettings, PracticeSnapshot, parse_hours
 
 QUEUE_COLUMNS = tuple(QUEUE_DEFAULTS)  # the queue settings are columns of the same names
 
@@ -93,6 +93,13 @@ def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
         message_max_seconds=practice.message_max_seconds,
         numbers=tuple(sorted(n.e164 for n in practice.numbers)),
         queue={column: getattr(practice, column) for column in QUEUE_COLUMNS},
+        escalation_minutes=practice.escalation_minutes,
+        callbacks=CallbackSettings(
+            urgent_due_minutes=practice.urgent_callback_minutes,
+            routine_due_minutes=practice.routine_callback_minutes,
+            next_day_due_by=time.fromisoformat(practice.next_day_callback_by),
+            retry_minutes=tuple(practice.callback_retry_minutes or DEFAULT_RETRY_MINUTES),
+            max_attempts=practice.callback_max_attempts),
     )
 
 
@@ -131,6 +138,12 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "holidays": list(spec.holidays),
         "message_max_seconds": spec.message_max_seconds,
         **spec.queue,
+        "escalation_minutes": spec.after_hours["escalation_minutes"],
+        "urgent_callback_minutes": spec.callbacks["urgent_due_minutes"],
+        "routine_callback_minutes": spec.callbacks["routine_due_minutes"],
+        "next_day_callback_by": spec.callbacks["next_day_due_by"],
+        "callback_retry_minutes": list(spec.callbacks["retry_minutes"]),
+        "callback_max_attempts": spec.callbacks["max_attempts"],
     })
     current_numbers = {n.e164 for n in practice.numbers}
     if current_numbers != set(spec.numbers):

@@ -162,3 +162,23 @@ def test_given_config_loaded_by_another_process_then_the_next_call_hears_it(sim,
     assert result.heard[0] == "Thank you for calling Northside Kids."
     again = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     assert again.heard[0] == "Thank you for calling Northside Kids."
+
+
+def test_given_after_hours_and_callback_settings_then_stored_and_in_the_snapshot_and_a_change_updates_them(
+        session_factory):
+    rules = ("[practices.after_hours]\nescalation_minutes = 7\n[practices.callbacks]\nurgent_due_minutes = 20\n"
+             'next_day_due_by = "09:00"\nretry_minutes = [5, 30, 90]\nmax_attempts = 4\n')
+    with session_scope(session_factory) as session:
+        apply_config(session, load_config_text(PRACTICES_TOML + rules))  # binds to northside, the last
+    directory = PracticeDirectory(session_factory)
+    northside = directory.find_by_number(NORTHSIDE)
+    assert northside.escalation_minutes == 7
+    settings = northside.callbacks
+    assert (settings.urgent_due_minutes, settings.routine_due_minutes, settings.max_attempts) == (20, 120, 4)
+    assert settings.next_day_due_by.isoformat() == "09:00:00" and settings.retry_minutes == (5, 30, 90)
+    assert [settings.retry_wait_minutes(n) for n in (1, 2, 3, 4)] == [5, 30, 90, 90]
+    with session_scope(session_factory) as session:
+        report = apply_config(session, load_config_text(PRACTICES_TOML + rules.replace("= 7", "= 12")))
+    assert report.updated == ["practice northside"]
+    with session_factory() as session:
+        assert session.scalar(select(Practice.escalation_minutes).where(Practice.slug == "northside")) == 12

@@ -198,3 +198,37 @@ def test_given_an_agent_with_a_twilio_client_identity_then_it_is_read_and_a_malf
     assert spec.agents[0].client == "ana.lopez"
     problems = refused(MINIMAL + '[[agents]]\nemail = "a@x.example"\nname = "A"\nclient = "<Ana Lopez>"\n')
     assert any(".client:" in p and "not a Twilio Client identity" in p for p in problems), problems
+
+
+# --- [practices.after_hours] and [practices.callbacks] ------------------------------------------------------
+
+def test_given_no_after_hours_or_callbacks_tables_then_the_defaults():
+    (spec,) = load_config_text(MINIMAL).practices
+    assert spec.after_hours == {"escalation_minutes": 10}
+    assert spec.callbacks == {"urgent_due_minutes": 15, "routine_due_minutes": 120, "max_attempts": 3,
+                              "next_day_due_by": "10:00", "retry_minutes": (15, 60)}
+
+
+def test_given_after_hours_and_callbacks_tables_then_read():
+    text = practice("[practices.after_hours]\nescalation_minutes = 5\n[practices.callbacks]\n"
+                    'urgent_due_minutes = 30\nnext_day_due_by = "09:30"\nretry_minutes = [10, 20, 40]\n'
+                    "max_attempts = 5\n")
+    (spec,) = load_config_text(text).practices
+    assert spec.after_hours == {"escalation_minutes": 5}
+    assert spec.callbacks == {"urgent_due_minutes": 30, "routine_due_minutes": 120, "max_attempts": 5,
+                              "next_day_due_by": "09:30", "retry_minutes": (10, 20, 40)}
+
+
+@pytest.mark.parametrize("table, problem", [
+    ("[practices.after_hours]\nescalation_minutes = 0", "after_hours.escalation_minutes: 0 is outside 1..240"),
+    ("[practices.after_hours]\nescalate = 3", "after_hours.escalate: unknown key"),
+    ('[practices.callbacks]\nnext_day_due_by = "10h"', "callbacks.next_day_due_by: '10h' is not a local time"),
+    ("[practices.callbacks]\nretry_minutes = []", "callbacks.retry_minutes: must be a non-empty list"),
+    ("[practices.callbacks]\nretry_minutes = [15, true]", "callbacks.retry_minutes: must be a non-empty list"),
+    ("[practices.callbacks]\nmax_attempts = 0", "callbacks.max_attempts: 0 is outside 1..10"),
+    ("[practices.callbacks]\nurgent_due_minutes = 1.5", "callbacks.urgent_due_minutes: must be a whole number of minutes"),
+    ("[practices.callbacks]\ndue = 1", "callbacks.due: unknown key"),
+])
+def test_given_a_bad_after_hours_or_callbacks_key_then_refused_naming_it(table, problem):
+    (found,) = refused(practice(table + "\n"))
+    assert problem in found
