@@ -27,4 +27,5 @@ def _dependency_down(exc: DependencyDown):
     return jsonify(error_id="service-unavailable", details={"dependency": str(exc)}), 503
 
 
-from api import agent_status, queue_view, views  # noqa: E402,F401 - the routes register themselves on `bp`
+# The routes register themselves on `bp`.
+from api import agent_status, callbacks, calls, messages, pages, queue_view, views  # noqa: E402,F401

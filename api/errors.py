@@ -66,3 +66,24 @@ class UnknownAgent(LookupError):
 
 class UnknownToken(LookupError):
     """No token has this prefix."""
+
+
+class MessageNotFound(ApiError):
+    """The message a request names does not exist."""
+
+    status = 404
+    error_id = "message-not-found"
+
+
+class RecordingNotFound(ApiError):
+    """The message exists, but Twilio no longer has its recording."""
+
+    status = 404
+    error_id = "recording-not-found"
+
+
+class RecordingUnavailable(ApiError):
+    """Twilio failed or did not answer when asked for a recording."""
+
+    status = 502
+    error_id = "recording-unavailable"

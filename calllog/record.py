@@ -9,6 +9,9 @@ from email.utils import parsedate_to_datetime
 # Twilio's CallStatus values that end a call; a later event never moves a call out of one.
 TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MESSAGE_MIN_SECONDS = 2  # a recording shorter than this is not kept as a message
+# The events of an agent's callback from Careline (voicemail.tasks): their call is outbound, from the
+# practice's number to the patient's; `to`/`from` of its status callbacks are the agent's leg instead.
+CALLBACK_CALL_KINDS = ("callback-call", "callback-agent-answered", "callback-dial-result")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class CallRecord:
     message: dict | None  # the kept message's event data, if one was left
     needs_callback: bool
     callback_queued_at: datetime | None = None  # asked for a callback in the queue: when it had joined
+    direction: str = "inbound"  # outbound: an agent's callback from Careline
+
+    @property
+    def patient_number(self) -> str:
+        """The patient's side of the call: who called in, or who an agent called back."""
+        return self.to_number if self.direction == "outbound" else self.from_number
 
 
 def build_call_record(call_sid: str, events: Iterable[EventView],
@@ -50,6 +59,8 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     if not events:
         return None
     first = events[0]
+    if any(e.kind in CALLBACK_CALL_KINDS for e in events):
+        return _callback_call_record(call_sid, events)
     incoming = next((e for e in events if e.kind == "incoming"), None)
     source = incoming or next((e for e in events if "to" in e.data), first)
     to_number = source.data.get("to", "")
@@ -71,10 +82,12 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
 
     if practice_id is None and incoming is not None and incoming.data.get("unknown_number"):
         outcome = "unknown-number"
+    elif message is not None:
+        # Before "answered": a caller an agent patched to the on-call provider, who did not answer, leaves an
+        # urgent message, and that message needs its callback like any other.
+        outcome = "message"
     elif answered_by in ("front-desk", "agent"):
         outcome = "answered"
-    elif message is not None:
-        outcome = "message"
     elif callback is not None:
         outcome = "callback"
     elif status in TERMINAL_STATUSES:
@@ -89,6 +102,31 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
         after_hours=bool(incoming and incoming.data.get("after_hours")), language=language, urgent=urgent,
         outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration, message=message,
         needs_callback=needs_callback, callback_queued_at=callback_queued_at)
+
+
+def _callback_call_record(call_sid: str, events: list[EventView]) -> CallRecord:
+    """An agent's callback: answered when the patient's leg was bridged (DialCallStatus completed).
+
+    It never needs a callback itself: the task it works on is closed by the agent's recorded outcome.
+    """
+    source = next((e for e in events if e.kind in CALLBACK_CALL_KINDS and "to" in e.data), events[0])
+    dials = [e for e in events if e.kind == "callback-dial-result"]
+    bridged = next((e for e in dials if e.data.get("dial_call_status") == "completed"), None)
+    status, ended_at, duration = _final_status(events)
+    first_voice_at = None
+    if bridged is not None:  # the Dial action comes at the end of the talk; the patient answered before
+        first_voice_at = bridged.occurred_at - timedelta(seconds=int(bridged.data.get("dial_call_duration") or 0))
+        outcome = "answered"
+    elif dials or status in TERMINAL_STATUSES:
+        outcome = "hung-up"
+    else:
+        outcome = "in-progress"
+    return CallRecord(
+        call_sid=call_sid, practice_id=source.data.get("practice_id"), from_number=source.data.get("from", ""),
+        to_number=source.data.get("to", ""), started_at=events[0].occurred_at, first_voice_at=first_voice_at,
+        answered_by="agent", after_hours=False, language=None, urgent=bool(source.data.get("urgent")),
+        outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration, message=None,
+        needs_callback=False, direction="outbound")
 
 
 def _sequence(event: EventView) -> int:

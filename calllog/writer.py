@@ -5,20 +5,26 @@ import logging
 import os
 import socket
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
 from calllog.record import CallRecord, build_call_record
 from careline.db import session_scope
 from careline.upsert import insert_ignoring_duplicates, upsert_statement
 from calllog.queue_rows import queue_rows_from
-from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent
+from models import AgentStatusChange, Call, CallEvent, Caller, Message, Practice, PracticeNumber, QueueEvent
+from practices.store import snapshot_from_model
 from voicemail.callbacks import Attachment, attach_calls
-from voicemail.messages import record_recording_statuses, save_messages
+from paging.escalation import open_pages
+from sms.outbox import queue_sms
+from voicemail.messages import record_recording_statuses, record_transcriptions, save_messages
+from voicemail.receipts import receipt_for
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +46,28 @@ class CallLogWriter:
         self._session_factory = session_factory
         self._redis = redis_client
         self._consumer = f"{socket.gethostname()}:{os.getpid()}"
+        self.on_follow_ups: Callable[[FollowUps], None] | None = None  # set by careline.services
 
     def persist(self, events: list[Event]) -> set[str]:
-        """Store `events` (duplicates ignored) and rebuild their calls; returns the CallSids touched."""
+        """Store `events` (duplicates ignored) and rebuild their calls; returns the CallSids touched.
+
+        What the calls set in motion (pages, SMS) starts once the transaction has committed.
+        """
         for attempt in range(1, PERSIST_ATTEMPTS + 1):
             try:
+                follow_ups = FollowUps()
                 with session_scope(self._session_factory) as session:
-                    return self._persist(session, events)
+                    call_sids = self._persist(session, events, follow_ups)
+                if follow_ups and self.on_follow_ups is not None:
+                    self.on_follow_ups(follow_ups)
+                return call_sids
             except IntegrityError:
                 if attempt == PERSIST_ATTEMPTS:
                     raise
                 log.info("calllog: concurrent write, retrying (attempt %d)", attempt + 1)
         raise AssertionError("unreachable")
 
-    def _persist(self, session: Session, events: list[Event]) -> set[str]:
+    def _persist(self, session: Session, events: list[Event], follow_ups: "FollowUps") -> set[str]:
         if events:
             session.execute(insert_ignoring_duplicates(session, CallEvent, ("call_sid", "dedupe_key")), [
                 dict(call_sid=e.call_sid, kind=e.kind, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at,
@@ -65,10 +79,10 @@ class CallLogWriter:
             session.execute(insert_ignoring_duplicates(session, AgentStatusChange, ("call_sid", "event_key")),
                             agent_rows)
         call_sids = {e.call_sid for e in events}
-        self.rebuild_calls(session, call_sids)
+        self.rebuild_calls(session, call_sids, follow_ups)
         return call_sids
 
-    def rebuild_calls(self, session: Session, call_sids: set[str]) -> None:
+    def rebuild_calls(self, session: Session, call_sids: set[str], follow_ups: "FollowUps | None" = None) -> None:
         """Rebuild the records, messages and callback links of `call_sids` from all of their stored events.
 
         A batch at a time: one query for the events, one for the practices' numbers, one for the callers,
@@ -88,22 +102,47 @@ class CallLogWriter:
                    if (record := build_call_record(call_sid, events_by_call[call_sid], practice_ids)) is not None]
         if not records:
             return
-        caller_ids = self._caller_ids(session, {r.from_number for r in records})
+        caller_ids = self._caller_ids(session, {r.patient_number for r in records})
         session.execute(upsert_statement(session, Call, ("call_sid",), CALL_COLUMNS),
-                        [_call_row(r, caller_ids.get(r.from_number)) for r in records])
+                        [_call_row(r, caller_ids.get(r.patient_number)) for r in records])
         save_messages(session, [
             _message_row(r, caller_ids.get(r.from_number), events_by_call[r.call_sid])
             for r in records if r.message is not None and r.practice_id is not None])
         record_recording_statuses(session, {
             row.data["recording_sid"]: row.data["status"]
             for r in records for row in events_by_call[r.call_sid] if row.kind == "recording-status"})
+        record_transcriptions(session, [
+            row.data for r in records for row in events_by_call[r.call_sid] if row.kind == "transcription"])
+        needing = [r for r in records if r.needs_callback]
+        # The practices' settings give the tasks' due times (voicemail.due).
+        practices = {p.id: snapshot_from_model(p) for p in session.scalars(
+            select(Practice).where(Practice.id.in_({r.practice_id for r in needing}))
+            .options(selectinload(Practice.numbers)))} if needing else {}
         attach_calls(session, [
             Attachment(practice_id=r.practice_id, caller_id=caller_ids.get(r.from_number),
                        callback_number=r.from_number, call_sid=r.call_sid,
                        reason=r.outcome if r.outcome in ("message", "callback") else "hung-up", urgent=r.urgent,
                        # a caller who asked for a callback in the queue keeps its place: its arrival there
                        at=r.callback_queued_at or r.started_at)
-            for r in records if r.needs_callback])
+            for r in needing], practices)
+        self._follow_up(session, records, follow_ups)
+
+    def _follow_up(self, session: Session, records: list[CallRecord], follow_ups: "FollowUps | None") -> None:
+        """Open a page for each urgent after-hours message, and queue each ended call's message receipt."""
+        with_message = [r.call_sid for r in records if r.message is not None and r.practice_id is not None]
+        if not with_message:
+            return
+        now = max(r.ended_at or r.started_at for r in records)
+        messages = session.execute(select(Message.id, Message.call_sid, Message.practice_id, Message.urgent,
+                                          Message.after_hours, Message.from_number)
+                                   .where(Message.call_sid.in_(with_message))).all()
+        pages = open_pages(session, [(m.id, m.practice_id) for m in messages if m.urgent and m.after_hours], now)
+        ended = {r.call_sid for r in records if r.ended_at is not None}
+        receipts = queue_sms(session, [receipt_for(m.id, m.practice_id, m.from_number) for m in messages
+                                       if m.call_sid in ended and _is_e164(m.from_number)], now)
+        if follow_ups is not None:
+            follow_ups.page_ids += pages
+            follow_ups.sms_ids += receipts
 
     @staticmethod
     def _caller_ids(session: Session, numbers: set[str]) -> dict[str, int]:
@@ -174,7 +213,7 @@ class CallLogWriter:
 
 CALL_COLUMNS = ("practice_id", "caller_id", "from_number", "to_number", "started_at", "first_voice_at",
                 "answered_by", "after_hours", "language", "urgent", "outcome", "status", "ended_at",
-                "duration_seconds")
+                "duration_seconds", "direction")
 
 
 def _call_row(record: CallRecord, caller_id: int | None) -> dict:
@@ -188,5 +227,17 @@ def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
     return dict(practice_id=record.practice_id, call_sid=record.call_sid, caller_id=caller_id,
                 from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
                 duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],
-                recording_url=message["recording_url"], created_at=created_at)
+                recording_url=message["recording_url"], created_at=created_at, after_hours=record.after_hours,
+                transcription_status="pending" if message.get("transcription_requested") else None)
+
+
+@dataclass
+class FollowUps:
+    """What a batch of calls set in motion, to start after its transaction commits."""
+
+    page_ids: list[int] = field(default_factory=list)  # pages whose first step is to run
+    sms_ids: list[int] = field(default_factory=list)  # queued SMS to send
+
+    def __bool__(self) -> bool:
+        return bool(self.page_ids or self.sms_ids)
 

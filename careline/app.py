@@ -16,7 +16,7 @@ from careline.services import Services
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PREFIX = "/voice/"
+WEBHOOK_PREFIXES = ("/voice/", "/sms/")
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -35,9 +35,13 @@ def create_app(config: Config | None = None) -> Flask:
                     "Development only; never in production. !!!")
 
     from api import bp as api_bp
+    from webhooks.sms import bp as sms_bp
     from webhooks.voice import bp as voice_bp
+    from webhooks.callback_calls import bp as callback_calls_bp
 
     app.register_blueprint(voice_bp)
+    app.register_blueprint(callback_calls_bp)
+    app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
     app.add_url_rule("/status", "status", _status)
     app.register_error_handler(HTTPException, _http_error)
@@ -49,7 +53,7 @@ class NoSessionForWebhooks(SecureCookieSessionInterface):
     signer on every request was a tenth of a webhook's cost (bench/)."""
 
     def open_session(self, app, request):
-        if request.path.startswith(WEBHOOK_PREFIX):
+        if request.path.startswith(WEBHOOK_PREFIXES):
             return self.null_session_class()
         return super().open_session(app, request)
 

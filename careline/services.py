@@ -51,9 +51,11 @@ class Services:
         redis_client = redis.Redis.from_url(
             config.REDIS_URL, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
-        return cls(config=config, engine=engine, session_factory=session_factory, redis=redis_client,
-                   directory=PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS),
-                   calllog_writer=CallLogWriter(session_factory, redis_client))
+        built = cls(config=config, engine=engine, session_factory=session_factory, redis=redis_client,
+                    directory=PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS),
+                    calllog_writer=CallLogWriter(session_factory, redis_client))
+        built.calllog_writer.on_follow_ups = built.start_follow_ups
+        return built
 
     @cached_property
     def jobs(self) -> Queue:
@@ -83,6 +85,15 @@ class Services:
         """Matches callers and agents and redirects the matched calls through Twilio's REST API."""
         return Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
                           self.public_base_url)
+
+    def start_follow_ups(self, follow_ups) -> None:
+        """Start what the call log set in motion: the first step of new pages, the queued SMS."""
+        from paging.jobs import schedule_page_step
+        from sms.jobs import enqueue_sms
+
+        for page_id in follow_ups.page_ids:
+            schedule_page_step(self.jobs, page_id, 0)
+        enqueue_sms(self.jobs, follow_ups.sms_ids)
 
     def public_base_url(self) -> str:
         """PUBLIC_BASE_URL, or, inside a web request without it, the request's host (development)."""

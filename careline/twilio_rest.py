@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 REST_TIMEOUT_SECONDS = 10.0
+TWILIO_API_BASE_URL = "https://api.twilio.com"  # the REST API's host; recordings' media are served there too
 
 
 class RedirectedHttpClient(TwilioHttpClient):
@@ -32,3 +34,20 @@ def make_twilio_client(account_sid: str, auth_token: str, api_base_url: str = ""
     http_client = RedirectedHttpClient(api_base_url) if api_base_url else TwilioHttpClient(
         timeout=REST_TIMEOUT_SECONDS)
     return Client(account_sid, auth_token, http_client=http_client)
+
+
+def api_base_url(configured: str = "") -> str:
+    """Twilio's REST API base URL: `configured` (TWILIO_API_BASE_URL) when set, otherwise api.twilio.com."""
+    return (configured or TWILIO_API_BASE_URL).rstrip("/")
+
+
+def get_with_basic_auth(url: str, account_sid: str, auth_token: str,
+                        timeout: float | None = None) -> requests.Response:
+    """GET `url` with HTTP Basic auth (account SID, auth token), streamed: the caller reads and closes the body.
+
+    Twilio may answer a recording's media with a redirect to its storage; requests follows it and drops the
+    Authorization header when the host changes, so the credentials go to Twilio only. `timeout`
+    (seconds, REST_TIMEOUT_SECONDS unless given) bounds the connection and each wait for bytes, not the whole
+    download.
+    """
+    return requests.get(url, auth=(account_sid, auth_token), timeout=timeout or REST_TIMEOUT_SECONDS, stream=True)

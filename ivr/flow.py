@@ -16,6 +16,7 @@ class State(enum.StrEnum):
     IN_QUEUE = "in-queue"  # holding for a live agent
     RINGING_AGENT = "ringing-agent"  # offered to an agent, whose phone rings
     CHOOSING_LEAVE = "choosing-leave"  # offered a message or a callback (maximum wait, nobody on duty)
+    PATCHING_ON_CALL = "patching-on-call"  # an agent patched the caller to the on-call provider, who rings
     RECORDING = "recording"
     ASKED_URGENT = "asked-urgent"
     ENDED = "ended"
@@ -36,6 +37,7 @@ class Transition(enum.StrEnum):
     AGENT_ANSWERED = "agent-answered"
     OFFER_LEAVE = "offer-leave"
     REQUEST_CALLBACK = "request-callback"
+    PATCH_ON_CALL = "patch-on-call"
     FINISH = "finish"
     FAULT = "fault"
 
@@ -51,7 +53,7 @@ TRANSITIONS: dict[Transition, tuple[frozenset[State], State]] = {
     Transition.MISS: (frozenset({State.CHOOSING_LANGUAGE, State.IN_MENU}), None),  # stays where it is
     Transition.TAKE_MESSAGE: (frozenset({State.NEW, State.RINGING_FRONT_DESK, State.CHOOSING_LANGUAGE,
                                          State.IN_MENU, State.RECORDING, State.IN_QUEUE, State.RINGING_AGENT,
-                                         State.CHOOSING_LEAVE}), State.RECORDING),
+                                         State.CHOOSING_LEAVE, State.PATCHING_ON_CALL}), State.RECORDING),
     Transition.JOIN_QUEUE: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
     Transition.HOLD: (frozenset({State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
     Transition.RING_AGENT: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.RINGING_AGENT),
@@ -61,6 +63,8 @@ TRANSITIONS: dict[Transition, tuple[frozenset[State], State]] = {
     Transition.REQUEST_CALLBACK: (frozenset({State.IN_QUEUE, State.RINGING_AGENT, State.CHOOSING_LEAVE}),
                                   State.ENDED),
     Transition.ASK_URGENT: (frozenset({State.RECORDING}), State.ASKED_URGENT),
+    # The agent's talk is under way while the IVR state still says ringing: the Dial has not ended.
+    Transition.PATCH_ON_CALL: (frozenset({State.RINGING_AGENT, State.CONNECTED}), State.PATCHING_ON_CALL),
     Transition.FINISH: (_ANY, State.ENDED),
     Transition.FAULT: (_ANY, State.RECORDING),
 }

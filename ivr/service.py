@@ -20,6 +20,7 @@ from careline.services import Services
 from ivr import twiml
 from ivr.flow import MAX_MISSES, State, Transition, next_state
 from ivr.prompts import LANGUAGE_KEYS, prompts_for
+from ivr.on_call import OnCallSteps
 from ivr.queue_steps import QueueSteps
 from ivr.state import CallState, begin_call, call_key, save_call_state
 from models import utcnow
@@ -88,7 +89,7 @@ class Turn:
         self.state.state = next_state(self.state.state, transition, self.request.call_sid)
 
 
-class IvrService(QueueSteps):
+class IvrService(QueueSteps, OnCallSteps):
     """Answers each voice webhook with TwiML; `urls(endpoint, **query)` builds Careline's webhook URLs."""
 
     def __init__(self, services: Services, urls: twiml.Urls):
@@ -272,8 +273,8 @@ class IvrService(QueueSteps):
         digits = turn.request.get("Digits")
         after_hours = turn.state.after_hours
         choices = {"2": "message", "3": "hours", "4": "urgent", "*": "repeat"}
-        if not after_hours:
-            choices["1"] = "someone"
+        # After hours 1 is the urgent line (4, the office-hours key, still works for callers who know it).
+        choices["1"] = "urgent" if after_hours else "someone"
         choice = choices.get(digits)
         if choice is None:
             if self._miss(turn, digits):
@@ -291,11 +292,11 @@ class IvrService(QueueSteps):
         elif choice == "someone":
             self._join_queue(turn)
         elif choice == "urgent":
+            # An urgent question reaches a person first, ahead of the others: in office hours the practice's
+            # agents, after hours the answering service's; with nobody on duty, an urgent message that pages
+            # the on-call provider.
             turn.state.urgent = True
-            if after_hours:
-                self._take_message(turn)
-            else:
-                self._join_queue(turn)  # an urgent question reaches a person first, ahead of the others
+            self._join_queue(turn)
         else:
             self._take_message(turn)
 
@@ -319,6 +320,8 @@ class IvrService(QueueSteps):
     def _take_message(self, turn: Turn) -> None:
         turn.go(Transition.TAKE_MESSAGE)
         turn.state.message_tries += 1
+        if turn.state.urgent and turn.state.after_hours and turn.state.message_tries == 1:
+            twiml.say(turn.response, turn.prompts, "urgent_page_notice")  # paging.escalation pages at once
         twiml.record_message(turn.response, turn.practice, turn.prompts, self._urls, turn.next_step,
                              prompt_key="message_prompt_urgent" if turn.state.urgent else "message_prompt")
 
@@ -333,7 +336,8 @@ class IvrService(QueueSteps):
             turn.state.state = State.RECORDING  # a fault-path recording: no IVR state came before it
         turn.event("message", kept=kept, duration=duration, recording_sid=recording_sid,
                    recording_url=recording_url, finished_by=request.get("Digits") or "timeout",
-                   urgent=turn.state.urgent, language=turn.state.language)
+                   urgent=turn.state.urgent, language=turn.state.language,
+                   transcription_requested=kept and twiml.transcription_requested(turn.state.language))
         if kept:
             turn.state.recording_sid = recording_sid
             if hung_up:

@@ -61,11 +61,11 @@ def language_menu(response: VoiceResponse, practice: PracticeSnapshot, action: s
 
 
 def main_menu(response: VoiceResponse, prompts: Prompts, action: str, *, after_hours: bool) -> None:
-    """The menu; after hours "speak with someone" is not offered (nobody is in the office)."""
+    """The menu. After hours: 1 urgent (the after-hours agents), 2 a routine message; nobody is in the office."""
     gather = response.gather(input="dtmf", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS, action=action,
                              method="POST")
-    keys = ("menu_message", "menu_hours", "menu_urgent", "menu_repeat") if after_hours else \
-        ("menu_someone", "menu_message", "menu_hours", "menu_urgent", "menu_repeat")
+    keys = ("menu_after_hours_urgent", "menu_after_hours_message", "menu_hours", "menu_repeat") if after_hours \
+        else ("menu_someone", "menu_message", "menu_hours", "menu_urgent", "menu_repeat")
     for key in keys:
         say(gather, prompts, key)
     response.redirect(action, method="POST")
@@ -81,15 +81,27 @@ def office_hours(response: VoiceResponse, practice: PracticeSnapshot, prompts: P
     response.say(f"{prompts.text('hours_intro')} " + "; ".join(parts) + ".", language=prompts.say_language)
 
 
+def transcription_requested(language: str | None) -> bool:
+    """Whether Careline asks Twilio to transcribe a message: Twilio's <Record transcribe> is US English only."""
+    return (language or "en") == "en"
+
+
 def record_message(response: VoiceResponse, practice: PracticeSnapshot | None, prompts: Prompts, urls: Urls,
                    step: int, *, prompt_key: str) -> None:
-    """Prompt, beep and record; an empty recording falls through to the retry below the <Record>."""
+    """Prompt, beep and record; an empty recording falls through to the retry below the <Record>.
+
+    English messages are transcribed: Twilio POSTs the text to transcribeCallback later (2-120 s recordings;
+    longer ones report a failed transcription), and the message stands without it.
+    """
     say(response, prompts, prompt_key)
     max_length = practice.message_max_seconds if practice else 120
+    transcription = {"transcribe": True, "transcribe_callback": urls("voice.transcription")} \
+        if transcription_requested(prompts.language) else {}
     response.record(action=urls("voice.message", s=step), method="POST", max_length=max_length,
                     timeout=RECORD_SILENCE_SECONDS, finish_on_key=FINISH_KEY, play_beep=True, trim="trim-silence",
                     recording_status_callback=urls("voice.recording_status"),
-                    recording_status_callback_method="POST", recording_status_callback_event="completed absent")
+                    recording_status_callback_method="POST", recording_status_callback_event="completed absent",
+                    **transcription)
     # Twilio skips the action when the recording is empty and goes on with the next verb.
     response.redirect(urls("voice.message", s=step, empty=1), method="POST")
 

@@ -1,13 +1,23 @@
-"""Callback tasks: every call that did not reach a person joins the caller's one open task."""
+"""Callback tasks: every call that did not reach a person joins the caller's one open task.
+
+A task is due by the practice's target for its first call (`voicemail.due`); an urgent call joining it
+later brings the due time forward to that call's urgent target, never back.
+"""
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import CallbackTask, CallbackTaskCall
+from models import CallbackTask, CallbackTaskAction, CallbackTaskCall
+from practices.snapshot import PracticeSnapshot
+from voicemail.due import callback_due_at
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,10 +33,13 @@ class Attachment:
     at: datetime
 
 
-def attach_calls(session: Session, attachments: list[Attachment]) -> None:
+def attach_calls(session: Session, attachments: list[Attachment],
+                 practices: Mapping[int, PracticeSnapshot]) -> None:
     """Join each call to its caller's open task for the practice, opening one where there is none.
 
-    A call joins one task once: a retried event finds its link and only refreshes reason and urgency.
+    `practices` (by id) gives the due times. A call joins one task once: a retried event finds its link
+    and only refreshes reason and urgency (an urgent call brings its open task's due time forward), and
+    writes no action again: `opened` and `call-added` are written with the link, once.
     Two writers racing to open the same task meet the partial unique index; the writer retries its
     transaction, and the second call then joins the first one's task.
     """
@@ -50,26 +63,57 @@ def attach_calls(session: Session, attachments: list[Attachment]) -> None:
             continue
         if link.reason != attachment.reason and attachment.reason == "message":
             link.reason = attachment.reason
-        if attachment.urgent:
-            linked_tasks[link.task_id].urgent = True
+        task = linked_tasks[link.task_id]
+        if attachment.urgent and not task.urgent:
+            # Only when the task becomes urgent: every later rebuild of this call (a late recording or
+            # transcription callback) would otherwise undo the retry time an agent's attempt set.
+            task.urgent = True
+            if task.status == "open":
+                _bring_forward(task, _due_at(practices, attachment, urgent=True))
 
     tasks = []
     for attachment in new:
         key = (attachment.practice_id, attachment.caller_id)
         task = open_tasks.get(key) if attachment.caller_id is not None else None
-        if task is None:
+        opened = task is None
+        if opened:
+            due_at = _due_at(practices, attachment, urgent=attachment.urgent)
             task = CallbackTask(practice_id=attachment.practice_id, caller_id=attachment.caller_id,
                                 callback_number=attachment.callback_number, status="open",
                                 urgent=attachment.urgent, call_count=0, opened_at=attachment.at,
-                                last_call_at=attachment.at)
+                                last_call_at=attachment.at, due_at=due_at, target_at=due_at, attempts=0,
+                                needs_manager=False)
             session.add(task)
             if attachment.caller_id is not None:
                 open_tasks[key] = task
+        elif attachment.urgent:
+            _bring_forward(task, _due_at(practices, attachment, urgent=True))
         task.call_count += 1
         task.last_call_at = max(task.last_call_at, attachment.at)
         task.urgent = task.urgent or attachment.urgent
-        tasks.append(task)
+        tasks.append((task, opened))
     session.flush()  # the new tasks get their ids
     session.add_all(CallbackTaskCall(call_sid=a.call_sid, task_id=task.id, reason=a.reason, added_at=a.at)
-                    for a, task in zip(new, tasks))
+                    for a, (task, _) in zip(new, tasks))
+    # Careline itself (agent_id NULL) opened the task or added the call, at the call's time.
+    session.add_all(CallbackTaskAction(task_id=task.id, action="opened" if opened else "call-added", agent_id=None,
+                                       at=a.at, call_sid=a.call_sid,
+                                       details={"reason": a.reason, "urgent": a.urgent})
+                    for a, (task, opened) in zip(new, tasks))
     session.flush()
+
+
+def _due_at(practices: Mapping[int, PracticeSnapshot], attachment: Attachment, urgent: bool) -> datetime:
+    """The callback target of one call; due at once when its practice is not known (it was just deleted)."""
+    practice = practices.get(attachment.practice_id)
+    if practice is None:
+        log.warning("call=%s practice %s not given: its callback is due at once", attachment.call_sid,
+                    attachment.practice_id)
+        return attachment.at
+    return callback_due_at(practice, attachment.at, urgent)
+
+
+def _bring_forward(task: CallbackTask, due_at: datetime) -> None:
+    """An urgent call joined: the task is due by that call's urgent target if that is sooner."""
+    task.due_at = due_at if task.due_at is None else min(task.due_at, due_at)
+    task.target_at = due_at if task.target_at is None else min(task.target_at, due_at)

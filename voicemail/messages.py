@@ -30,3 +30,29 @@ def record_recording_statuses(session: Session, statuses: dict[str, str]) -> Non
             Message.recording_sid == recording_sid,
             or_(Message.recording_status.is_(None), Message.recording_status != status))
             .values(recording_status=status).execution_options(synchronize_session=False))
+
+
+TRANSCRIPTION_RANK = {"failed": 0, "completed": 1}  # a completed transcription is never replaced by a failure
+
+
+def record_transcriptions(session: Session, callbacks: list[dict]) -> None:
+    """Store Twilio's transcription callbacks on their messages: text and status, once, whatever their order.
+
+    A message stands without its transcription: one that never arrives leaves it "pending", one that failed
+    marks it "failed"; a repeated callback changes nothing.
+    """
+    best: dict[str, dict] = {}
+    for data in callbacks:
+        status = data.get("status")
+        if status not in TRANSCRIPTION_RANK or not data.get("recording_sid"):
+            continue
+        current = best.get(data["recording_sid"])
+        if current is None or TRANSCRIPTION_RANK[status] > TRANSCRIPTION_RANK[current["status"]]:
+            best[data["recording_sid"]] = data
+    for recording_sid, data in best.items():
+        text = (data.get("text") or None) if data["status"] == "completed" else None
+        condition = [Message.recording_sid == recording_sid,
+                     or_(Message.transcription_status.is_(None), Message.transcription_status != "completed")]
+        session.execute(update(Message).where(*condition).values(
+            transcription_status=data["status"], transcription_text=text,
+            transcription_sid=data.get("transcription_sid")).execution_options(synchronize_session=False))

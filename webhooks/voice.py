@@ -160,22 +160,20 @@ def queue_choice(ivr: IvrService, req: VoiceRequest) -> str:
     return ivr.queue_choice(req)
 
 
-def agent_leg_webhook(handler):
-    """The agent's leg (the whisper): `call` and `agent` in the query; a failure hangs up the agent's leg,
-    which Twilio reports to the caller's Dial as no-answer (the caller goes back to the queue)."""
+def _leg_webhook(handler, leg_args):
+    """A webhook of a leg Careline dials (an agent's, a provider's): `leg_args()` reads our own query
+    parameters (MalformedWebhook when missing); a failure hangs up that leg, which the caller's Dial reports
+    as no-answer, so the caller is never left on a broken leg."""
 
     def view():
         try:
             voice_request = _voice_request()
+            args = leg_args()
         except MalformedWebhook as exc:
             return _malformed(exc)
-        caller_sid, agent = request.args.get("call", ""), request.args.get("agent", "")
-        if not caller_sid.startswith("CA") or not agent.isdigit():
-            return _malformed(MalformedWebhook([name for name, ok in (("call", caller_sid.startswith("CA")),
-                                                                       ("agent", agent.isdigit())) if not ok]))
         try:
-            return _twiml(handler(_ivr(), voice_request, caller_sid, int(agent)))
-        except Exception as exc:  # noqa: BLE001 - the agent hears a short apology, never an error
+            return _twiml(handler(_ivr(), voice_request, *args))
+        except Exception as exc:  # noqa: BLE001 - the dialled person hears a short apology, never an error
             _log_fault(handler.__name__, exc)
             response = VoiceResponse()
             response.say("Sorry, this call could not be connected.", language="en-US")
@@ -185,6 +183,20 @@ def agent_leg_webhook(handler):
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
     return twilio_signed(view)
+
+
+def _agent_args() -> tuple[str, int]:
+    caller_sid, agent = request.args.get("call", ""), request.args.get("agent", "")
+    missing = [name for name, ok in (("call", caller_sid.startswith("CA")), ("agent", agent.isdigit())) if not ok]
+    if missing:
+        raise MalformedWebhook(missing)
+    return caller_sid, int(agent)
+
+
+def agent_leg_webhook(handler):
+    """The agent's leg (the whisper): `call` and `agent` in the query; a failure hangs up the agent's leg,
+    which Twilio reports to the caller's Dial as no-answer (the caller goes back to the queue)."""
+    return _leg_webhook(handler, _agent_args)
 
 
 @bp.post("/queue/whisper")
@@ -199,6 +211,48 @@ def queue_whisper(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id:
 def queue_accept(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: int) -> str:
     """Gather action of the whisper: 1 connects the caller. 200 TwiML, 400, 403."""
     return ivr.queue_accept(req, caller_sid, agent_id)
+
+
+@bp.post("/on-call/patch")
+@voice_webhook
+def on_call_patch(ivr: IvrService, req: VoiceRequest) -> str:
+    """Where an agent's patch redirects the caller (REST calls.update): ring the on-call provider. 200 TwiML, 400,
+    403."""
+    return ivr.on_call_patch(req)
+
+
+@bp.post("/on-call/result")
+@voice_webhook
+def on_call_result(ivr: IvrService, req: VoiceRequest) -> str:
+    """Dial action of the on-call provider's ring: talked, or an urgent message. 200 TwiML, 400, 403."""
+    return ivr.on_call_result(req)
+
+
+def _practice_args() -> tuple[int]:
+    practice = request.args.get("practice", "")
+    if not practice.isdigit():
+        raise MalformedWebhook(["practice"])
+    return (int(practice),)
+
+
+def provider_leg_webhook(leg_args=tuple):
+    """The on-call provider's leg (the whisper and its key): a failure hangs up that leg, which the caller's
+    Dial reports as no-answer, so the caller leaves an urgent message."""
+    return lambda handler: _leg_webhook(handler, leg_args)
+
+
+@bp.post("/on-call/whisper")
+@provider_leg_webhook(_practice_args)
+def on_call_whisper(ivr: IvrService, req: VoiceRequest, practice_id: int) -> str:
+    """<Number url> of the provider's ring: who calls, press 1. 200 TwiML, 400, 403."""
+    return ivr.on_call_whisper(req, practice_id)
+
+
+@bp.post("/on-call/accept")
+@provider_leg_webhook()
+def on_call_accept(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of the provider's whisper: 1 bridges the caller. 200 TwiML, 400, 403."""
+    return ivr.on_call_accept(req)
 
 
 @bp.get("/hold-audio.wav")
@@ -253,6 +307,30 @@ def recording_status():
     event_data = {"recording_sid": recording_sid, "status": recording_status,
                   "duration": form.get("RecordingDuration") or None}
     _ivr().record_status(req, "recording-status", f"recording:{recording_sid}:{recording_status}", event_data)
+    return "", 204
+
+
+@bp.post("/transcription")
+@twilio_signed
+def transcription():
+    """transcribeCallback of a message: its text, or that transcribing failed; repeats change nothing. 204, 400,
+    403."""
+    form = request.form
+    missing = [name for name in ("CallSid", "RecordingSid", "TranscriptionSid", "TranscriptionStatus")
+               if not form.get(name)]
+    if missing:
+        return _malformed(MalformedWebhook(missing))
+    status = form["TranscriptionStatus"]
+    if status not in ("completed", "failed"):
+        log.warning("refused %s: TranscriptionStatus %r", request.path, status[:20])
+        return jsonify(error_id="invalid-parameter", details={"parameter": "TranscriptionStatus",
+                                                              "allowed": ["completed", "failed"]}), 400
+    req = VoiceRequest(call_sid=form["CallSid"], from_number="", to_number="", params={},
+                       received_at=current_app.extensions["careline"].clock())
+    transcription_sid = form["TranscriptionSid"]
+    _ivr().record_status(req, "transcription", f"transcription:{transcription_sid}:{status}", {
+        "recording_sid": form["RecordingSid"], "transcription_sid": transcription_sid, "status": status,
+        "text": form.get("TranscriptionText", "") if status == "completed" else ""})
     return "", 204
 
 

@@ -1,6 +1,7 @@
 """Fixtures for whole-app tests: the app on the test database and Redis, practices, the call simulator."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from api.tokens import TokenService
-from callsim import CallSimulator, FlaskClientTransport
+from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
 from careline.config import Config
 from careline.db import session_scope
@@ -121,6 +122,18 @@ def cli_env(db_url, redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
     monkeypatch.setenv("CARELINE_ENV", "test")
+
+
+@pytest.fixture
+def standin():
+    """Twilio's REST API, played locally; tests give it to the app with `with_rest_standin`."""
+    with TwilioRestStandin(ACCOUNT_SID, AUTH_TOKEN) as server:
+        yield server
+
+
+def with_rest_standin(config: Config, standin) -> Config:
+    """`config` with every Twilio REST request sent to the stand-in (override a module's `config` with it)."""
+    return dataclasses.replace(config, TWILIO_API_BASE_URL=standin.url)
 
 
 @pytest.fixture

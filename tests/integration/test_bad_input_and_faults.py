@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from calllog.events import STREAM_KEY
-from callsim import Caller, CallSimulator, FlaskClientTransport
+from callsim import Caller
 from careline.app import create_app
 from careline.config import Config
 from careline.db import session_scope
@@ -18,7 +18,7 @@ from models import Caller as Caller_
 from practices.loader import load_config_text
 from practices.store import apply_config
 from tests.integration.conftest import (ACCOUNT_SID, AUTH_TOKEN, CALLER, NORTHSIDE, PRACTICES_TOML,
-                                        PUBLIC_BASE_URL, SCHEMA, load_practices, simulator)
+                                        PUBLIC_BASE_URL, load_practices, simulator)
 
 
 def rows(session_factory, model) -> int:
@@ -132,9 +132,9 @@ def test_given_withheld_caller_id_when_message_left_then_kept_without_caller(sim
 # --- duplicates and order --------------------------------------------------------------------------------------
 
 def snapshot(session_factory):
-    """The rows a call left, with Twilio's random recording SIDs masked."""
+    """The rows a call left, with Twilio's random recording and transcription SIDs masked."""
     def mask(text):
-        return re.sub(r"RE[0-9a-f]{32}", "RE*", text) if text else text
+        return re.sub(r"(RE|TR)[0-9a-f]{32}", r"\1*", text) if text else text
 
     with session_factory() as session:
         calls = [(c.call_sid, c.outcome, c.status, c.ended_at, c.duration_seconds, c.answered_by)

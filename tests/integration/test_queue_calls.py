@@ -5,7 +5,6 @@ Agents take callers by the status API; the simulator's timed hooks change things
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import timedelta
 
@@ -14,14 +13,14 @@ import redis
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from callsim import Callee, Caller, TwilioRestStandin
+from callsim import Callee, Caller
 from models import AgentStatusChange, Call, CallbackTask, CallbackTaskCall, Message, QueueEvent
 from queueing.jobs import STALE_AFTER_SECONDS, dispatch_for_agent, sweep_queues
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue
-from tests.integration.conftest import (ACCOUNT_SID, AUTH_TOKEN, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
+from tests.integration.conftest import (CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
                                         NORTHSIDE, PRACTICES_TOML, REDIS_NOWHERE, bearer, issue, load_practices,
-                                        simulator)
+                                        simulator, with_rest_standin)
 
 ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
 OTHER_CALLER = "+13125550177"
@@ -59,14 +58,8 @@ JOINED = 23.0  # seconds into a call that pressed 1 after hearing Northside's wh
 
 
 @pytest.fixture
-def standin():
-    with TwilioRestStandin(ACCOUNT_SID, AUTH_TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
 def config(config, standin):
-    return dataclasses.replace(config, TWILIO_API_BASE_URL=standin.url)
+    return with_rest_standin(config, standin)
 
 
 @pytest.fixture

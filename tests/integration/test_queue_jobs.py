@@ -7,13 +7,13 @@ from careline.services import JOB_QUEUE
 from queueing.jobs import SWEEP_INTERVAL_SECONDS
 
 
-def test_given_the_cron_config_when_rq_cron_loads_it_then_the_sweep_runs_every_interval(redis_url):
+def test_given_the_cron_config_when_rq_cron_loads_it_then_the_sweeps_run_every_interval(redis_url):
     import redis
 
     connection = redis.Redis.from_url(redis_url)
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("careline.cron")
-    (job,) = scheduler.get_jobs()
-    assert (job.func_name, job.queue_name, job.interval) == ("queueing.jobs.sweep_queues", JOB_QUEUE,
-                                                             SWEEP_INTERVAL_SECONDS)
+    jobs = sorted((job.func_name, job.queue_name, job.interval) for job in scheduler.get_jobs())
+    assert jobs == [("paging.jobs.sweep_follow_ups", JOB_QUEUE, 60),
+                    ("queueing.jobs.sweep_queues", JOB_QUEUE, SWEEP_INTERVAL_SECONDS)]
     connection.close()

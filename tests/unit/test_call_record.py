@@ -76,3 +76,14 @@ def test_given_only_a_fault_message_when_built_then_practice_resolved_from_numbe
     record = build_call_record("CA9", events, NUMBERS)
     assert record.practice_id == 7
     assert record.outcome == "message"
+
+
+def test_given_an_agent_patched_the_call_and_the_provider_did_not_answer_then_the_message_outcome_needs_a_callback():
+    events = [incoming(after_hours=True), ev("ivr-answer", 0), ev("menu", 10, choice="urgent"),
+              ev("queue-connected", 20, agent_id=1, practice_id=7), ev("on-call-patch", 60, provider_id=3),
+              ev("on-call-result", 95, dial_call_status="no-answer"),
+              ev("message", 120, kept=True, duration=12, recording_sid="RE1", recording_url="u", urgent=True),
+              status(0, "completed", 125, "125")]
+    record = build_call_record("CA1", events, NUMBERS)
+    assert (record.answered_by, record.outcome, record.needs_callback, record.urgent) == ("agent", "message", True,
+                                                                                         True)

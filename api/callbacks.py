@@ -1,0 +1,203 @@
+"""The JSON API's endpoints about callback tasks: list and read them, claim one, call the patient from
+Careline, record what came of an attempt."""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from flask import current_app, jsonify, request
+
+from api import bp
+from api.auth import current_user, token_required
+from api.errors import ApiError, InvalidBody, InvalidField, NotAllowed, PracticeNotFound
+from api.users import answers_for
+from models import ATTEMPT_OUTCOMES, TASK_STATUSES
+from voicemail import errors
+from voicemail.tasks import CallbackTaskService, TaskView
+
+log = logging.getLogger(__name__)
+
+LIST_QUERY = ("practice", "status", "urgent", "overdue")
+ATTEMPT_FIELDS = ("outcome",)
+FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+class TaskNotFound(ApiError):
+    """No callback task has the id in the path."""
+
+    status = 404
+    error_id = "task-not-found"
+
+
+class TaskConflict(ApiError):
+    """The task cannot be worked on now: claimed by another agent, closed, or nobody to ring."""
+
+    status = 409
+
+    def __init__(self, error_id: str, description: str, **details):
+        super().__init__(description, **details)
+        self.error_id = error_id
+
+
+class TwilioUnavailable(ApiError):
+    """Twilio did not place the call."""
+
+    status = 502
+    error_id = "twilio-unavailable"
+
+
+def _service() -> CallbackTaskService:
+    services = current_app.extensions["careline"]
+    return CallbackTaskService(services.session_factory, services.clock, lambda: services.twilio,
+                               services.public_base_url, append_events=services.calllog.append)
+
+
+def _may_see():
+    return functools.partial(answers_for, current_user())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@contextmanager
+def _as_api_errors() -> Iterator[None]:
+    """The callback tasks' errors as the API's (DependencyDown passes through: 503)."""
+    user = current_user()
+    try:
+        yield
+    except errors.TaskNotFound as exc:
+        raise TaskNotFound(str(exc), task_id=exc.task_id) from exc
+    except (errors.TaskNotYours, errors.PracticeNotYours) as exc:
+        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
+                 request.path)
+        details = {"task_id": exc.task_id} if isinstance(exc, errors.TaskNotYours) else {"practice": exc.slug}
+        raise NotAllowed(str(exc), **details) from exc
+    except errors.PracticeUnknown as exc:
+        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
+    except errors.TaskClaimed as exc:
+        raise TaskConflict("task-claimed", str(exc), task_id=exc.task_id, claimed_by=exc.agent_id,
+                           until=_iso(exc.until)) from exc
+    except errors.TaskClosed as exc:
+        raise TaskConflict("task-closed", str(exc), task_id=exc.task_id, closed_reason=exc.closed_reason) from exc
+    except errors.AgentUnreachable as exc:
+        raise TaskConflict("agent-unreachable", str(exc), agent_id=exc.agent_id) from exc
+    except errors.NoNumberToCall as exc:
+        raise TaskConflict("no-callback-number", str(exc), task_id=exc.task_id) from exc
+    except errors.PracticeHasNoNumber as exc:
+        raise TaskConflict("practice-has-no-number", str(exc), practice_id=exc.practice_id) from exc
+    except errors.TwilioUnavailable as exc:
+        raise TwilioUnavailable(str(exc), task_id=exc.task_id, twilio_status=exc.status,
+                                twilio_code=exc.code) from exc
+
+
+def task_json(task: TaskView) -> dict:
+    """A task as the API shows it; `actions` only for one task."""
+    body = {
+        "id": task.id, "practice": task.practice_slug, "status": task.status, "urgent": task.urgent,
+        "callback_number": task.callback_number, "call_count": task.call_count,
+        "opened_at": _iso(task.opened_at), "last_call_at": _iso(task.last_call_at), "due_at": _iso(task.due_at),
+        "target_at": _iso(task.target_at), "overdue": task.overdue, "attempts": task.attempts,
+        "needs_manager": task.needs_manager, "claimed_by": task.claimed_by,
+        "claimed_until": _iso(task.claimed_until),
+        "calls": [{"call_sid": call.call_sid, "reason": call.reason, "added_at": _iso(call.added_at),
+                   "closed_at": _iso(call.closed_at)} for call in task.calls],
+        "message_ids": task.message_ids, "closed_at": _iso(task.closed_at), "closed_reason": task.closed_reason,
+        "closed_by": task.closed_by,
+    }
+    if task.actions is not None:
+        body["actions"] = [{"id": a.id, "action": a.action, "agent_id": a.agent_id, "at": _iso(a.at),
+                            "outcome": a.outcome, "call_sid": a.call_sid, "details": a.details}
+                           for a in task.actions]
+    return body
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if value.lower() not in FLAGS:
+        raise InvalidField(name, f"{name} must be true or false", allowed=["true", "false"])
+    return FLAGS[value.lower()]
+
+
+def _list_query() -> dict:
+    """`?practice=SLUG&status=open|closed&urgent=true|false&overdue=true|false`; 400 naming the field."""
+    unknown = sorted(set(request.args) - set(LIST_QUERY))
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_QUERY)}")
+    for name in request.args:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidField(name, f"give {name} once")
+    status = request.args.get("status")
+    if status is not None and status not in TASK_STATUSES:
+        raise InvalidField("status", f"status must be one of {', '.join(TASK_STATUSES)}", allowed=list(TASK_STATUSES))
+    practice = request.args.get("practice")
+    if practice is not None and not practice.strip():
+        raise InvalidField("practice", "practice must be a practice's slug")
+    return {"practice": practice, "status": status, "urgent": _flag("urgent"), "overdue": _flag("overdue")}
+
+
+def _attempt_body() -> str:
+    """The body `{"outcome": "reached" | "voicemail" | "no-answer" | "wrong-number"}`; 400 naming the field."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidBody('the body must be a JSON object: {"outcome": ...}')
+    unknown = sorted(set(body) - set(ATTEMPT_FIELDS))
+    if unknown:
+        raise InvalidField(unknown[0], "unknown field; the only field is outcome")
+    outcome = body.get("outcome")
+    if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
+        raise InvalidField("outcome", f"outcome must be one of {', '.join(ATTEMPT_OUTCOMES)}",
+                           allowed=list(ATTEMPT_OUTCOMES))
+    return outcome
+
+
+@bp.get("/callbacks")
+@token_required()
+def list_callbacks():
+    """The user's practices' callback tasks, urgent first, then by due time. 200; 400; 401; 403; 404; 503."""
+    query = _list_query()
+    with _as_api_errors():
+        tasks = _service().list(_may_see(), **query)
+    return jsonify(callbacks=[task_json(task) for task in tasks])
+
+
+@bp.get("/callbacks/<int:task_id>")
+@token_required()
+def get_callback(task_id: int):
+    """One callback task with its history of actions. 200; 401; 403 for another practice's; 404; 503."""
+    with _as_api_errors():
+        task = _service().get(task_id, _may_see())
+    return jsonify(task_json(task))
+
+
+@bp.post("/callbacks/<int:task_id>/claim")
+@token_required()
+def claim_callback(task_id: int):
+    """Hold the task for 5 minutes (again: renew it). 200 with the task; 401; 403; 404; 409; 503."""
+    with _as_api_errors():
+        task = _service().claim(task_id, current_user().id, _may_see())
+    return jsonify(task_json(task))
+
+
+@bp.post("/callbacks/<int:task_id>/call")
+@token_required()
+def call_callback(task_id: int):
+    """Claim the task, ring the user, then the patient. 202 {"call_sid"}; 401; 403; 404; 409; 502; 503."""
+    with _as_api_errors():
+        call_sid = _service().start_call(task_id, current_user().id, _may_see())
+    return jsonify(call_sid=call_sid), 202
+
+
+@bp.post("/callbacks/<int:task_id>/attempts")
+@token_required()
+def record_callback_attempt(task_id: int):
+    """Record an attempt's outcome; reached/wrong-number close the task. 200; 400; 401; 403; 404; 409; 503."""
+    outcome = _attempt_body()
+    with _as_api_errors():
+        task = _service().record_attempt(task_id, current_user().id, outcome, _may_see())
+    return jsonify(task_json(task))

@@ -1,0 +1,160 @@
+"""The JSON API's endpoints about messages: list and read them, and play a recording through Careline."""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from flask import Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
+
+from api import bp
+from api.auth import current_user, token_required
+from api.errors import (InvalidField, MessageNotFound, NotAllowed, PracticeNotFound, RecordingNotFound,
+                        RecordingUnavailable)
+from careline.twilio_rest import api_base_url, get_with_basic_auth
+from voicemail import errors as message_errors
+from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
+
+log = logging.getLogger(__name__)
+
+LIST_PARAMETERS = ("practice", "urgent", "since", "limit")
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}  # as the other list endpoints take them
+
+
+def _service() -> MessageService:
+    services = current_app.extensions["careline"]
+    config = services.config
+    media_get = functools.partial(get_with_basic_auth, account_sid=config.TWILIO_ACCOUNT_SID,
+                                  auth_token=config.TWILIO_AUTH_TOKEN)
+    return MessageService(services.session_factory, services.clock, media_get=media_get,
+                          account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
+
+
+def _reader() -> Reader:
+    """The current user as a reader of messages; every practice for whom `api.users.answers_for` says so."""
+    user = current_user()
+    return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids)
+
+
+def message_json(message: MessageView) -> dict:
+    """A message as the API shows it; `recording_url` is Careline's own, never Twilio's."""
+    base = current_app.extensions["careline"].public_base_url().rstrip("/")
+    return {"id": message.id, "practice": message.practice_slug, "call_sid": message.call_sid,
+            "created_at": message.created_at.isoformat(), "from": message.from_number,
+            "language": message.language, "urgent": message.urgent, "after_hours": message.after_hours,
+            "duration_seconds": message.duration_seconds, "recording_status": message.recording_status,
+            "transcription": {"status": message.transcription_status, "text": message.transcription_text},
+            "recording_url": base + url_for("api.message_recording", message_id=message.id)}
+
+
+def _message_filter() -> MessageFilter:
+    """The query `?practice=SLUG&urgent=true|false&since=ISO-8601&limit=N`; 400 naming the parameter."""
+    unknown = sorted(set(request.args) - set(LIST_PARAMETERS))
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_PARAMETERS)}")
+    for name in LIST_PARAMETERS:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidField(name, f"{name} may be given once")
+    practice = request.args.get("practice")
+    if practice is not None and not practice.strip():
+        raise InvalidField("practice", "practice must be a practice's slug")
+    urgent = request.args.get("urgent")
+    if urgent is not None and urgent.lower() not in BOOLEANS:
+        raise InvalidField("urgent", "urgent must be true or false", allowed=["true", "false"])
+    return MessageFilter(practice_slug=practice, urgent=None if urgent is None else BOOLEANS[urgent.lower()],
+                         since=_since(request.args.get("since")), limit=_limit(request.args.get("limit")))
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        # An unescaped "+" of the UTC offset arrives as a space: 2026-11-24T16:00:00 00:00.
+        head, space, offset = value.rpartition(" ")
+        try:
+            since = datetime.fromisoformat(f"{head}+{offset}") if space else None
+        except ValueError:
+            since = None
+        if since is None:
+            raise InvalidField("since", "since must be an ISO 8601 date and time, e.g. 2026-11-24T16:00:00Z",
+                               value=value) from None
+    if since.tzinfo is None:
+        raise InvalidField("since", "since must include a UTC offset, e.g. 2026-11-24T16:00:00Z or -06:00",
+                           value=value)
+    return since
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return LIST_LIMIT_DEFAULT
+    if not value.isdigit() or not 1 <= int(value) <= LIST_LIMIT_MAX:
+        raise InvalidField("limit", f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}", max=LIST_LIMIT_MAX)
+    return int(value)
+
+
+@contextmanager
+def _as_api_errors() -> Iterator[None]:
+    """Turn the message service's errors into the API's."""
+    user = current_user()
+    try:
+        yield
+    except message_errors.PracticeUnknown as exc:
+        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
+    except (message_errors.PracticeNotYours, message_errors.MessageNotYours) as exc:
+        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
+                 request.path)
+        details = {"practice": exc.slug} if isinstance(exc, message_errors.PracticeNotYours) else {
+            "message_id": exc.message_id}
+        raise NotAllowed(str(exc), **details) from exc
+    except message_errors.MessageNotFound as exc:
+        raise MessageNotFound(str(exc), message_id=exc.message_id) from exc
+    except message_errors.RecordingNotFound as exc:
+        raise RecordingNotFound(str(exc), message_id=exc.message_id) from exc
+    except message_errors.RecordingUnavailable as exc:
+        raise RecordingUnavailable(str(exc), message_id=exc.message_id, twilio_status=exc.status) from exc
+
+
+@bp.get("/messages")
+@token_required()
+def list_messages():
+    """The messages of the practices the user answers for (an admin: all), newest first, filtered by
+    `?practice=SLUG&urgent=true|false&since=ISO-8601&limit=N`. 200; 400; 401; 403 for a practice not theirs;
+    404 for an unknown slug; 503."""
+    where = _message_filter()
+    with _as_api_errors():
+        messages = _service().list_messages(_reader(), where)
+    return jsonify(messages=[message_json(message) for message in messages])
+
+
+@bp.get("/messages/<int:message_id>")
+@token_required()
+def read_message(message_id: int):
+    """One message of a practice the user answers for. 200; 401; 403 for another practice's; 404; 503."""
+    with _as_api_errors():
+        message = _service().read_message(_reader(), message_id)
+    return jsonify(message_json(message))
+
+
+@bp.get("/messages/<int:message_id>/recording")
+@token_required()
+def message_recording(message_id: int):
+    """The message's recording, streamed from Twilio with its Content-Type. 200; 401; 403 for another
+    practice's; 404 message-not-found or recording-not-found; 502 when Twilio fails; 503."""
+    if request.method == "HEAD":
+        # Flask answers HEAD on every GET route: here it would fetch the audio and audit a play nobody heard.
+        raise MethodNotAllowed(valid_methods=["GET"])
+    with _as_api_errors():
+        media = _service().open_recording(_reader(), message_id)
+    response = Response(media.chunks, content_type=media.content_type, direct_passthrough=True)
+    if media.content_length is not None:
+        response.content_length = media.content_length
+    # A patient's voice: kept by no cache, shared or private.
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.call_on_close(media.close)
+    return response

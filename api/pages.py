@@ -1,0 +1,67 @@
+"""The JSON API's endpoints about pages to the on-call provider: list them, acknowledge one."""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, jsonify, request
+
+from api import bp
+from api.auth import current_user, token_required
+from api.errors import ApiError, InvalidField, NotAllowed, PracticeNotFound
+from api.users import answers_for
+from models import PAGE_STATUSES
+from paging.errors import PageNotFound
+from paging.views import PageService
+
+log = logging.getLogger(__name__)
+
+
+class PageNotFoundError(ApiError):
+    status = 404
+    error_id = "page-not-found"
+
+
+def _service() -> PageService:
+    services = current_app.extensions["careline"]
+    return PageService(services.session_factory, services.clock)
+
+
+def visible_practice_ids(slug: str | None) -> set[int]:
+    """The practices the current user answers for, or the one `slug` names (403 if not theirs, 404 if none)."""
+    services, user = current_app.extensions["careline"], current_user()
+    ids = services.directory.practice_ids()
+    if slug is None:
+        return {pid for pid in ids if answers_for(user, pid)}
+    chosen = [pid for pid in ids if services.directory.get(pid).slug == slug]
+    if not chosen:
+        raise PracticeNotFound("no practice has this slug", practice=slug)
+    if not answers_for(user, chosen[0]):
+        log.info("api: agent %s refused %s %s: not their practice", user.id, request.method, request.path)
+        raise NotAllowed("you do not answer for this practice", practice=slug)
+    return {chosen[0]}
+
+
+@bp.get("/pages")
+@token_required()
+def list_pages():
+    """Pages of the user's practices (or `?practice=SLUG`), `?status=open|acknowledged|exhausted`, newest first,
+    each with its steps. 200; 400; 401; 403; 404; 503."""
+    status = request.args.get("status")
+    if status is not None and status not in PAGE_STATUSES:
+        raise InvalidField("status", f"status must be one of {', '.join(PAGE_STATUSES)}", allowed=list(PAGE_STATUSES))
+    return jsonify(pages=_service().list(visible_practice_ids(request.args.get("practice")), status))
+
+
+@bp.post("/pages/<int:page_id>/acknowledge")
+@token_required()
+def acknowledge_page(page_id: int):
+    """Acknowledge a page (its escalation stops). 200 with the page and `changed`; 401; 403; 404; 503."""
+    service = _service()
+    try:
+        practice_id = service.practice_of(page_id)
+        if not answers_for(current_user(), practice_id):
+            raise NotAllowed("you do not answer for this page's practice", page_id=page_id)
+        page, changed = service.acknowledge(page_id, current_user().id)
+    except PageNotFound as exc:
+        raise PageNotFoundError("no page has this id", page_id=page_id) from exc
+    return jsonify(page=page, changed=changed)

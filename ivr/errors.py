@@ -1,0 +1,14 @@
+"""Errors of the call flow that the web layer turns into responses (patching a call to the on-call provider)."""
+from __future__ import annotations
+
+
+class CallNotConnected(LookupError):
+    """The call is not connected to an agent (it ended, or never reached one)."""
+
+
+class NoOnCallProvider(LookupError):
+    """The practice lists no on-call provider."""
+
+
+class PatchFailed(RuntimeError):
+    """Twilio did not accept the redirect of the caller's leg."""

@@ -1,0 +1,172 @@
+"""Patching a caller to the practice's on-call provider: an agent on the call asks for it (the API), Careline
+redirects the caller's leg through Twilio's REST API to a <Dial> of the first on-call provider, and the agent's
+leg ends. The provider hears who calls and presses 1; no answer (or a voicemail) and the caller leaves an
+urgent message, which pages the provider.
+
+`OnCallPatcher` is the API's side; `OnCallSteps` (mixed into `ivr.service.IvrService`) answers the webhooks.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from twilio.base.exceptions import TwilioRestException
+
+from calllog.events import Event
+from ivr import twiml
+from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed
+from ivr.flow import State, Transition
+from ivr.prompts import prompts_for
+from ivr.state import CallState, call_key
+from models import OnCallProvider
+from queueing.jobs import schedule_wrap_up_end
+from queueing.model import CallerState
+
+log = logging.getLogger(__name__)
+
+CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+ON_CALL_RING_SECONDS = 30  # how long the provider's phone rings before the caller leaves a message instead
+PROVIDER_ACCEPT_SECONDS = 6  # the provider has this long after the whisper to press 1
+
+
+@dataclass(frozen=True)
+class Patched:
+    """A patch Twilio accepted: the call, its practice, the provider now ringing, the agent freed."""
+
+    call_sid: str
+    practice_id: int
+    provider_id: int
+    agent_id: int
+
+
+def first_provider(session_factory, practice_id: int) -> OnCallProvider | None:
+    """The practice's first on-call provider (its list's order is the escalation order)."""
+    with session_factory() as session:
+        return session.scalars(select(OnCallProvider).where(OnCallProvider.practice_id == practice_id)
+                               .order_by(OnCallProvider.position).limit(1)).first()
+
+
+class OnCallPatcher:
+    """The API's side of a patch; `may_see(practice_id)` says whether the requesting user may act on it."""
+
+    def __init__(self, services, url_for_patch):
+        self._services = services
+        self._url_for_patch = url_for_patch  # (provider_id) -> absolute URL of /voice/on-call/patch
+
+    def patch(self, call_sid: str, may_see, actor_id: int) -> Patched:
+        """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider."""
+        services = self._services
+        position = services.queue.position(call_sid)
+        raw = services.redis.hgetall(call_key(call_sid))
+        state = CallState.from_redis(call_sid, raw) if raw else None
+        if position is None or position.state != CallerState.CONNECTED or state is None or not state.practice_id:
+            raise CallNotConnected(call_sid)
+        if not may_see(state.practice_id):
+            raise PermissionError(state.practice_id)
+        provider = first_provider(services.session_factory, state.practice_id)
+        if provider is None:
+            raise NoOnCallProvider(state.practice_id)
+        try:
+            services.twilio.calls(call_sid).update(url=self._url_for_patch(provider.id), method="POST")
+        except TwilioRestException as exc:
+            log.error("call=%s patch to on-call refused by Twilio (%s %s)", call_sid, exc.status, exc.code)
+            raise PatchFailed(call_sid) from exc
+        except Exception as exc:  # noqa: BLE001 - a timeout or a refused connection: the agent keeps the caller
+            log.error("call=%s patch to on-call failed (%s)", call_sid, type(exc).__name__)
+            raise PatchFailed(call_sid) from exc
+        agent_id = position.agent_id
+        now = services.clock()
+        practice = services.directory.get(state.practice_id)
+        wrap = practice.queue_setting("wrap_up_seconds") if practice else 0
+        # The redirect ends the caller's Dial without its action request: the agent's call ends here.
+        if services.queue.call_ended(call_sid, agent_id, now, wrap):
+            if wrap > 0:
+                schedule_wrap_up_end(services.jobs, agent_id, now + timedelta(seconds=wrap))
+            else:
+                services.dispatcher.dispatch_for_agent(agent_id, now)
+        services.calllog.append([
+            Event(call_sid, "on-call-patch", f"on-call-patch:{provider.id}", now, {
+                "practice_id": state.practice_id, "agent_id": agent_id, "provider_id": provider.id,
+                "requested_by": actor_id}),
+            Event(call_sid, "agent-call-ended", f"agent-call-ended:{agent_id}", now, {
+                "practice_id": state.practice_id, "agent_id": agent_id, "talk_seconds": None,
+                "wrap_up_seconds": wrap})])
+        log.warning("call=%s patched to on-call provider %s by agent %s", call_sid, provider.id, actor_id)
+        return Patched(call_sid, state.practice_id, provider.id, agent_id)
+
+
+class OnCallSteps:
+    """The webhooks of a patched call (see the module's docstring)."""
+
+    def on_call_patch(self, request) -> str:
+        """Where the REST redirect sends the caller: ring the on-call provider."""
+        return self._turn(request, self._on_call_patch)
+
+    def on_call_result(self, request) -> str:
+        """The provider's Dial ended: talked, or an urgent message instead."""
+        return self._turn(request, self._on_call_result)
+
+    def on_call_whisper(self, request, practice_id: int) -> str:
+        """What the provider hears on answering: who calls; press 1 to take the caller."""
+        practice = self._directory.get(practice_id)
+        response = twiml.VoiceResponse()
+        prompts = prompts_for("en")
+        gather = response.gather(input="dtmf", num_digits=1, timeout=PROVIDER_ACCEPT_SECONDS, method="POST",
+                                 action=self._urls("voice.on_call_accept", practice=practice_id))
+        twiml.say(gather, prompts, "on_call_whisper", practice=practice.name if practice else "a practice")
+        twiml.say(gather, prompts, "whisper_accept")
+        twiml.goodbye(response, prompts, "whisper_missed")  # a voicemail never gets the caller
+        return str(response)
+
+    def on_call_accept(self, request) -> str:
+        """The provider's key: 1 ends the whisper and Twilio bridges; anything else hangs up their leg."""
+        response = twiml.VoiceResponse()
+        if request.get("Digits") != "1":
+            twiml.goodbye(response, prompts_for("en"), "whisper_missed")
+        return str(response)
+
+    def _on_call_patch(self, turn) -> None:
+        provider_id = _int(turn.request.args.get("provider"))
+        provider = None
+        if provider_id is not None and turn.practice is not None:
+            with self._services.session_factory() as session:
+                provider = session.get(OnCallProvider, provider_id)
+        if provider is None or provider.practice_id != turn.practice.id or \
+                turn.state.state not in (State.RINGING_AGENT, State.CONNECTED):
+            log.warning("call=%s on-call patch without a provider or a connected call; taking a message",
+                        turn.request.call_sid)
+            turn.state.urgent = True
+            self._take_message(turn)
+            return
+        turn.go(Transition.PATCH_ON_CALL)
+        turn.event("on-call-dial", practice_id=turn.practice.id, provider_id=provider.id)
+        twiml.say(turn.response, turn.prompts, "on_call_connecting")
+        dial = turn.response.dial(action=self._urls("voice.on_call_result", s=turn.next_step, provider=provider.id),
+                                  method="POST", timeout=twiml.dial_timeout(ON_CALL_RING_SECONDS),
+                                  caller_id=turn.request.to_number)
+        dial.number(provider.phone, url=self._urls("voice.on_call_whisper", practice=turn.practice.id),
+                    method="POST")
+
+    def _on_call_result(self, turn) -> None:
+        status = turn.request.get("DialCallStatus")
+        turn.event("on-call-result", provider_id=_int(turn.request.args.get("provider")), dial_call_status=status,
+                   dial_call_duration=turn.request.get("DialCallDuration") or None)
+        if turn.request.get("CallStatus") == "completed":
+            return  # the caller hung up: nothing of this reply runs
+        if status == "completed":
+            turn.go(Transition.FINISH)
+            twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
+            return
+        turn.state.urgent = True
+        twiml.say(turn.response, turn.prompts, "on_call_unavailable")
+        self._take_message(turn)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

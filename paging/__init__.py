@@ -1,0 +1,1 @@
+"""Paging the on-call provider about urgent after-hours messages, escalating until someone acknowledges."""

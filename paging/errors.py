@@ -1,0 +1,6 @@
+"""Errors of paging."""
+from __future__ import annotations
+
+
+class PageNotFound(LookupError):
+    """No page has this id."""

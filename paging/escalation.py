@@ -1,0 +1,157 @@
+"""A page's escalation: who is paged at each step, the steps as they run, and acknowledgements.
+
+The steps, `escalation_minutes` apart (default 10), until someone acknowledges:
+  0. the first on-call provider;  1. the first provider again;  2, 3, ... each next provider in order;
+  last: every manager of the practice (by SMS, those with a phone).
+Each step's SMS is queued in the outbox (sms.outbox) and sent by its own job; each step runs from RQ's
+scheduler (paging.jobs), and the page row says which step is next, so a step that runs twice, late or
+after an acknowledgement does nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careline.upsert import insert_ignoring_duplicates
+from models import Agent, Message, OnCallPage, OnCallProvider, OutboundSms, PageEvent, Practice, agent_practices
+from sms.outbox import QueuedSms, queue_sms
+
+log = logging.getLogger(__name__)
+
+EARLY_TOLERANCE = timedelta(seconds=1)  # a step job may start this much before its time
+ACK_STEP = -1  # the step of an acknowledgement's event
+
+
+@dataclass(frozen=True)
+class Target:
+    """Someone a step pages: an on-call provider or a manager."""
+
+    kind: str  # provider | manager
+    id: int
+    phone: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """What running a step did: the SMS to send now, and the next step with its time (None: the last)."""
+
+    sms_ids: list[int]
+    next_step: tuple[int, datetime] | None
+    reschedule_at: datetime | None = None  # the step is not due yet (a job ran early)
+
+
+def plan(providers: list[Target], managers: list[Target]) -> list[list[Target]]:
+    """Who each step pages (see the module's docstring); the last step, the managers, may page nobody."""
+    steps: list[list[Target]] = []
+    if providers:
+        steps += [[providers[0]], [providers[0]]]
+        steps += [[provider] for provider in providers[1:]]
+    steps.append(managers)
+    return steps
+
+
+def open_pages(session: Session, messages: list[tuple[int, int]], now: datetime) -> list[int]:
+    """Open a page for each (message id, practice id) without one; returns the pages whose first step is
+    still to run (to start now)."""
+    if not messages:
+        return []
+    session.execute(insert_ignoring_duplicates(session, OnCallPage, ("message_id",)), [
+        dict(practice_id=practice_id, message_id=message_id, status="open", step=0, created_at=now,
+             next_step_at=now) for message_id, practice_id in messages])
+    return list(session.scalars(select(OnCallPage.id).where(
+        OnCallPage.message_id.in_([m for m, _ in messages]), OnCallPage.status == "open", OnCallPage.step == 0)))
+
+
+def _targets(session: Session, practice_id: int) -> tuple[list[Target], list[Target]]:
+    providers = [Target("provider", p.id, p.phone) for p in session.scalars(
+        select(OnCallProvider).where(OnCallProvider.practice_id == practice_id).order_by(OnCallProvider.position))]
+    managers = [Target("manager", a.id, a.phone) for a in session.scalars(
+        select(Agent).join(agent_practices, agent_practices.c.agent_id == Agent.id)
+        .where(agent_practices.c.practice_id == practice_id, Agent.role == "manager", Agent.phone.is_not(None))
+        .order_by(Agent.id))]
+    return providers, managers
+
+
+def run_step(session: Session, page_id: int, step: int, now: datetime) -> StepRun | None:
+    """Run step `step` of page `page_id` if it is the next one and due; None when there is nothing to do."""
+    page = session.scalars(select(OnCallPage).where(OnCallPage.id == page_id).with_for_update()).one_or_none()
+    if page is None or page.status != "open" or page.step != step:
+        return None
+    if page.next_step_at is not None and now + EARLY_TOLERANCE < page.next_step_at:
+        return StepRun([], None, reschedule_at=page.next_step_at)
+    practice = session.get(Practice, page.practice_id)
+    providers, managers = _targets(session, page.practice_id)
+    steps = plan(providers, managers)
+    targets = steps[step] if step < len(steps) else []
+    purpose = "manager-alert" if step == len(steps) - 1 else "page"
+    sms_ids = queue_sms(session, [
+        QueuedSms(key=f"page:{page.id}:{step}:{t.label}", purpose=purpose, practice_id=page.practice_id,
+                  to_number=t.phone, message_id=page.message_id, page_id=page.id) for t in targets], now)
+    if not targets:
+        session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
+            dict(page_id=page.id, step=step, kind="no-one", target="managers" if purpose != "page" else "providers",
+                 at=now)])
+        log.critical("page=%s practice=%s step %s: nobody to page (no on-call provider or manager phone)",
+                     page.id, practice.slug if practice else page.practice_id, step)
+    else:
+        log.warning("page=%s step %s: paging %s", page.id, step, ", ".join(t.label for t in targets))
+    page.step = step + 1
+    if page.step < len(steps):
+        page.next_step_at = now + timedelta(minutes=practice.escalation_minutes)
+        return StepRun(sms_ids, (page.step, page.next_step_at))
+    page.status, page.next_step_at = "exhausted", None
+    return StepRun(sms_ids, None)
+
+
+def record_page_sms(session: Session, sms: OutboundSms, now: datetime) -> None:
+    """The outbox's hook: a page's SMS was sent, or failed for good: log it as the page's event."""
+    _, page_id, step, kind, target_id = sms.key.split(":")
+    session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
+        dict(page_id=int(page_id), step=int(step), kind="sent" if sms.status == "sent" else "send-failed",
+             target=f"{kind}:{target_id}", at=now, sms_id=sms.id)])
+
+
+def acknowledge(session: Session, page: OnCallPage, by: str, now: datetime) -> bool:
+    """Mark `page` acknowledged by `by` ("provider:ID", "agent:ID"); False when it already was."""
+    if page.status == "acknowledged":
+        return False
+    page.status, page.acknowledged_at, page.acknowledged_by, page.next_step_at = "acknowledged", now, by, None
+    session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
+        dict(page_id=page.id, step=ACK_STEP, kind="acknowledged", target=by, at=now)])
+    log.info("page=%s acknowledged by %s", page.id, by)
+    return True
+
+
+def acknowledge_by_phone(session: Session, phone: str, now: datetime) -> list[int]:
+    """A reply from `phone`: acknowledge every unacknowledged page that paged it; returns their ids."""
+    labels = {f"provider:{pid}": f"provider:{pid}" for pid in session.scalars(
+        select(OnCallProvider.id).where(OnCallProvider.phone == phone))}
+    labels |= {f"manager:{aid}": f"agent:{aid}"
+               for aid in session.scalars(select(Agent.id).where(Agent.phone == phone))}
+    if not labels:
+        return []
+    rows = session.execute(select(PageEvent.page_id, PageEvent.target).where(
+        PageEvent.target.in_(labels), PageEvent.kind == "sent")).all()
+    by_page = {}
+    for page_id, target in rows:
+        by_page.setdefault(page_id, labels[target])
+    acknowledged = []
+    for page in session.scalars(select(OnCallPage).where(OnCallPage.id.in_(by_page),
+                                                         OnCallPage.status != "acknowledged").with_for_update()):
+        if acknowledge(session, page, by_page[page.id], now):
+            acknowledged.append(page.id)
+    return acknowledged
+
+
+def page_message(session: Session, page_id: int) -> Message | None:
+    """The message a page is about."""
+    page = session.get(OnCallPage, page_id)
+    return session.get(Message, page.message_id) if page else None
