@@ -5,6 +5,7 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, DIRECTIONS, OUTCOMES, Call, CallEvent, Caller
 from models.message import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, TASK_ACTIONS, TASK_STATUSES, TRANSCRIPTION_STATUSES,
                             CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageAccess)
+from models.metrics import AgentStatsDaily, AgentTimeHourly, CallbackStatsDaily, CallFact, CallStatsHourly
 from models.paging import PAGE_EVENT_KINDS, PAGE_STATUSES, OnCallPage, PageEvent
 from models.sms import SMS_PURPOSES, SMS_STATUSES, InboundSms, OutboundSms, SmsOptOut
 from models.practice import OnCallProvider, Practice, PracticeNumber
@@ -12,6 +13,7 @@ from models.queue_event import QUEUE_EVENT_KINDS, QueueEvent
 from models.token import ApiToken
 
 __all__ = [
+    "AgentStatsDaily", "AgentTimeHourly", "CallFact", "CallStatsHourly", "CallbackStatsDaily",
     "ATTEMPT_OUTCOMES", "CLOSING_OUTCOMES", "DIRECTIONS", "PAGE_EVENT_KINDS", "PAGE_STATUSES", "SMS_PURPOSES",
     "SMS_STATUSES", "TASK_ACTIONS", "TRANSCRIPTION_STATUSES", "CallbackTaskAction", "InboundSms", "MessageAccess",
     "OnCallPage", "OutboundSms", "PageEvent", "SmsOptOut",

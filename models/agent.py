@@ -29,5 +29,7 @@ class Agent(Base):
     languages: Mapped[list] = mapped_column(JSON)
     role: Mapped[str] = mapped_column(String(16))
     all_practices: Mapped[bool] = mapped_column(Boolean, default=False)  # practices = ["*"]
+    # The console's sign-in (`careline user set-password EMAIL`): werkzeug's salted hash, never the password.
+    password_hash: Mapped[str | None] = mapped_column(String(256))
 
     practices: Mapped[list[Practice]] = relationship(secondary=agent_practices, order_by=Practice.slug)
