@@ -29,6 +29,7 @@ run: install .env
 test: install
 	scripts/ensure-redis.sh
 	scripts/ensure-postgres.sh || echo "no system PostgreSQL; the tests will start a throwaway one"
+	scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 

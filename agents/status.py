@@ -20,6 +20,7 @@ from agents.errors import NoSuchAgent
 from agents.history import record_status_change
 from careline.db import database_errors_as_dependency_down
 from careline.errors import DependencyDown, redis_errors_as_dependency_down
+from metrics.rollup import refresh_agent_time
 from models import Agent
 from queueing.model import SETTABLE, AgentChange, AgentStatus, AgentView
 from queueing.store import CallQueue
@@ -76,6 +77,8 @@ class AgentStatusService:
                     languages=agent.languages or ())
             if change.changed:
                 row.status, row.reason = change.status.value, change.reason  # what the queue says, not the ask
+                with database_errors_as_dependency_down():
+                    refresh_agent_time(session, {agent_id: now})  # the metrics' hourly time, with the row
             else:
                 session.delete(row)  # the history holds changes only
             self._commit(session, change)

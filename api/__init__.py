@@ -28,4 +28,4 @@ def _dependency_down(exc: DependencyDown):
 
 
 # The routes register themselves on `bp`.
-from api import agent_status, callbacks, calls, messages, pages, queue_view, views  # noqa: E402,F401
+from api import agent_status, callbacks, calls, messages, metrics, pages, queue_view, views  # noqa: E402,F401

@@ -17,6 +17,7 @@ SIGTERM_STATUS = 143  # 128 + SIGTERM, what a shell reports for a process SIGTER
 BENCHMARKS = {  # name -> (module, description)
     "webhooks": ("bench.webhooks", "voice webhooks under load against a floor app, on SQLite and PostgreSQL"),
     "queue": ("bench.queue", "call-queue operations (enqueue, match, remove) against a Redis round trip"),
+    "metrics": ("bench.metrics", "a 30-day metrics summary with 100k then 1M calls, on SQLite and PostgreSQL"),
 }
 
 

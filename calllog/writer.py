@@ -18,6 +18,7 @@ from calllog.record import CallRecord, build_call_record
 from careline.db import session_scope
 from careline.upsert import insert_ignoring_duplicates, upsert_statement
 from calllog.queue_rows import queue_rows_from
+from metrics.rollup import record_calls
 from models import AgentStatusChange, Call, CallEvent, Caller, Message, Practice, PracticeNumber, QueueEvent
 from practices.store import snapshot_from_model
 from voicemail.callbacks import Attachment, attach_calls
@@ -126,6 +127,7 @@ class CallLogWriter:
                        at=r.callback_queued_at or r.started_at)
             for r in needing], practices)
         self._follow_up(session, records, follow_ups)
+        record_calls(session, records)  # the metrics' facts and roll-ups, in this same transaction
 
     def _follow_up(self, session: Session, records: list[CallRecord], follow_ups: "FollowUps | None") -> None:
         """Open a page for each urgent after-hours message, and queue each ended call's message receipt."""

@@ -38,11 +38,13 @@ def create_app(config: Config | None = None) -> Flask:
     from webhooks.sms import bp as sms_bp
     from webhooks.voice import bp as voice_bp
     from webhooks.callback_calls import bp as callback_calls_bp
+    from console import bp as console_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(callback_calls_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(console_bp)  # last: it exempts the blueprints above from CSRF checks
     app.add_url_rule("/status", "status", _status)
     app.register_error_handler(HTTPException, _http_error)
     return app

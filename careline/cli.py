@@ -1,4 +1,4 @@
-"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, calllog, simulate)."""
+"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, calllog, demo, simulate)."""
 from __future__ import annotations
 
 import sys
@@ -172,6 +172,37 @@ def _when(moment) -> str:
 
 
 @main.group()
+def user() -> None:
+    """People's sign-in to the managers' console (/console)."""
+
+
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line) instead of asking.")
+@with_appcontext
+def user_set_password(email: str, password_stdin: bool) -> None:
+    """Set the console password of the agent with EMAIL (asked twice, not shown; at least 12 characters).
+
+    Only a salted hash is stored; the password is never printed or logged."""
+    from api.errors import UnknownAgent
+    from console.errors import PasswordRejected
+    from console.passwords import PasswordService
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        PasswordService(current_app.extensions["careline"].session_factory).set_password(email, password)
+    except PasswordRejected as exc:
+        click.echo(f"not set: {exc}", err=True)
+        sys.exit(1)
+    except UnknownAgent:
+        _unknown_agent(email)
+    click.echo(f"password set for {email.strip().lower()}; sign in at /console/sign-in")
+
+
+@main.group()
 def calllog() -> None:
     """The call log."""
 
@@ -182,6 +213,32 @@ def calllog_drain() -> None:
     """Move waiting call events from Redis into the database now."""
     handled = current_app.extensions["careline"].calllog_writer.drain()
     click.echo(f"{handled} events written")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for demos and benchmarks."""
+
+
+@demo.command("generate")
+@click.option("--calls", type=click.IntRange(1, 20_000_000), required=True, help="How many calls to write.")
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True,
+              help="Spread over this many days, ending today.")
+@click.option("--seed", type=int, default=1, show_default=True, help="The same seed writes the same history.")
+@with_appcontext
+def demo_generate(calls: int, days: int, seed: int) -> None:
+    """Write realistic call history (peaks, abandons, messages, callbacks) for the configured practices."""
+    from demo.generate import GenerateOptions, NothingToGenerateFor, generate
+
+    services = current_app.extensions["careline"]
+    try:
+        report = generate(services.session_factory, GenerateOptions(calls=calls, days=days, seed=seed),
+                          now=services.clock, progress=lambda done: click.echo(f"  {done:,} calls", err=True))
+    except NothingToGenerateFor as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {report.calls:,} calls, {report.queue_events:,} queue events, {report.messages:,} messages, "
+               f"{report.callback_tasks:,} callback tasks, {report.agent_status_changes:,} agent status changes")
 
 
 @main.command("simulate")

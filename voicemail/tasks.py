@@ -26,6 +26,7 @@ from calllog.events import Event
 from careline.db import database_errors_as_dependency_down, session_scope
 from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, CallbackTaskAction, CallbackTaskCall,
                     Message, Practice)
+from metrics.rollup import refresh_callback_day
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
 from voicemail.errors import (AgentUnreachable, NoNumberToCall, PracticeHasNoNumber, PracticeNotYours,
@@ -269,6 +270,8 @@ class CallbackTaskService:
                     session.add(self._action(task, "flagged", agent_id, now, details={
                         "attempts": task.attempts, "max_attempts": settings.max_attempts}))
                     log.info("task=%s flagged for a manager after %d attempts", task.id, task.attempts)
+            if task.status == "closed" or task.needs_manager:
+                refresh_callback_day(session, task.practice_id, now)  # the metrics' callback roll-up
             session.flush()
             return self._view(session, task, now, with_actions=True)
 

@@ -1,0 +1,107 @@
+"""The JSON API's metrics for managers: GET /api/metrics (JSON) and GET /api/metrics.csv (the same as CSV)."""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from flask import Response, current_app, jsonify, request
+
+from api import bp
+from api.auth import current_user, token_required
+from api.errors import InvalidField, NotAllowed, PracticeNotFound
+from metrics import errors
+from metrics.summary import MAX_PERIOD_DAYS, MetricsService, Viewer
+
+log = logging.getLogger(__name__)
+
+PARAMETERS = ("practice", "from", "to")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+READERS = ("manager", "admin")  # agents do not read the metrics
+
+
+def _service() -> MetricsService:
+    services = current_app.extensions["careline"]
+    return MetricsService(services.session_factory, services.clock)
+
+
+def _viewer() -> Viewer:
+    user = current_user()
+    return Viewer(is_admin=user.role == "admin", all_practices=user.all_practices, practice_ids=user.practice_ids)
+
+
+def _date(name: str) -> date:
+    value = request.args.get(name)
+    if value is None:
+        raise InvalidField(name, f"{name} is required: a local date, YYYY-MM-DD")
+    try:
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(name, f"{name} must be a date, YYYY-MM-DD") from None
+
+
+def _query() -> tuple[str | None, date, date]:
+    """`?practice=SLUG|all&from=YYYY-MM-DD&to=YYYY-MM-DD`; 400 invalid-field naming the parameter."""
+    unknown = sorted(set(request.args) - set(PARAMETERS))
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
+    for name in PARAMETERS:
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidField(name, f"give {name} once")
+    practice = request.args.get("practice")
+    if practice is not None and not practice.strip():
+        raise InvalidField("practice", "practice must be a practice's slug, or all")
+    date_from, date_to = _date("from"), _date("to")
+    if date_to < date_from:
+        raise InvalidField("to", "to must not be before from")
+    if (date_to - date_from).days + 1 > MAX_PERIOD_DAYS:
+        raise InvalidField("to", f"the period may be at most {MAX_PERIOD_DAYS} days", max_days=MAX_PERIOD_DAYS)
+    return practice, date_from, date_to
+
+
+@contextmanager
+def _as_api_errors() -> Iterator[None]:
+    user = current_user()
+    try:
+        yield
+    except errors.PracticeRequired as exc:
+        raise InvalidField("practice", str(exc)) from exc
+    except errors.PracticeUnknown as exc:
+        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
+    except errors.PracticeNotYours as exc:
+        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
+                 request.path)
+        raise NotAllowed(str(exc), practice=exc.slug) from exc
+
+
+def _chosen() -> tuple[list[int], date, date]:
+    practice, date_from, date_to = _query()
+    with _as_api_errors():
+        return _service().choose_practices(practice, _viewer()), date_from, date_to
+
+
+@bp.get("/metrics")
+@token_required(READERS)
+def metrics_summary():
+    """The call-answer metrics of a practice (admins: practice=all) over local dates from..to, both
+    included. 200; 400 invalid-field; 401; 403 for an agent or a practice not theirs; 404; 503."""
+    practice_ids, date_from, date_to = _chosen()
+    return jsonify(_service().summary(practice_ids, date_from, date_to))
+
+
+@bp.get("/metrics.csv")
+@token_required(READERS)
+def metrics_csv():
+    """The same metrics as CSV: a header, one row per day, one per agent. 200 text/csv; 400; 401; 403;
+    404; 503."""
+    practice_ids, date_from, date_to = _chosen()
+    body = _service().csv(practice_ids, date_from, date_to)
+    practice = request.args.get("practice") or "mine"
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", practice)
+    filename = f"careline-metrics-{name}-{date_from.isoformat()}-{date_to.isoformat()}.csv"
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store, private"})

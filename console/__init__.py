@@ -1,0 +1,93 @@
+"""The managers' console at /console: sign-in with a password, and the dashboard.
+
+The console is the one part of Careline that uses Flask's cookie session: signed with SECRET_KEY, HttpOnly,
+SameSite=Lax, Secure when PUBLIC_BASE_URL is https, and sent only to /console. Every form is protected by
+Flask-WTF's CSRFProtect; the blueprints that carry no cookie and authenticate each request otherwise
+(Twilio's signature, API tokens) are exempt.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from careline.errors import DependencyDown
+from console import formatting
+from console.errors import ConsoleError, ConsoleMisconfigured
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+csrf = CSRFProtect()
+
+SESSION_HOURS = 12  # hours a console sign-in lasts (one working day), then the manager signs in again
+# Twilio's webhooks (X-Twilio-Signature) and the JSON API (Authorization: Bearer) carry no cookie.
+CSRF_EXEMPT_BLUEPRINTS = ("voice", "callback_calls", "sms", "api")
+# Pages draw their charts as inline SVG whose <style> pygal writes; nothing else inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+
+
+@bp.record_once
+def _set_up(state) -> None:
+    app = state.app
+    config = app.extensions["careline"].config
+    app.config.update(
+        SESSION_COOKIE_NAME="careline_console", SESSION_COOKIE_PATH="/console", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=config.PUBLIC_BASE_URL.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        WTF_CSRF_TIME_LIMIT=None)  # a token lives as long as its session: a page left open still signs out
+    csrf.init_app(app)
+    for name in CSRF_EXEMPT_BLUEPRINTS:
+        # Registered before the console (careline/app.py); a missing one would get 400s, so fail at start.
+        csrf.exempt(app.blueprints[name])
+    app.jinja_env.filters.update(formatting.FILTERS)
+
+
+@bp.before_request
+def _needs_secret_key():
+    if not current_app.secret_key:
+        raise ConsoleMisconfigured("The console needs SECRET_KEY to be set (make run writes one to .env).")
+
+
+@bp.after_request
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"  # patients' numbers and figures stay off disk caches
+    return response
+
+
+def _error_page(status: int, error_id: str, description: str, **details):
+    if request.endpoint == "console.queue_json":
+        return jsonify(error_id=error_id, details={"description": description, **details}), status
+    user = g.get("console_user")  # set once the request looked at its session
+    return render_template("error.html", status=status, description=description, user=user), status
+
+
+@bp.errorhandler(ConsoleError)
+def _console_error(exc: ConsoleError):
+    return _error_page(exc.status, exc.error_id, exc.description)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError):
+    log.info("console: refused %s %s: %s", request.method, request.path, exc.description)
+    return _error_page(400, "csrf-failed", "This form expired or did not come from this page. "
+                       "Go back, reload the page and try again.")
+
+
+@bp.errorhandler(DependencyDown)
+def _dependency_down(exc: DependencyDown):
+    return _error_page(503, "service-unavailable", f"Careline cannot reach its {exc} right now. "
+                       "Try again in a minute.", dependency=str(exc))
+
+
+# The routes register themselves on `bp`.
+from console import views  # noqa: E402,F401

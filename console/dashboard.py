@@ -1,0 +1,191 @@
+"""What the dashboard shows: the practices a person may choose, the period, the metrics of both, the open
+callbacks and the live queue. The page (`console/views.py`) only renders what `DashboardService` builds."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.queue_view import _practice_queue_json  # the JSON API's own builder: /api/queue and the page agree
+from api.users import ApiUser, answers_for
+from careline.db import database_errors_as_dependency_down
+from careline.errors import DependencyDown
+from console import charts
+from console.errors import NotAllowed, PracticeUnknown
+from console.period import Period, local_today, parse_period
+from models import Practice
+from queueing.overview import PracticeRef, QueueOverview, mask_number
+from queueing.store import CallQueue
+from voicemail.tasks import CallbackTaskService, TaskView
+
+log = logging.getLogger(__name__)
+
+ALL_PRACTICES = "all"  # the practice choice of an admin that adds every practice together
+CALLBACKS_SHOWN = 25  # open callback tasks listed on the page; the count covers them all
+
+
+@dataclass(frozen=True)
+class PracticeOption:
+    """A practice as the dashboard's form offers it."""
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The practice choice: one practice, or (admins) every practice together."""
+
+    value: str  # a slug, or ALL_PRACTICES
+    label: str
+    practices: tuple[PracticeOption, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [practice.id for practice in self.practices]
+
+    @property
+    def together(self) -> bool:
+        return self.value == ALL_PRACTICES
+
+
+@dataclass(frozen=True)
+class CallbackLine:
+    """An open callback task as the page lists it: the number masked, times in the practice's zone."""
+
+    id: int
+    practice: str
+    urgent: bool
+    number: str | None
+    opened_local: str
+    due_local: str | None
+    overdue: bool
+    calls: int
+    attempts: int
+    needs_manager: bool
+
+
+@dataclass
+class Dashboard:
+    """Everything one rendering of the page needs."""
+
+    user: ApiUser
+    options: list[tuple[str, str]]  # (value, label) of the practice choice
+    selection: Selection
+    period: Period
+    summary: dict
+    callbacks_open: int
+    callbacks: list[CallbackLine]
+    queue: dict | None  # {"practices": [...]} as /api/queue; None when Redis or the database is down
+    charts: dict[str, str] = field(default_factory=dict)
+    wait_rows: list[tuple[str, dict]] = field(default_factory=list)  # (label, bucket) of wait_distribution
+
+
+def visible_practices(session_factory: sessionmaker[Session], user: ApiUser) -> list[PracticeOption]:
+    """The practices `user` may see on the dashboard, by slug; DependencyDown."""
+    with database_errors_as_dependency_down(), session_factory() as session:
+        rows = session.execute(select(Practice.id, Practice.slug, Practice.name, Practice.timezone)
+                               .order_by(Practice.slug)).all()
+    return [PracticeOption(*row) for row in rows if answers_for(user, row.id)]
+
+
+def choose_practice(user: ApiUser, practices: list[PracticeOption], value: str | None) -> Selection:
+    """The practice choice of the form (default: an admin's every practice, others' first); NotAllowed for a
+    practice not theirs, and for one that does not exist unless the user is an admin (PracticeUnknown)."""
+    admin = user.role == "admin"
+    if not value:
+        value = ALL_PRACTICES if admin and len(practices) > 1 else (practices[0].slug if practices else "")
+    if value == ALL_PRACTICES and admin:
+        return Selection(ALL_PRACTICES, "All practices together", tuple(practices))
+    chosen = [practice for practice in practices if practice.slug == value]
+    if chosen:
+        return Selection(value, chosen[0].name, (chosen[0],))
+    if admin:
+        raise PracticeUnknown("no practice has this name", practice=value)
+    raise NotAllowed("you cannot see this practice", practice=value)
+
+
+def practice_options(user: ApiUser, practices: list[PracticeOption]) -> list[tuple[str, str]]:
+    """The form's choices: the user's practices, and for an admin "all together" first."""
+    options = [(practice.slug, practice.name) for practice in practices]
+    if user.role == "admin" and len(practices) > 1:
+        options.insert(0, (ALL_PRACTICES, "All practices together"))
+    return options
+
+
+class DashboardService:
+    """Builds the dashboard from the metrics, the callback tasks and the queue."""
+
+    def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime],
+                 metrics_factory: Callable[[], object]):
+        self.session_factory = session_factory
+        self.queue = queue
+        self.clock = clock
+        self.metrics_factory = metrics_factory  # metrics.summary.MetricsService(session_factory, clock)
+
+    def selection(self, user: ApiUser, value: str | None) -> tuple[list[tuple[str, str]], Selection]:
+        """The practice choice for `user` (NotAllowed, PracticeUnknown) and the options it came from."""
+        practices = visible_practices(self.session_factory, user)
+        if not practices:
+            raise NotAllowed("you answer for no practice yet")
+        return practice_options(user, practices), choose_practice(user, practices, value)
+
+    def build(self, user: ApiUser, args: Mapping[str, str]) -> Dashboard:
+        """The dashboard for `user` and the form's `args` (practice, period, from, to); raises NotAllowed,
+        PracticeUnknown, InvalidPeriod, DependencyDown (the database; a Redis outage only hides the queue)."""
+        options, selection = self.selection(user, args.get("practice"))
+        now = self.clock()
+        period = parse_period(args, local_today(now, [p.timezone for p in selection.practices]))
+        summary = self.metrics_factory().summary(selection.ids, period.date_from, period.date_to)
+        tasks = self._open_callbacks(selection)
+        dashboard = Dashboard(user=user, options=options, selection=selection, period=period, summary=summary,
+                              callbacks_open=len(tasks), callbacks=[_callback_line(task, selection)
+                                                                    for task in tasks[:CALLBACKS_SHOWN]],
+                              queue=self.queue_json(selection, quiet=True))
+        dashboard.charts = {"service_by_day": charts.service_by_day(summary["days"]),
+                            "calls_by_hour": charts.calls_by_hour(summary["by_hour"]),
+                            "answer_times": charts.answer_times(summary["wait_distribution"])}
+        dashboard.wait_rows = list(zip(charts.wait_distribution_labels(summary["wait_distribution"]),
+                                       summary["wait_distribution"]))
+        return dashboard
+
+    def queue_json(self, selection: Selection, quiet: bool = False) -> dict | None:
+        """The live queue of the selection, as GET /api/queue shows it; DependencyDown (with `quiet`: None)."""
+        overview = QueueOverview(self.session_factory, self.queue, self.clock)
+        refs = [PracticeRef(p.id, p.slug, p.name) for p in selection.practices]
+        try:
+            return {"practices": [_practice_queue_json(queue) for queue in overview.view(refs)],
+                    "at": self.clock().isoformat()}
+        except DependencyDown as exc:
+            if not quiet:
+                raise
+            log.warning("console: the live queue is unavailable (%s down)", exc)
+            return None
+
+    def _open_callbacks(self, selection: Selection) -> list[TaskView]:
+        ids = set(selection.ids)
+        # Only listing: the task service's Twilio client and base URL are never used here.
+        tasks = CallbackTaskService(self.session_factory, self.clock, lambda: None, lambda: "")
+        return tasks.list(lambda practice_id: practice_id in ids, status="open")
+
+
+def _callback_line(task: TaskView, selection: Selection) -> CallbackLine:
+    zones = {practice.id: practice.timezone for practice in selection.practices}
+    names = {practice.id: practice.name for practice in selection.practices}
+    zone = ZoneInfo(zones.get(task.practice_id, "UTC"))
+    return CallbackLine(id=task.id, practice=names.get(task.practice_id, task.practice_slug), urgent=task.urgent,
+                        number=mask_number(task.callback_number), opened_local=_local(task.opened_at, zone),
+                        due_local=_local(task.due_at, zone) if task.due_at is not None else None,
+                        overdue=task.overdue, calls=task.call_count, attempts=task.attempts,
+                        needs_manager=task.needs_manager)
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M")

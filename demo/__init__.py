@@ -1,0 +1,1 @@
+"""Demo data: realistic call history for demos and benchmarks (`careline demo generate`)."""
