@@ -38,6 +38,7 @@ LATE_IVR_SHARE = 0.02  # calls whose first voice came after the ring budget (a s
 MEAN_WAIT_SECONDS = 45.0
 TALK_MEDIAN_SECONDS = 180.0
 URGENT_SHARE = 0.12
+RECENT_OPEN_TASKS = timedelta(days=3)  # older tasks have all been closed
 
 
 class NothingToGenerateFor(RuntimeError):
@@ -233,13 +234,16 @@ def _task(rng, practice, row, batch, reason, now: datetime) -> None:
     within = (due - opened).total_seconds()
     fate = rng.random()
     reach_after = timedelta(seconds=within * rng.uniform(0.1, 1.3))
-    if fate < 0.86 and opened + reach_after < now:
+    # Tasks are worked to completion: only those of the last few days are still open (or with a manager).
+    recent = now - opened < RECENT_OPEN_TASKS
+    if recent and fate >= 0.9:
+        if fate < 0.93:
+            task.update(attempts=practice.callbacks.max_attempts, needs_manager=True)
+    elif fate < 0.9 and opened + reach_after < now or not recent:
+        reason = "wrong-number" if fate >= 0.86 and fate < 0.9 else "reached"
         attempts = 0 if rng.random() < 0.7 else rng.randrange(1, 3)
-        task.update(status="closed", closed_reason="reached", closed_at=opened + reach_after, attempts=attempts)
-    elif fate < 0.9 and opened + reach_after < now:
-        task.update(status="closed", closed_reason="wrong-number", closed_at=opened + reach_after)
-    elif fate < 0.93:
-        task.update(attempts=practice.callbacks.max_attempts, needs_manager=True)
+        closed_at = opened + (reach_after if fate < 0.9 else within * timedelta(seconds=rng.uniform(1.5, 6)))
+        task.update(status="closed", closed_reason=reason, closed_at=min(closed_at, now), attempts=attempts)
     batch.tasks.append(task)
 
 
