@@ -19,7 +19,7 @@ from careline.app import create_app
 from careline.services import install
 from console.passwords import PasswordService
 from tests.browser.conftest import ARTIFACTS
-from tests.integration.conftest import (
+from tests.integration.conftest import (PHONE_AGENTS_TOML,
     EMAILS,
     LAKESIDE,
     LAKESIDE_FRONT_DESK,
@@ -44,25 +44,7 @@ TODAY = date(2026, 11, 24)  # OPEN_TIME, a Tuesday, in both practices' zones
 HEADLINES = ("calls_offered", "answered_within_ring_budget", "service_level", "abandonment_rate",
              "speed_of_answer_mean_seconds", "messages", "callbacks_overdue_now")
 AGENTS_TOML = """
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-phone = "+13125550134"
-practices = ["lakeside"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-phone = "+16175550135"
-practices = ["northside"]
-
+""" + PHONE_AGENTS_TOML + """
 [[agents]]
 email = "mo@lakeside.example"
 name = "Mo Chen"

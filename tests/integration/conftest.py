@@ -223,6 +223,29 @@ role = "admin"
 """
 
 
+# The answering agents with the phones the queue rings (Ana every practice, Ben Lakeside, Nia Northside).
+PHONE_AGENTS_TOML = """
+[[agents]]
+email = "ana@answering.example"
+name = "Ana Lopez"
+phone = "+13125550133"
+languages = ["en", "es"]
+practices = ["*"]
+
+[[agents]]
+email = "ben@answering.example"
+name = "Ben Adler"
+phone = "+13125550134"
+practices = ["lakeside"]
+
+[[agents]]
+email = "nia@answering.example"
+name = "Nia Okafor"
+phone = "+16175550135"
+practices = ["northside"]
+"""
+
+
 @pytest.fixture
 def agents(services) -> dict[str, int]:
     """The agents above, loaded as `careline config load` does; their ids by first name."""

@@ -17,9 +17,9 @@ from careline.db import session_scope
 from models import Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, Message
 from practices import schedule
 from voicemail.tasks import CLAIM_SECONDS, CallbackTaskService
-from tests.integration.conftest import (ACCOUNT_SID, CALLER, CLOSED_TIME, EMAILS, LAKESIDE, NORTHSIDE,
-                                        OPEN_TIME, PRACTICES_TOML, PUBLIC_BASE_URL, bearer, issue, load_practices,
-                                        simulator, with_rest_standin)
+from tests.integration.conftest import (PHONE_AGENTS_TOML, ACCOUNT_SID, CALLER, CLOSED_TIME, EMAILS, LAKESIDE,
+                                        NORTHSIDE, OPEN_TIME, PRACTICES_TOML, PUBLIC_BASE_URL, bearer, issue,
+                                        load_practices, simulator, with_rest_standin)
 
 UTC = timezone.utc
 ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
@@ -27,25 +27,7 @@ OTHER_CALLER = "+13125550177"
 THIRD_CALLER = "+16175550188"
 AGENT_RING_SECONDS = 15  # the queue default: the agent's phone rings this long for a callback
 CALLBACK_TOML = PRACTICES_TOML + """
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-phone = "+13125550134"
-practices = ["lakeside"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-phone = "+16175550135"
-practices = ["northside"]
-
+""" + PHONE_AGENTS_TOML + """
 [[agents]]
 email = "mo@lakeside.example"
 name = "Mo Chen"

@@ -21,7 +21,7 @@ from metrics.summary import MetricsService
 from models import Agent, CallbackTask, Practice, QueueEvent
 from models.metrics import (AgentStatsDaily, AgentTimeHourly, CallAgentFact, CallbackStatsDaily, CallFact,
                             CallStatsHourly, CumulativeHistogram)
-from tests.integration.conftest import (EMAILS, LAKESIDE, NORTHSIDE, PRACTICES_TOML, bearer, issue,
+from tests.integration.conftest import (PHONE_AGENTS_TOML, EMAILS, LAKESIDE, NORTHSIDE, PRACTICES_TOML, bearer, issue,
                                         load_practices, simulator, with_rest_standin)
 
 UTC = timezone.utc
@@ -32,25 +32,7 @@ METRICS_TOML = PRACTICES_TOML.replace("""max_length_seconds = 120
 service_level_seconds = 20
 short_abandon_seconds = 5
 """) + """
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-phone = "+13125550134"
-practices = ["lakeside"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-phone = "+16175550135"
-practices = ["northside"]
-
+""" + PHONE_AGENTS_TOML + """
 [[agents]]
 email = "mo@lakeside.example"
 name = "Mo Chen"

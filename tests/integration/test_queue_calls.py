@@ -18,7 +18,7 @@ from models import AgentStatusChange, Call, CallbackTask, CallbackTaskCall, Mess
 from queueing.jobs import STALE_AFTER_SECONDS, dispatch_for_agent, sweep_queues
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue
-from tests.integration.conftest import (CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
+from tests.integration.conftest import (PHONE_AGENTS_TOML, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
                                         NORTHSIDE, PRACTICES_TOML, REDIS_NOWHERE, bearer, issue, load_practices,
                                         simulator, with_rest_standin)
 
@@ -31,25 +31,7 @@ announce_every_seconds = 30
 agent_ring_seconds = 15
 wrap_up_seconds = 10
 
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-phone = "+13125550134"
-practices = ["lakeside"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-phone = "+16175550135"
-practices = ["northside"]
-"""
+""" + PHONE_AGENTS_TOML
 # The [practices.queue] table above follows northside's hours: it is northside's (TOML tables bind to the
 # last [[practices]] entry). Lakeside keeps the defaults: max wait 180 s, announcements every 30 s.
 HOLD_CLIP = "https://careline.test/voice/hold-audio.wav"
