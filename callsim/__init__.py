@@ -25,6 +25,19 @@ Live calls, as the app sees them on Twilio:
   seconds) before every request and every hook.
 * Hang-ups at a time: ``Caller(press="1").hang_up(at=40)`` hangs up 40 s into the call, wherever it is.
 
+Nothing ignored silently (each a Problem in result.problems; in strict mode the call fails):
+
+* An element or attribute the simulator does not play (callsim.played.PLAYED lists what it plays) is
+  "unsupported": UnsupportedVerb, and the document does not run.
+* Caller steps still unused when the call ends are a "script" problem (CallerScriptError); a timed hang-up
+  due after the end is not. Dial scripts may name parties that are never dialled.
+* A URL on base_url that a document gives Twilio (action, url, callbacks, Redirect, Play) and no route of the
+  app serves is a "url" problem (TwimlRejected), requested or not; FlaskClientTransport.serves() tells, and a
+  transport without that knowledge (HttpTransport) skips the check.
+* A webhook that answers after ``webhook_timeout_seconds`` of real time (Twilio's 15 s by default) has failed
+  (error 11205): the Fallback URL is requested if there is one, else the caller hears the application error.
+  A slow status/recording/transcription callback is only a "callback" problem.
+
 Calls and messages the app creates:
 
 * Outbound calls: ``sim.run_outbound(standin.requests_for("calls.create")[0], callee=Caller(press="1"),

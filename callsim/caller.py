@@ -58,6 +58,17 @@ def hang_up(at_input: bool = False, at: float | None = None) -> Intent:
     return Intent("hangup", seconds=float(at), then="at-time")
 
 
+def describe_intent(intent: Intent) -> str:
+    """The intent as it is scripted, e.g. press('1') or speak(12, then='#')."""
+    if intent.kind == "press":
+        return f"press({intent.digits!r})" + (f" after {intent.after:g}s" if intent.after is not None else "")
+    if intent.kind == "speak":
+        return f"speak({intent.seconds:g}, then={intent.then!r})"
+    if intent.kind == "hangup":
+        return "hang_up(at_input=True)" if intent.then == "at-input" else "hang_up()"
+    return f"{intent.kind}()"
+
+
 def _is_timed_hangup(intent: Intent) -> bool:
     return intent.kind == "hangup" and intent.then == "at-time"
 

@@ -11,7 +11,12 @@ RECORD_MAX_SECONDS = 3600.0  # <Record maxLength> default
 TRANSCRIBE_MAX_SECONDS = 120.0  # <Record maxLength> default when transcribe="true"
 BEEP_SECONDS = 0.5
 DIAL_TIMEOUT_SECONDS = 30.0  # <Dial timeout> default
-DIAL_RING_BUFFER_SECONDS = 5.0  # Twilio rings ~5 s longer than the Dial timeout (and the calls.create Timeout)
+# Twilio rings this much past a Dial's timeout: "Twilio always adds a five-second timeout buffer to your
+# <Dial>, so if you enter a timeout value of 10 seconds, you will see an actual timeout closer to 15 seconds"
+# (twilio.com/docs/voice/twiml/dial#timeout). The Call resource says the same of calls.create's Timeout ("for
+# some call flows, we will add a 5-second buffer"). Tests judge Careline's ring budgets against this figure
+# only, never against the product's own DIAL_RING_OVERHEAD_SECONDS setting.
+DIAL_RING_BUFFER_SECONDS = 5.0
 REST_CALL_TIMEOUT_SECONDS = 60.0  # calls.create Timeout default: ring time before no-answer
 ANSWER_SECONDS = 3.0  # how long a scripted party lets its phone ring before answering
 BUSY_SECONDS = 1.0

@@ -92,7 +92,7 @@ class OutboundRun(_CallRun):
         self.fallback_url = first(created, "FallbackUrl") or None
         self.fallback_method = first(created, "FallbackMethod") or "POST"
         timeout = float(first(created, "Timeout") or costs.REST_CALL_TIMEOUT_SECONDS)
-        self.ring_limit = timeout + costs.DIAL_RING_BUFFER_SECONDS
+        self.ring_limit = timeout + sim.ring_buffer_seconds
         self.status_url = first(created, "StatusCallback") or None
         self.status_method = (first(created, "StatusCallbackMethod") or "POST").upper()
         self.status_events = _events(created.get("StatusCallbackEvent"))

@@ -25,6 +25,7 @@ class Exchange:
     params: dict
     status: int
     purpose: str  # twiml fallback rest-redirect status recording transcription whisper leg-status manual
+    elapsed_seconds: float = 0.0  # real time the app took to answer this hop
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ class Problem:
 
     message: str
     where: str = ""  # element path, e.g. "Response/Gather[1]/Say[2]", or a URL
-    kind: str = "twiml"  # twiml | http | loop | unsupported | callback
+    # twiml | http | loop | unsupported | callback | url (a URL no route serves) | script (caller steps never used)
+    kind: str = "twiml"
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, UTC
 from email.utils import format_datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from . import clock as costs
-from .caller import Caller, Callee, DialScript, callee_for
+from .caller import Caller, Callee, DialScript, callee_for, describe_intent
 from .clock import CallClock
-from .errors import CallLoop, TwimlRejected, UnsupportedVerb, WebhookFailed
+from .errors import CallerScriptError, CallLoop, TwimlRejected, UnsupportedVerb, WebhookFailed
 from .rest import RestRequest, TwilioRestStandin
 from .result import CallResult, DialResult, Document, Exchange, Step
+from .played import given_urls, unplayed
 from .schema import Problem, TwimlSchema, check_http
 from .signing import SIGNATURE_HEADER, sign
 from .sms import incoming_message_params, messaging_problems
@@ -28,6 +29,9 @@ MAX_REDIRECTS = 10  # Twilio follows up to 10 HTTP redirects
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 APP_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
 ERROR_HTTP, ERROR_TWIML = "11200", "12100"  # ErrorCode sent to the fallback URL
+# Twilio waits 15 s in all (connect time included) for a webhook's answer, then fails the request with error
+# 11205 and tries the Fallback URL (twilio.com/docs/api/errors/11205).
+ERROR_TIMEOUT, WEBHOOK_TIMEOUT_SECONDS = "11205", 15.0
 SIMPLE_PLAYBACK = ("Say", "Play", "Pause")
 INLINE_TWIML_URL = "twiml:inline"  # Document.url of TwiML given to calls.update(twiml=...)
 END = object()  # a verb handler's answer meaning "the call (or leg) is over"
@@ -63,7 +67,6 @@ class _Leg:
     status: str = "ringing"
     ended_by: str = ""
     voice_at: float | None = None
-    unanswered_gather: bool = False  # a whisper <Gather> timed out: the callee did not accept
     fallback: bool = True
 
 
@@ -121,7 +124,9 @@ class CallSimulator:
                  voice_path: str = "/voice/incoming", status_path: str | None = "/voice/status",
                  fallback_path: str | None = None, account_sid: str = DEFAULT_ACCOUNT_SID, strict: bool = True,
                  schema_path: str | None = None, media_seconds: Mapping[str, float] | None = None,
-                 rest: TwilioRestStandin | None = None, on_time: Callable[[datetime], object] | None = None):
+                 rest: TwilioRestStandin | None = None, on_time: Callable[[datetime], object] | None = None,
+                 webhook_timeout_seconds: float = WEBHOOK_TIMEOUT_SECONDS,
+                 ring_buffer_seconds: float = costs.DIAL_RING_BUFFER_SECONDS):
         self.transport = transport
         self.auth_token = auth_token
         self.base_url = base_url.rstrip("/")
@@ -134,12 +139,21 @@ class CallSimulator:
         self.media_seconds = dict(media_seconds or {})
         self.rest = rest  # REST stand-in whose calls.update requests redirect or end the live calls
         self.on_time = on_time  # told the call's wall time before each request and each timed hook
+        # Real seconds an answer may take (all redirect hops together); a slower one is a failed fetch.
+        self.webhook_timeout_seconds = webhook_timeout_seconds
+        # Seconds Twilio rings past a Dial timeout (and a calls.create Timeout); a test may play a Twilio that
+        # rings longer, to show Careline's ring budgets follow its setting rather than this figure.
+        self.ring_buffer_seconds = ring_buffer_seconds
         self._runs: list[_CallRun] = []  # the calls under way: more than one while a hook places a nested call
         self._wall: datetime | None = None  # the latest wall time any of those calls reached
 
     def url(self, path: str) -> str:
         """The absolute public URL for `path` (absolute URLs pass through)."""
         return path if "://" in path else self.base_url + "/" + path.lstrip("/")
+
+    def on_base(self, url: str) -> bool:
+        """Whether `url` is one of the app's own (under base_url), rather than another server's."""
+        return url == self.base_url or url.startswith(self.base_url + "/") or url.startswith(self.base_url + "?")
 
     def call(self, to: str, from_: str = "+13125550199", caller: Caller | None = None, dial: DialScript = None,
              call_sid: str | None = None, extra_params: Mapping[str, str] | None = None,
@@ -201,8 +215,11 @@ class CallSimulator:
 
     def send(self, method: str, url: str, params: Mapping[str, str], signed: bool = True,
              token: str | None = None) -> tuple[Response, list[Exchange]]:
-        """Request `url` as Twilio does (signed, following redirects); returns the answer and every hop."""
-        exchanges, params = [], {k: str(v) for k, v in params.items()}
+        """Request `url` as Twilio does (signed, following redirects); returns the answer and every hop.
+
+        The answer's elapsed_seconds is the real time all the hops took.
+        """
+        exchanges, params, elapsed = [], {k: str(v) for k, v in params.items()}, 0.0
         target = url if method == "POST" else _with_query(url, params)
         for _ in range(MAX_REDIRECTS + 1):
             body = params if method == "POST" else None
@@ -210,14 +227,16 @@ class CallSimulator:
             if signed:
                 headers[SIGNATURE_HEADER] = sign(token or self.auth_token, target, body)
             response = self.transport.request(method, target, body, headers)
-            exchanges.append(Exchange(method, target, dict(params), response.status, "manual"))
+            elapsed += response.elapsed_seconds
+            exchanges.append(Exchange(method, target, dict(params), response.status, "manual",
+                                      response.elapsed_seconds))
             location = {k.lower(): v for k, v in response.headers.items()}.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
-                return response, exchanges
+                return replace(response, elapsed_seconds=elapsed), exchanges
             target = urljoin(target, location)
             if response.status == 303:
                 method = "GET"
-        return response, exchanges
+        return replace(response, elapsed_seconds=elapsed), exchanges
 
     def post_signed(self, path: str, params: Mapping[str, str], method: str = "POST") -> Response:
         """Send `params` to `path` with a valid X-Twilio-Signature."""
@@ -312,6 +331,7 @@ class _CallRun:
         self.result = CallResult(call_sid=call_sid)
         self.fetches = 0
         self.failed_docs: list[Document] = []
+        self.reported: set[tuple[str, str, str]] = set()  # problems found in documents, reported once per call
         self.answered_at: float | None = None
         self.ringing_on_bridge = False  # a <Dial answerOnBridge> left the call unanswered while it rang
         self.children: list[str] = []  # CallSids of the legs a running <Dial> placed
@@ -354,6 +374,17 @@ class _CallRun:
         self.result.first_voice_at = leg.voice_at
         self.result.duration = round(self.clock.now, 3)
         self.sim.reached(self.wall_now())
+        self.check_script_used(leg)
+
+    def check_script_used(self, leg: _Leg) -> None:
+        """Steps of the caller's script that never ran mean the call did not go where the test meant it to.
+
+        A timed hang-up due after the end is no such step: it is kept apart from the input intents.
+        """
+        if leg.party.intents:
+            left = ", ".join(describe_intent(intent) for intent in leg.party.intents)
+            self.problem(Problem(f"the call ended ({leg.ended_by or 'error'}) with caller steps never used: {left}",
+                                 self.call_sid, "script"))
 
     def first_document(self, leg: _Leg):
         """The document Twilio fetches when the call comes in: the number's Voice URL."""
@@ -497,7 +528,7 @@ class _CallRun:
         params = {**leg.params, "CallStatus": leg.status, **extra}
         self.notify_time()
         response, exchanges = self.sim.send(method, url, params)
-        self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
+        self.result.requests.extend(replace(e, purpose=purpose) for e in exchanges)
         return response
 
     def fetch(self, leg: _Leg, url: str, method: str, extra: Mapping[str, str], purpose: str = "twiml"):
@@ -513,13 +544,14 @@ class _CallRun:
         self.result.documents.append(document)
         # The app may have redirected or ended this call (calls.update) while answering; its answer is then moot.
         self.check_rest()
-        problems = check_http(response, url)
-        code = ERROR_HTTP
+        problems, code = self.late(response, url, "http"), ERROR_TIMEOUT
+        if not problems:
+            problems, code = check_http(response, url), ERROR_HTTP
         if not problems:
             code = ERROR_TWIML
             problems = [Problem(p.message, f"{url} {p.where}", p.kind) for p in self.sim.schema.validate(response.text)]
         if not problems:
-            return _Doc(url, ElementTree.fromstring(response.text.strip().encode("utf-8")))
+            return self.admit(leg, _Doc(url, ElementTree.fromstring(response.text.strip().encode("utf-8"))))
         self.failed_docs.append(document)
         for problem in problems:
             self.problem(problem, leg)
@@ -530,6 +562,42 @@ class _CallRun:
         self.say(leg, APP_ERROR_TEXT, {"language": "en-US"})
         return self.end(leg, "error")
 
+    def late(self, response: Response, url: str, kind: str, what: str = "webhook") -> list[Problem]:
+        """The problem with an answer Twilio stopped waiting for (error 11205); its body is never used."""
+        limit = self.sim.webhook_timeout_seconds
+        if response.status and response.elapsed_seconds <= limit:
+            return []
+        waited = (f"took {response.elapsed_seconds:.2f}s, past Twilio's {limit:g}s timeout" if response.status
+                  else f"gave no answer within the transport's timeout ({response.elapsed_seconds:.2f}s)")
+        return [Problem(f"{what} {waited}: no answer (Twilio error 11205)", url, kind)]
+
+    def admit(self, leg: _Leg, doc: _Doc):
+        """A valid document, checked for what the simulator would not play and for URLs the app does not serve.
+
+        In strict mode a document the simulator cannot play ends the call, as an unknown verb does; a URL that no
+        route serves is reported but the document runs (Twilio fails only when it requests that URL).
+        """
+        where = doc.url or INLINE_TWIML_URL
+        unsupported = unplayed(self.sim.schema, doc.root, where)
+        for problem in unsupported + self.unserved_urls(doc, where):
+            # A document fetched again and again (a hold loop) is reported once.
+            if (problem.kind, problem.where, problem.message) not in self.reported:
+                self.reported.add((problem.kind, problem.where, problem.message))
+                self.problem(problem, leg)
+        return self.end(leg, "error") if unsupported and self.sim.strict else doc
+
+    def unserved_urls(self, doc: _Doc, where: str) -> list[Problem]:
+        """URLs on the app's base URL that the document gives Twilio but no route of the app serves."""
+        serves = getattr(self.sim.transport, "serves", None)
+        if serves is None:
+            return []
+        problems = []
+        for path, what, url, method in given_urls(self.sim.schema, doc.root, doc.url):
+            if self.sim.on_base(url) and serves(method, url) is False:
+                problems.append(Problem(f"{what} gives Twilio {method} {url}, which no route of the app serves",
+                                        f"{where} {path}", "url"))
+        return problems
+
     def callback(self, leg: _Leg, url: str, method: str, params: Mapping[str, str], purpose: str) -> None:
         """Send a callback whose answer Twilio ignores (a failure is only logged, as error 11200).
 
@@ -538,8 +606,11 @@ class _CallRun:
         """
         self.notify_time()
         response, exchanges = self.sim.send((method or "POST").upper(), url, params)
-        self.result.requests.extend(Exchange(e.method, e.url, e.params, e.status, purpose) for e in exchanges)
-        if not response.ok:
+        self.result.requests.extend(replace(e, purpose=purpose) for e in exchanges)
+        slow = self.late(response, url, "callback", f"{purpose} callback")
+        if slow:  # no fallback: nothing of a callback's answer is used anyway
+            self.problem(slow[0], leg)
+        elif not response.ok:
             self.problem(Problem(f"{purpose} callback answered HTTP {response.status}", url, "callback"), leg)
 
     def inline_document(self, leg: _Leg, twiml: str):
@@ -550,7 +621,7 @@ class _CallRun:
         root = None if problems else ElementTree.fromstring(twiml.strip().encode("utf-8"))
         problems += _relative_urls(root) if root is not None else []
         if not problems:
-            return _Doc("", root)
+            return self.admit(leg, _Doc("", root))
         self.failed_docs.append(self.result.documents[-1])
         for problem in problems:
             self.problem(problem, leg)
@@ -628,10 +699,8 @@ class _CallRun:
         if not pressing:
             self.wait(timeout)
         if digits:
-            leg.unanswered_gather = False
             self.step(leg, "input", digits, {"finishedOnKey": finished_on})
             return self.fetch(leg, action, verb.get("method", "POST"), {"Digits": digits, "FinishedOnKey": finished_on})
-        leg.unanswered_gather = True
         self.step(leg, "input", "", {"timeout": timeout})
         if verb.get("actionOnEmptyResult") == "true":
             return self.fetch(leg, action, verb.get("method", "POST"), {})
@@ -738,8 +807,10 @@ class _CallRun:
         response = self.request(leg, take.action, method, extra, "twiml")
         self.result.documents.append(Document(take.action, method, {**leg.params, "CallStatus": leg.status, **extra},
                                               response.status, response.text, leg.name))
-        if not response.ok:
-            self.problem(Problem(f"record action answered HTTP {response.status}", take.action, "callback"), leg)
+        slow = self.late(response, take.action, "callback", "record action")
+        if slow or not response.ok:
+            self.problem(slow[0] if slow else Problem(f"record action answered HTTP {response.status}", take.action,
+                                                      "callback"), leg)
         self.after_recording(leg, take, duration)
 
     def after_recording(self, leg: _Leg, take: _Take, duration: float) -> None:
@@ -798,7 +869,7 @@ class _CallRun:
         rings = self.dial_rings(leg, doc, verb)
         if not rings:
             return self.end(leg, "error") if self.sim.strict else None
-        ring_limit = _seconds(verb, "timeout", costs.DIAL_TIMEOUT_SECONDS) + costs.DIAL_RING_BUFFER_SECONDS
+        ring_limit = _seconds(verb, "timeout", costs.DIAL_TIMEOUT_SECONDS) + self.sim.ring_buffer_seconds
         dial = _Dial(verb, rings, ring_limit, verb.get("callerId") or leg.params["From"],
                      verb.get("sequential") == "true", self.clock.now)
         self.step(leg, "dial", ", ".join(ring.target for ring in rings), verb.attrib)
@@ -870,7 +941,7 @@ class _CallRun:
         dial.winner.end = self.clock.now
 
     def abandon_dial(self, leg: _Leg, doc: _Doc, dial: _Dial, interrupt: Interrupt) -> None:
-        """The call hangs up or moves on mid-Dial: its legs end now, and no Dial action is requested."""
+        """The call hangs up or moves on mid-Dial: its legs end now; a hang-up still requests the Dial action."""
         now = self.clock.now
         tried = dial.tried(now)
         for ring in tried:
@@ -885,6 +956,38 @@ class _CallRun:
             self.leg_callbacks(leg, doc, ring, dial.caller_id)
         duration = int(round(now - dial.bridged_at)) if bridged else None
         self.record_dial(dial, status, duration)
+        if interrupt.hangs_up and dial.verb.get("action"):
+            self.hangup_dial_action(leg, doc, dial, status, duration)
+
+    def hangup_dial_action(self, leg: _Leg, doc: _Doc, dial: _Dial, status: str, duration: int | None) -> None:
+        """The Dial action Twilio requests when the caller's side hangs up mid-Dial; nothing it returns runs.
+
+        Twilio's <Dial> page (twilio.com/docs/voice/twiml/dial#action, #dialcallstatus): the action is requested
+        "when the dialed call ends", and "if you specify an action URL, Twilio will always pass along the status
+        of the <Dial> attempt"; yet "if the initial caller hangs up, the Twilio session ends", so the answer is
+        not executed. The docs do not list the values for this case; the best attested (integrations handling
+        it, and Twilio's call-status article: a child call hung up before it answers ends `canceled`) are
+        CallStatus=completed with DialCallStatus=completed (+ DialCallDuration, the talk so far) after the
+        bridge, and DialCallStatus=canceled while the dialled phone still rang (or heard the whisper).
+        """
+        self.set_status(leg, "completed")
+        extra = {"DialCallStatus": status, "DialCallSid": (dial.winner or dial.rings[0]).sid,
+                 "DialBridged": "true" if status == "completed" else "false"}
+        if duration is not None:
+            extra["DialCallDuration"] = str(duration)
+        url, method = urljoin(doc.url, dial.verb.get("action")), dial.verb.get("method", "POST").upper()
+        response = self.request(leg, url, method, extra, "twiml")
+        document = Document(url, method, {**leg.params, "CallStatus": leg.status, **extra}, response.status,
+                            response.text, leg.name)
+        self.result.documents.append(document)
+        # Not executed, but still Twilio's webhook: a late or error answer or broken TwiML is logged as one
+        # (11205/11200/12100).
+        problems = self.late(response, url, "callback", "dial action") or check_http(response, url) or [
+            Problem(p.message, f"{url} {p.where}", p.kind) for p in self.sim.schema.validate(response.text)]
+        if problems:
+            self.failed_docs.append(document)
+        for problem in problems:
+            self.problem(problem, leg)
 
     def finish_dial(self, leg: _Leg, doc: _Doc, dial: _Dial) -> tuple[str, int | None]:
         """DialCallStatus and DialCallDuration, once every leg has ended; sends the legs' callbacks."""
@@ -949,8 +1052,13 @@ class _CallRun:
             next_doc = self.run_document(callee_leg, next_doc)
         heard = tuple(step.text for step in callee_leg.transcript if step.kind == "say")
         self.step(leg, "dial", f"whisper to {ring.target}: {callee_leg.ended_by}", {"heard": heard})
-        # The callee accepts by letting the whisper end; a hang-up, an error or a key never pressed means no.
-        accepted = callee_leg.ended_by == "end-of-document" and not callee_leg.unanswered_gather
+        # Twilio bridges once the url document runs to its end, whatever ran before: a <Gather> that timed out
+        # falls through to the next verb, and a Gather action's answer goes on on this same leg (the loop
+        # above). Only a <Hangup> in it, an error, or the callee hanging up leaves the caller unbridged: the
+        # <Number>/<Client> docs (twilio.com/docs/voice/twiml/number#attributes-url) offer "a chance to
+        # decline the phone call using <Gather> and <Hangup>". A voicemail that presses nothing is bridged
+        # unless the document hangs up on it.
+        accepted = callee_leg.ended_by == "end-of-document"
         return heard if accepted else None
 
     def leg_callbacks(self, leg: _Leg, doc: _Doc, ring: _Ring, caller_id: str) -> None:
@@ -1009,9 +1117,12 @@ class _CallRun:
         if not self.sim.strict or not problems:
             return
         kinds = {p.kind for p in problems}
+        # A leftover script step is usually a consequence of another problem, which then names the error.
         error = (CallLoop if "loop" in kinds else UnsupportedVerb if "unsupported" in kinds
-                 else TwimlRejected if "twiml" in kinds else WebhookFailed)
-        lines = [f"call {self.result.call_sid}: Twilio would reject this call"]
+                 else TwimlRejected if kinds & {"twiml", "url"} else CallerScriptError if kinds == {"script"}
+                 else WebhookFailed)
+        lines = [f"call {self.result.call_sid}: " + ("the caller's script does not fit the call" if kinds == {"script"}
+                                                     else "Twilio would reject this call")]
         lines += [f"  - [{p.kind}] {p}" for p in problems]
         for doc in self.failed_docs:
             lines.append(f"--- {doc.method} {doc.url} -> HTTP {doc.status}\n{doc.text[:2000]}")

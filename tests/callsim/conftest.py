@@ -121,6 +121,10 @@ def make_app(log: list) -> Flask:
             return Response("<Response><Say>Hi.</Say></Response>", mimetype="text/plain")
         return Response(status=204)  # status, recording and transcription callbacks
 
+    @app.get("/media/<name>")
+    def media(name):  # HOLD_MUSIC: a URL on the app's own base, so the app must serve it
+        return Response(b"ID3", mimetype="audio/mpeg")
+
     @app.route("/sms/<page>", methods=["POST"])
     def sms(page):
         body, mimetype, status = SMS_ANSWERS[page]

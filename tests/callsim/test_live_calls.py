@@ -217,3 +217,15 @@ def test_given_a_standin_set_after_construction_when_the_app_redirects_then_the_
     sim.rest = standin
     result = dialling(sim, "/voice/self-redirect").call("+13125550100")
     assert result.heard == ["Thank you. Goodbye."] and result.requests[1].purpose == "rest-redirect"
+
+
+def test_given_a_bridged_dial_when_the_app_hangs_the_call_up_then_the_dial_action_still_comes_and_never_runs(
+        rest_sim, standin):
+    """A REST hang-up ends the caller's side as the caller hanging up does: the action comes, nothing of it runs."""
+    result = dialling(rest_sim, "/voice/leg-status").call("+13125550100", dial={"+13125550111": "answered"},
+                                                          at={20: lambda info: standin.update_call(
+                                                              info.call_sid, status="completed")})
+    (action,) = [ex.params for ex in result.requests_to("/voice/dial-done")]
+    assert (action["CallStatus"], action["DialCallStatus"], action["DialCallDuration"]) == ("completed",
+                                                                                          "completed", "17")
+    assert result.ended_by == "rest-hangup" and result.heard == []

@@ -95,14 +95,14 @@ def test_given_a_busy_agent_then_the_call_ends_busy_without_ringing(rest_sim, st
 
 def test_given_an_agent_who_answers_after_the_timeout_then_the_call_is_no_answer(rest_sim, standin):
     call = create_call(standin, timeout=10)
-    result = rest_sim.run_outbound(call.sid, callee=Caller(press="1"), answered_after=16)
+    result = rest_sim.run_outbound(call.sid, callee=Caller(), answered_after=16)
     assert result.final_status == "no-answer" and not result.requests_to(CALLBACK_URL)
 
 
 def test_given_a_ringing_call_when_the_app_cancels_it_then_it_ends_canceled_before_any_twiml(rest_sim, standin):
     call = create_call(standin)
     answers = []
-    result = rest_sim.run_outbound(call.sid, callee=Caller(press="1"), answered_after=10, at={
+    result = rest_sim.run_outbound(call.sid, callee=Caller(), answered_after=10, at={
         4: lambda info: answers.append(standin.update_call(info.call_sid, status="canceled"))})
     assert answers[0][0] == 200 and answers[0][1]["status"] == "canceled"
     assert not result.requests_to(CALLBACK_URL)
@@ -115,7 +115,7 @@ def test_given_a_call_canceled_while_queued_then_it_never_rings_and_sends_no_cal
     call = create_call(standin)
     assert standin.call_status(call.sid) == "queued"
     assert rest_client(standin.url).calls(call.sid).update(status="canceled").status == "canceled"
-    result = rest_sim.run_outbound(call.sid, callee=Caller(press="1"))
+    result = rest_sim.run_outbound(call.sid, callee=Caller())
     assert result.requests == [] and result.final_status == "canceled"
 
 
