@@ -45,6 +45,9 @@ class Config:
     PRACTICE_CACHE_SECONDS: float = 30.0  # seconds a practice snapshot is trusted without asking Redis
     CALLLOG_DRAIN_DELAY_SECONDS: float = 1.0  # seconds events gather in Redis before the writer takes a batch
     HOLD_MUSIC_URL: str = ""  # a short hold clip (10-30 s) Twilio plays in the queue; empty: Careline's own
+    # Seconds Twilio rings past a Dial's timeout (its <Dial> docs: "a five-second timeout buffer"); each Dial
+    # timeout is a ring budget minus this, so the whole ring fits the budget.
+    DIAL_RING_OVERHEAD_SECONDS: int = 5
     LOG_LEVEL: str = "INFO"
     extra: dict = field(default_factory=dict)
 

@@ -144,9 +144,9 @@ class OnCallSteps:
         turn.go(Transition.PATCH_ON_CALL)
         turn.event("on-call-dial", practice_id=turn.practice.id, provider_id=provider.id)
         twiml.say(turn.response, turn.prompts, "on_call_connecting")
+        timeout = twiml.dial_timeout(ON_CALL_RING_SECONDS, self._ring_overhead_seconds)
         dial = turn.response.dial(action=self._urls("voice.on_call_result", s=turn.next_step, provider=provider.id),
-                                  method="POST", timeout=twiml.dial_timeout(ON_CALL_RING_SECONDS),
-                                  caller_id=turn.request.to_number)
+                                  method="POST", timeout=timeout, caller_id=turn.request.to_number)
         dial.number(provider.phone, url=self._urls("voice.on_call_whisper", practice=turn.practice.id),
                     method="POST")
 

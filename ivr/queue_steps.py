@@ -111,7 +111,7 @@ class QueueSteps:
             return []
         if gone is None:
             return []
-        if gone.reason == CALL_ENDED_REASON:  # the Dial action never came: end the agent's call here
+        if gone.reason == CALL_ENDED_REASON:  # before the Dial action (or without one): end the agent's call
             self._after_wrap_up(gone.agent_id, now, wrap)
             return [Event(request.call_sid, "agent-call-ended", f"agent-call-ended:{gone.agent_id}", now,
                           {"practice_id": gone.practice_id, "agent_id": gone.agent_id, "talk_seconds": None,
@@ -217,14 +217,23 @@ class QueueSteps:
         if turn.practice is None or agent_id is None:
             self._not_holding(turn)
             return
-        if request.get("CallStatus") == "completed":
-            return  # the caller hung up: the status callback takes the call out of the queue
         position = queue.position(request.call_sid)
-        if position is not None and position.state == CallerState.CONNECTED and position.agent_id == agent_id:
-            self._end_agent_call(turn, agent_id, _int_arg(request.get("DialCallDuration")) or 0)
+        talked = position is not None and position.state == CallerState.CONNECTED and position.agent_id == agent_id
+        caller_gone = request.get("CallStatus") == "completed"
+        if caller_gone and not talked:
+            # The caller hung up while the agent's phone rang (DialCallStatus canceled). Twilio still requests
+            # this action but runs nothing of the reply; the status callback takes the caller out and frees
+            # the agent, who missed nothing.
+            return
+        if talked:
+            # After a talk (also when the caller hung up: Twilio then sends DialCallStatus completed with the
+            # talk's DialCallDuration), the agent's call ends here, with its length.
+            self._end_agent_call(turn, agent_id, _int_arg(request.get("DialCallDuration")) or 0,
+                                 caller_gone=caller_gone)
             turn.go(Transition.AGENT_ANSWERED)
             turn.go(Transition.FINISH)
-            twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
+            if not caller_gone:
+                twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
             return
         queue.offer_missed(request.call_sid, agent_id, request.received_at)
         turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id, dial_call_status=status)
@@ -304,19 +313,26 @@ class QueueSteps:
         twiml.ring_agent(
             turn.response, turn.prompts, target=agent.client_identity or agent.phone,
             client=bool(agent.client_identity),
-            ring_timeout=twiml.dial_timeout(turn.practice.queue_setting("agent_ring_seconds")),
+            ring_timeout=twiml.dial_timeout(turn.practice.queue_setting("agent_ring_seconds"),
+                                           self._ring_overhead_seconds),
             action=self._urls("voice.queue_dial_result", s=turn.next_step, agent=agent_id),
             whisper_url=self._urls("voice.queue_whisper", call=turn.request.call_sid, agent=agent_id))
 
-    def _end_agent_call(self, turn, agent_id: int, talk_seconds: int) -> None:
-        """The caller's talk with the agent ended: wrap-up, the handle time, the next dispatch."""
+    def _end_agent_call(self, turn, agent_id: int, talk_seconds: int, caller_gone: bool = False) -> None:
+        """The caller's talk with the agent ended: wrap-up, the handle time, the next dispatch.
+
+        `caller_gone`: the caller hung up, so the final status callback, sent apart from this request and in
+        no set order, may have ended the agent's call already (and logged it): then nothing more is logged.
+        """
         wrap = turn.practice.queue_setting("wrap_up_seconds")
         now = turn.request.received_at
-        if self._services.queue.call_ended(turn.request.call_sid, agent_id, now, wrap):
+        ended = self._services.queue.call_ended(turn.request.call_sid, agent_id, now, wrap)
+        if ended:
             self._services.waits.record_handle_time(turn.practice.id, talk_seconds, wrap)
             self._after_wrap_up(agent_id, now, wrap)
-        turn.event("agent-call-ended", practice_id=turn.practice.id, agent_id=agent_id,
-                   talk_seconds=talk_seconds, wrap_up_seconds=wrap)
+        if ended or not caller_gone:
+            turn.event("agent-call-ended", practice_id=turn.practice.id, agent_id=agent_id,
+                       talk_seconds=talk_seconds, wrap_up_seconds=wrap)
 
     def _after_wrap_up(self, agent_id: int, now: datetime, wrap_seconds: float) -> None:
         """Offer the agent the next caller once its wrap-up ends (at once without one)."""

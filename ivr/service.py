@@ -23,7 +23,6 @@ from ivr.prompts import LANGUAGE_KEYS, prompts_for
 from ivr.on_call import OnCallSteps
 from ivr.queue_steps import QueueSteps
 from ivr.state import CallState, begin_call, call_key, save_call_state
-from models import utcnow
 from practices import schedule
 from practices.directory import CONFIG_VERSION_KEY
 from practices.snapshot import PracticeSnapshot
@@ -44,18 +43,18 @@ class VoiceRequest:
     from_number: str
     to_number: str
     params: dict[str, str]
+    received_at: datetime  # Careline's clock when the request came in: every event of the turn carries it
     step: int | None = None  # the `s` query parameter of our own URLs
     args: dict[str, str] = field(default_factory=dict)  # the query parameters of our own URLs
-    received_at: datetime = field(default_factory=utcnow)
 
     def get(self, name: str, default: str = "") -> str:
         """A Twilio parameter, or `default`."""
         return self.params.get(name, default)
 
 
-def front_desk_timeout(ring_budget_seconds: int) -> int:
+def front_desk_timeout(ring_budget_seconds: int, ring_overhead_seconds: int) -> int:
     """The Dial timeout that keeps the front desk's whole ring within the ring budget."""
-    return twiml.dial_timeout(ring_budget_seconds)
+    return twiml.dial_timeout(ring_budget_seconds, ring_overhead_seconds)
 
 
 class Turn:
@@ -98,6 +97,7 @@ class IvrService(QueueSteps, OnCallSteps):
         self._directory = services.directory
         self._urls = urls
         self._calllog = CallLogAppender(services)
+        self._ring_overhead_seconds = services.config.DIAL_RING_OVERHEAD_SECONDS  # rung past a Dial timeout
 
     # --- webhooks ----------------------------------------------------------------------------------------
 
@@ -142,7 +142,8 @@ class IvrService(QueueSteps, OnCallSteps):
                    after_hours=state.after_hours, language=state.language)
         if not state.after_hours and practice.front_desk:
             turn.go(Transition.RING_FRONT_DESK)
-            turn.event("front-desk-dial", timeout=front_desk_timeout(practice.ring_budget_seconds))
+            timeout = front_desk_timeout(practice.ring_budget_seconds, self._ring_overhead_seconds)
+            turn.event("front-desk-dial", timeout=timeout)
         else:
             turn.event("ivr-answer")
             turn.go(self._ivr_start_transition(practice))
@@ -203,7 +204,11 @@ class IvrService(QueueSteps, OnCallSteps):
             turn.go(Transition.FRONT_DESK_ANSWERED)
             turn.response.hangup()
             return
-        turn.event("ivr-answer")  # no-answer, busy, failed, canceled: the IVR answers now
+        if turn.request.get("CallStatus") == "completed":
+            # The caller hung up while the front desk rang (DialCallStatus canceled): Twilio still requests this
+            # action but runs nothing of the reply, so the IVR never answered and nobody spoke to the caller.
+            return
+        turn.event("ivr-answer")  # no-answer, busy, failed: the IVR answers now
         self._start_ivr(turn)
 
     def _start_ivr(self, turn: Turn) -> None:
@@ -234,14 +239,16 @@ class IvrService(QueueSteps, OnCallSteps):
         """
         opens_at = schedule.next_opening(practice, now) if after_hours else None
         today = now.astimezone(practice.tz).date() if opens_at else None  # "today" / "tomorrow" at ...
-        key = (id(practice), after_hours, opens_at, today, next_step)
+        # The ring overhead is a setting: two apps in one process (the tests) may differ in it.
+        key = (id(practice), after_hours, opens_at, today, next_step, self._ring_overhead_seconds)
         cached = _FIRST_ANSWERS.get(key)
         if cached is not None and cached[0] is practice:
             return cached[1]
         response = VoiceResponse()
         if not after_hours and practice.front_desk:
             dial = response.dial(action=self._urls("voice.front_desk", s=next_step), method="POST",
-                                 timeout=front_desk_timeout(practice.ring_budget_seconds))
+                                 timeout=front_desk_timeout(practice.ring_budget_seconds,
+                                                            self._ring_overhead_seconds))
             dial.number(practice.front_desk)
         else:
             self._render_ivr_start(response, practice, after_hours=after_hours, now=now, next_step=next_step)

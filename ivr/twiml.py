@@ -16,16 +16,16 @@ from practices.snapshot import PracticeSnapshot
 
 Urls = Callable[..., str]
 
-DIAL_RING_OVERHEAD_SECONDS = 5  # Twilio rings about 5 s longer than a Dial's timeout
 DIAL_MIN_TIMEOUT_SECONDS = 5  # Twilio's minimum Dial timeout
 GATHER_TIMEOUT_SECONDS = 6  # silence after the prompts before the caller counts as not having chosen
 RECORD_SILENCE_SECONDS = 10  # seconds of silence that end a message
 FINISH_KEY = "#"
 
 
-def dial_timeout(ring_seconds: int) -> int:
-    """The Dial timeout that keeps a whole ring (the front desk's, an agent's) within `ring_seconds`."""
-    return max(DIAL_MIN_TIMEOUT_SECONDS, ring_seconds - DIAL_RING_OVERHEAD_SECONDS)
+def dial_timeout(ring_seconds: int, ring_overhead_seconds: int) -> int:
+    """The Dial timeout that keeps a whole ring (the front desk's, an agent's) within `ring_seconds`, Twilio
+    ringing `ring_overhead_seconds` past it (the DIAL_RING_OVERHEAD_SECONDS setting)."""
+    return max(DIAL_MIN_TIMEOUT_SECONDS, ring_seconds - ring_overhead_seconds)
 
 
 def say(target: VoiceResponse | Gather, prompts: Prompts, prompt: str, /, **values: str) -> None:

@@ -52,3 +52,9 @@ def test_a_malformed_boolean_is_refused():
 def test_production_refuses_to_start_without_its_secrets():
     with pytest.raises(ConfigError, match="SECRET_KEY, TWILIO_AUTH_TOKEN, TWILIO_ACCOUNT_SID, PUBLIC_BASE_URL"):
         Config.from_env({"CARELINE_ENV": "production"}).check()
+
+
+def test_the_dial_ring_overhead_defaults_to_twilios_5_s_and_is_read_as_seconds():
+    assert Config.from_env({}).DIAL_RING_OVERHEAD_SECONDS == 5
+    assert Config.from_env({"DIAL_RING_OVERHEAD_SECONDS": "8"}).DIAL_RING_OVERHEAD_SECONDS == 8
+    assert documented_settings()["DIAL_RING_OVERHEAD_SECONDS"] == "`5`"

@@ -32,5 +32,10 @@ def test_given_front_desk_answered_only_from_ringing():
 @pytest.mark.parametrize("budget, timeout", [(10, 5), (15, 10), (18, 13), (60, 55)])
 def test_front_desk_timeout_keeps_ring_within_budget(budget, timeout):
     """Twilio rings about 5 s past the Dial timeout, so timeout + 5 must not exceed the budget."""
-    assert front_desk_timeout(budget) == timeout
-    assert front_desk_timeout(budget) + 5 <= budget
+    assert front_desk_timeout(budget, 5) == timeout
+    assert front_desk_timeout(budget, 5) + 5 <= budget
+
+
+def test_front_desk_timeout_follows_the_ring_overhead_setting_down_to_twilios_minimum():
+    assert front_desk_timeout(15, 8) == 7
+    assert front_desk_timeout(12, 10) == 5  # Twilio's minimum Dial timeout
