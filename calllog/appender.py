@@ -44,4 +44,5 @@ class CallLogAppender:
 
     def schedule_drain(self) -> None:
         """Have the worker drain the stream after CALLLOG_DRAIN_DELAY_SECONDS."""
-        schedule_drain(self._services.jobs, self._services.config.CALLLOG_DRAIN_DELAY_SECONDS)
+        schedule_drain(self._services.jobs, self._services.config.CALLLOG_DRAIN_DELAY_SECONDS,
+                       self._services.clock())

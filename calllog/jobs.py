@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from rq import Queue
@@ -19,15 +19,16 @@ def drain_call_events() -> int:
     return services.current().calllog_writer.drain()
 
 
-def schedule_drain(queue: Queue, delay_seconds: float) -> None:
-    """Run the drain after `delay_seconds`, so the events of that time are written as one batch.
+def schedule_drain(queue: Queue, delay_seconds: float, now: datetime) -> None:
+    """Run the drain `delay_seconds` after `now` (Careline's clock), so the events of that time are written as
+    one batch.
 
     Called when an event set the drain flag anew. If this fails, nothing is lost: the events stay in the
     stream, the flag expires, and the next event schedules the drain again.
     """
     try:
         if delay_seconds > 0:
-            queue.enqueue_in(timedelta(seconds=delay_seconds), drain_call_events,
+            queue.enqueue_at(now + timedelta(seconds=delay_seconds), drain_call_events,
                              job_timeout=DRAIN_JOB_TIMEOUT_SECONDS, result_ttl=60)
         else:
             queue.enqueue(drain_call_events, job_timeout=DRAIN_JOB_TIMEOUT_SECONDS, result_ttl=60)

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 
 import redis
@@ -14,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client as TwilioClient
 
 from calllog.writer import CallLogWriter
+from careline.clock import Clock, system_clock
 from careline.config import Config
 from careline.db import make_engine, make_session_factory
 from careline.twilio_rest import make_twilio_client
-from models import utcnow
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
@@ -41,7 +39,7 @@ class Services:
     redis: redis.Redis
     directory: PracticeDirectory
     calllog_writer: CallLogWriter
-    clock: Callable[[], datetime] = field(default_factory=lambda: utcnow)  # tests move time to open and closed hours
+    clock: Clock = field(default=system_clock)  # the one clock; tests move it to open and closed hours
 
     @classmethod
     def build(cls, config: Config) -> "Services":

@@ -93,7 +93,7 @@ def sign_in_submit():
     email = request.form.get("email", "").strip().lower()[:EMAIL_MAX_LENGTH]
     password = request.form.get("password", "")
     target = request.form.get("next", "")
-    throttle = SignInThrottle(_services().redis)
+    throttle = SignInThrottle(_services().redis, _services().clock)
     if throttle.refused(email):
         log.info("console: sign-in refused: too many failures for this email")
         return render_template("sign_in.html", email=email, next=target,

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+import time_machine
 from sqlalchemy import text
 
 from careline.db import make_engine, make_session_factory
@@ -23,8 +26,41 @@ REPO = Path(__file__).resolve().parent.parent
 __all__ = ["throwaway_postgres", "throwaway_redis"]  # pytest finds the factories' fixtures here
 
 
+# The wall clock, moved: CARELINE_TEST_DAYS=N runs the suite N days from today (negative: back), `random` picks
+# a number within a year or so either way. Careline reads its own clock and the tests set it to their dates, so
+# the suite must pass whatever the real date is; a test that leans on the real date fails here. Only the wall
+# clock moves (time.time, datetime.now, RQ's own now): the monotonic clock, sleeps and timeouts do not.
+MAX_RANDOM_DAYS = 400
+
+
+def days_moved() -> int:
+    """How many days the wall clock is moved for this run (0: not moved)."""
+    value = os.environ.get("CARELINE_TEST_DAYS", "").strip()
+    if value == "random":
+        return random.SystemRandom().randint(-MAX_RANDOM_DAYS, MAX_RANDOM_DAYS)
+    return int(value) if value else 0
+
+
+def pytest_configure(config):
+    days = days_moved()
+    config.careline_days_moved = days
+    if days:
+        travel = time_machine.travel(datetime.now(timezone.utc) + timedelta(days=days), tick=True)
+        travel.start()
+        config.add_cleanup(travel.stop)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    days = config.careline_days_moved
+    if days:  # at the end too: `-q` prints no header, and a failure must be replayable
+        terminalreporter.write_line(f"careline: wall clock moved {days:+d} days (replay: CARELINE_TEST_DAYS={days})")
+
+
 def pytest_report_header(config):
-    return f"careline: database={TEST_DB}"
+    days = config.careline_days_moved
+    moved = (f"wall clock moved {days:+d} days, to {datetime.now(timezone.utc):%Y-%m-%d} "
+             f"(replay: CARELINE_TEST_DAYS={days})") if days else "wall clock not moved"
+    return f"careline: database={TEST_DB}; {moved}"
 
 
 @pytest.fixture(scope="session")
