@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from careline import migrate
 from careline.app import create_app
 from careline.db import session_scope
+from careline.simulate import simulate
 from models.token import TOKEN_LABEL_MAX_LENGTH
 
 
@@ -241,47 +242,4 @@ def demo_generate(calls: int, days: int, seed: int) -> None:
                f"{report.callback_tasks:,} callback tasks, {report.agent_status_changes:,} agent status changes")
 
 
-@main.command("simulate")
-@click.option("--to", "to_number", required=True, help="The practice number to call (E.164).")
-@click.option("--from", "from_number", default="+13125550199", show_default=True, help="The caller's number.")
-@click.option("--press", default="", help="Keys pressed at each menu, in order; '-' is silence at one menu.")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where Careline runs.")
-@click.option("--message-seconds", default=8, show_default=True, help="How long the caller speaks at a beep.")
-@with_appcontext
-def simulate(to_number: str, from_number: str, press: str, url: str, message_seconds: int) -> None:
-    """Play a call against a running Careline and print what the caller hears; no Twilio account needed."""
-    from callsim import CallerScriptError, CallSimulator, HttpTransport
-
-    services = current_app.extensions["careline"]
-    token = services.config.TWILIO_AUTH_TOKEN
-    if not token and not services.config.TWILIO_SIGNATURE_CHECK_DISABLED:
-        raise click.UsageError("TWILIO_AUTH_TOKEN must be set (the simulator signs as Twilio does)")
-    try:
-        caller = _operator_caller(press, message_seconds)
-    except CallerScriptError as exc:
-        raise click.BadParameter(str(exc), param_hint="--press") from exc
-    base_url = services.config.PUBLIC_BASE_URL or url
-    simulator = CallSimulator(HttpTransport(url), token or "unsigned", base_url=base_url, strict=False)
-    try:
-        result = simulator.call(to=to_number, from_=from_number, caller=caller)
-    except OSError as exc:  # requests' ConnectionError is an OSError
-        raise click.ClickException(f"Careline does not answer at {url} ({type(exc).__name__})") from exc
-    click.echo(result.text())
-    for problem in result.problems:
-        click.echo(f"PROBLEM: {problem}", err=True)
-
-
-def _operator_caller(press: str, message_seconds: int):
-    """A caller who presses `press` ('-' = silence) at the menus, and speaks at any beep, then presses #."""
-    from callsim import Caller, speak
-
-    class OperatorCaller(Caller):
-        def at_record(self):
-            if self.intents and self.intents[0].kind in ("speak", "hangup"):
-                return self.intents.pop(0)
-            return speak(message_seconds, then="#")
-
-    caller = OperatorCaller()
-    for key in press:
-        caller.silence() if key == "-" else caller.press(key)
-    return caller
+main.add_command(simulate)

@@ -114,7 +114,8 @@ def test_given_a_running_careline_when_simulate_then_operator_reads_the_call(liv
                                        "--message-seconds", "7"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "SAY (en-US): Thank you for calling Northside Pediatrics." in lines[0]
+    assert lines[0].startswith("call CA") and "to +16175550200 (Northside Pediatrics)" in lines[0]
+    assert "SAY (en-US): Thank you for calling Northside Pediatrics." in lines[1]
     assert any("RECORD: 7s, ended by #" in line for line in lines)
     assert any("caller pressed 1" in line for line in lines)  # marked urgent after the message
     assert "Your message is marked urgent" in result.output
