@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from api.tokens import TokenService
@@ -14,6 +15,7 @@ from careline.app import create_app
 from careline.config import Config
 from careline.db import session_scope
 from careline.services import install
+from careline.worker import CarelineWorker
 from models import Agent, Practice
 from practices.loader import load_config_text
 from practices.publish import publish_config_change
@@ -158,10 +160,12 @@ class ClockedSimulator(CallSimulator):
         return super().call(*args, **kwargs)
 
 
-def simulator(client, clock: Clock) -> ClockedSimulator:
-    """Twilio, played over a Flask test client, strict about every TwiML document."""
+def simulator(client, clock: Clock, **options) -> ClockedSimulator:
+    """Twilio, played over a Flask test client, strict about every TwiML document; `options` go to
+    CallSimulator (e.g. ring_buffer_seconds, to play a Twilio that rings longer)."""
     return ClockedSimulator(clock, FlaskClientTransport(client), AUTH_TOKEN, base_url=PUBLIC_BASE_URL,
-                            account_sid=ACCOUNT_SID, fallback_path=None, strict=True, schema_path=str(SCHEMA))
+                            account_sid=ACCOUNT_SID, fallback_path=None, strict=True, schema_path=str(SCHEMA),
+                            **options)
 
 
 @pytest.fixture
@@ -173,6 +177,48 @@ def sim(client, clock) -> ClockedSimulator:
 def drain(services):
     """Run the call-log writer as the worker's job would; returns how many events it moved."""
     return services.calllog_writer.drain
+
+
+def run_jobs(services, clock: Clock, until: datetime | None = None) -> int:
+    """Run the jobs due by `until` (default: the app's clock) as RQ's scheduler and Careline's worker would.
+
+    Scheduled jobs are released in the order of their time, and the clock moves forward to each one's time
+    (never back): a job, and any retry it schedules, runs at the time RQ's scheduler would run it on the
+    clock Careline reads. Returns how many jobs ran.
+    """
+    queue = services.jobs
+    registry = queue.scheduled_job_registry
+    limit = int((until or clock.now).timestamp())
+    ran = 0
+    for _ in range(100):
+        first = registry.connection.zrangebyscore(registry.key, 0, limit, start=0, num=1, withscores=True)
+        if first:
+            clock.now = max(clock.now, datetime.fromtimestamp(first[0][1], timezone.utc))
+            for job_id in registry.get_jobs_to_schedule(int(clock.now.timestamp())):
+                job = queue.fetch_job(job_id)
+                registry.remove(job_id)
+                if job is not None:
+                    queue._enqueue_job(job)
+        if queue.count == 0:
+            return ran
+        ran += queue.count
+        CarelineWorker([queue], connection=queue.connection, clock=clock).work(burst=True)
+    raise AssertionError("jobs kept coming")
+
+
+@pytest.fixture
+def timeouts(monkeypatch) -> list:
+    """The `timeout` of every HTTP request the process sends through requests (Twilio's REST client's too);
+    the requests themselves go on unchanged."""
+    seen = []
+    send = requests.Session.send
+
+    def noted_send(session, prepared, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return send(session, prepared, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", noted_send)
+    return seen
 
 
 # --- people and API tokens ----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from callsim import Callee, Caller
@@ -18,7 +17,7 @@ from models import Call, CallbackTask, InboundSms, Message, OnCallPage, Outbound
 from paging.jobs import sweep_follow_ups
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, bearer, issue, load_practices,
-                                        simulator, with_rest_standin)
+                                        run_jobs, simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 ANA = "+13125550133"
@@ -84,25 +83,6 @@ def ahsim(client, clock, standin, people):
     sim.rest = standin
     sim.on_time = lambda now: setattr(clock, "now", now)
     return sim
-
-
-def run_jobs(services, clock, until=None) -> int:
-    """Run every job that is due by `until` (default: the app's clock), as RQ's scheduler and a worker would."""
-    queue = services.jobs
-    registry = queue.scheduled_job_registry
-    ran = 0
-    for _ in range(20):
-        limit = int((until or clock.now).timestamp())
-        for job_id in registry.get_jobs_to_schedule(limit):
-            job = queue.fetch_job(job_id)
-            registry.remove(job_id)
-            if job is not None:
-                queue._enqueue_job(job)
-        if queue.count == 0:
-            return ran
-        ran += queue.count
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    raise AssertionError("jobs kept coming")
 
 
 def texts_to(standin, number: str) -> list[str]:
@@ -215,6 +195,47 @@ def test_given_a_spanish_caller_then_the_receipt_is_in_spanish_and_the_message_i
     assert "a más tardar mañana a las 10 de la mañana" in receipt
 
 
+@pytest.mark.parametrize("to, caller, receipt", [
+    (NORTHSIDE, Caller(press="1").speak(8, then="#"),
+     "Northside Pediatrics: we received your message. We will call you back within 14 minutes. "
+     "Reply STOP to stop these texts."),
+    (LAKESIDE, Caller(press="2").press("1", after=1).speak(8, then="#"),
+     "Lakeside Family Medicine: recibimos su mensaje. Le devolveremos la llamada dentro de 14 minutos. "
+     "Responda STOP para no recibir más mensajes."),
+], ids=["en", "es"])
+def test_given_an_urgent_message_then_the_receipt_promises_the_callback_within_the_minutes_left(
+        ahsim, services, drain, clock, standin, to, caller, receipt):
+    """An urgent task is due 15 minutes after the call began; the receipt leaves when the call ends, about a
+    minute later, and says how many minutes are left (13 min and some seconds: 14)."""
+    began = clock.now
+    result = ahsim.call(to=to, from_=CALLER, caller=caller.copy())
+    assert 30 <= result.duration <= 89  # so that 15 minutes less the call round to 14
+    drain()
+    run_jobs(services, clock)
+    (task,) = rows(services, CallbackTask)
+    assert task.urgent and task.due_at == began + timedelta(minutes=15)
+    assert texts_to(standin, CALLER) == [receipt]
+
+
+def test_given_a_message_joining_an_overdue_task_then_the_receipt_says_as_soon_as_we_can(
+        ahsim, services, drain, clock, standin):
+    """The task's due time has passed (no time left to promise): the receipt promises no time."""
+    ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#"))  # due Wed 10:00 Boston
+    drain()
+    run_jobs(services, clock)
+    clock.now = CLOSED_TIME + timedelta(hours=14)  # Wednesday 11:00 in Boston, open: the task is an hour late
+    ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#"))
+    drain()
+    run_jobs(services, clock)
+    (task,) = rows(services, CallbackTask)
+    assert task.call_count == 2 and task.due_at < clock.now
+    assert texts_to(standin, CALLER) == [
+        "Northside Pediatrics: we received your message. We will call you back by tomorrow at 10 AM. "
+        "Reply STOP to stop these texts.",
+        "Northside Pediatrics: we received your message. We will call you back as soon as we can. "
+        "Reply STOP to stop these texts."]
+
+
 # --- escalation ---------------------------------------------------------------------------------------------
 
 def test_given_a_page_unacknowledged_then_it_escalates_again_then_the_next_provider_then_every_manager(
@@ -316,7 +337,14 @@ def test_given_sms_fails_then_rq_retries_it_with_backoff_and_it_is_sent(ahsim, s
     (retry,) = [job for job in map(services.jobs.fetch_job, services.jobs.scheduled_job_registry.get_job_ids())
                 if job.func_name == "sms.jobs.send_sms"]
     assert retry.retries_left == 2
-    run_jobs(services, clock, until=clock.now + timedelta(days=30))  # past RQ's retry interval
+    # The retry is due 10 s (sms.jobs.RETRY's first interval) after the failure on Careline's clock, whatever
+    # the real date: not a second earlier, and then it runs again.
+    failed_at = clock.now
+    assert services.jobs.scheduled_job_registry.get_scheduled_time(retry) == \
+        (failed_at + timedelta(seconds=10)).replace(microsecond=0)
+    assert run_jobs(services, clock, until=failed_at + timedelta(seconds=9)) == 0
+    assert rows(services, OutboundSms)[0].attempts == 1
+    assert run_jobs(services, clock, until=failed_at + timedelta(seconds=10)) == 1
     (sms,) = rows(services, OutboundSms)
     assert (sms.status, sms.attempts) == ("sent", 2)
     assert len(texts_to(standin, CALLER)) == 2  # the refused request, then the one Twilio accepted
@@ -565,3 +593,30 @@ def test_given_a_practice_without_an_on_call_provider_then_the_patch_is_refused_
     assert outcome["answer"].status_code == 409
     assert outcome["answer"].get_json()["error_id"] == "no-on-call-provider"
     assert standin.requests_for("calls.update") == []
+
+
+def test_given_the_on_call_providers_voicemail_answers_the_patch_then_an_urgent_message_pages_them(
+        ahsim, client, tokens, services, drain, standin, clock):
+    """A voicemail picks up and presses nothing: the whisper hangs up on it, so the caller falls back exactly
+    as when the provider does not answer (Twilio would bridge a whisper that ends without <Hangup>)."""
+    token = issue(tokens, "ana")
+    client.post("/api/agents/me/status", json={"status": "available"}, headers=bearer(token))
+    outcome = {}
+    result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(10, then="#"),
+                        dial={ANA: Callee(press="1", talk_seconds=300), DR_RIVERA: Callee(press="")},
+                        at={60: _patch_during_talk(client, token, outcome)})
+    assert outcome["answer"].status_code == 202
+    provider_dial = result.dial_results[-1]
+    assert (provider_dial.targets, provider_dial.status, provider_dial.answered_by) == ((DR_RIVERA,), "no-answer",
+                                                                                       None)
+    provider_whisper = next(d for d in result.documents if d.leg == DR_RIVERA)
+    assert "Press 1 to accept." in provider_whisper.text  # the voicemail was asked, and pressed nothing
+    assert "The on-call provider could not be reached." in " ".join(result.heard)
+    drain()
+    run_jobs(services, clock)
+    (message,) = rows(services, Message)
+    assert (message.urgent, message.after_hours) == (True, True)
+    assert len(texts_to(standin, DR_RIVERA)) == 1  # paged about the urgent message
+    (call,) = rows(services, Call, Call.call_sid == result.call_sid)
+    assert call.outcome == "message"
+    assert len(rows(services, CallbackTask)) == 1

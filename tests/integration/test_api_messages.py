@@ -301,6 +301,14 @@ def test_given_twilio_not_answering_when_played_then_502_after_the_timeout(
     assert audit(session_factory) == []
 
 
+def test_given_a_recording_played_then_twilio_is_given_10_s_to_answer(client, token, left, timeouts):
+    """README: 502 recording-unavailable "when Twilio fails or does not answer within 10 s"; the 502 itself
+    is the test above (with a short limit: waiting out 10 s would make a slow test)."""
+    response = client.get(f"/api/messages/{left['urgent'].id}/recording", headers=bearer(token("ana")))
+    assert response.status_code == 200
+    assert timeouts == [10]  # requests applies it to the connection and to each wait for bytes
+
+
 # --- what the logs keep ------------------------------------------------------------------------------------------
 
 def test_given_messages_listed_read_and_played_then_no_number_name_or_transcript_logged(

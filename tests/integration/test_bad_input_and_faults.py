@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 import re
-import time
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -18,7 +18,7 @@ from models import Caller as Caller_
 from practices.loader import load_config_text
 from practices.store import apply_config
 from tests.integration.conftest import (ACCOUNT_SID, AUTH_TOKEN, CALLER, NORTHSIDE, PRACTICES_TOML,
-                                        PUBLIC_BASE_URL, load_practices, simulator)
+                                        PUBLIC_BASE_URL, load_practices, run_jobs, simulator)
 
 
 def rows(session_factory, model) -> int:
@@ -284,15 +284,17 @@ def test_given_redis_healthy_then_status_ok(client):
     assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_given_webhook_events_when_worker_runs_then_rq_job_drains_them(sim, services, session_factory):
-    from rq import SimpleWorker
-
-    # The drain waits CALLLOG_DRAIN_DELAY_SECONDS (1 s by default) to take the events of that time at once.
+def test_given_webhook_events_when_worker_runs_then_rq_job_drains_them(sim, services, session_factory, clock):
+    # The drain waits CALLLOG_DRAIN_DELAY_SECONDS (1 s by default) to take the events of that time at once,
+    # counted on Careline's clock, as every job's time is.
     assert services.config.CALLLOG_DRAIN_DELAY_SECONDS == 1.0
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
-    assert services.jobs.count == 0 and services.jobs.scheduled_job_registry.count == 1
-    time.sleep(1.1)
-    SimpleWorker([services.jobs], connection=services.jobs.connection).work(burst=True, with_scheduler=True)
+    registry = services.jobs.scheduled_job_registry
+    assert services.jobs.count == 0 and registry.count == 1
+    (job_id,) = registry.get_job_ids()
+    assert registry.get_scheduled_time(job_id) == (clock.now + timedelta(seconds=1)).replace(microsecond=0)
+    assert run_jobs(services, clock) == 0  # not due yet
+    assert run_jobs(services, clock, until=clock.now + timedelta(seconds=1)) == 1
     with session_factory() as session:
         assert session.get(Call, result.call_sid).outcome == "hung-up"
     assert services.redis.xlen(STREAM_KEY) == 0

@@ -16,7 +16,7 @@ from calllog.events import Event
 from careline.db import session_scope
 from models import Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, Message
 from practices import schedule
-from voicemail.tasks import CLAIM_SECONDS, CallbackTaskService
+from voicemail.tasks import CallbackTaskService
 from tests.integration.conftest import (PHONE_AGENTS_TOML, ACCOUNT_SID, CALLER, CLOSED_TIME, EMAILS, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, PUBLIC_BASE_URL, bearer, issue,
                                         load_practices, simulator, with_rest_standin)
@@ -26,6 +26,7 @@ ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
 OTHER_CALLER = "+13125550177"
 THIRD_CALLER = "+16175550188"
 AGENT_RING_SECONDS = 15  # the queue default: the agent's phone rings this long for a callback
+CLAIM_HOLD = timedelta(minutes=5)  # README: a claim "holds the task for 5 minutes; claiming again renews it"
 CALLBACK_TOML = PRACTICES_TOML + """
 """ + PHONE_AGENTS_TOML + """
 [[agents]]
@@ -260,7 +261,7 @@ def test_given_two_agents_claiming_one_task_then_the_second_gets_409_and_the_fir
     task_id = task_of(session_factory, left_call(services, OPEN_TIME)).id
     first = api("ana", "POST", f"/api/callbacks/{task_id}/claim")
     assert first.status_code == 200, first.get_json()
-    until = OPEN_TIME + timedelta(seconds=CLAIM_SECONDS)
+    until = OPEN_TIME + CLAIM_HOLD
     assert (first.get_json()["claimed_by"], first.get_json()["claimed_until"]) == (people["ana"], iso(until))
 
     clock.now = OPEN_TIME + timedelta(minutes=1)
@@ -272,9 +273,9 @@ def test_given_two_agents_claiming_one_task_then_the_second_gets_409_and_the_fir
 
     renewed = api("ana", "POST", f"/api/callbacks/{task_id}/claim")
     assert renewed.status_code == 200
-    assert renewed.get_json()["claimed_until"] == iso(clock.now + timedelta(seconds=CLAIM_SECONDS))
+    assert renewed.get_json()["claimed_until"] == iso(clock.now + CLAIM_HOLD)
 
-    clock.now += timedelta(seconds=CLAIM_SECONDS + 1)  # Ana's hold lapsed
+    clock.now += CLAIM_HOLD + timedelta(seconds=1)  # Ana's hold lapsed
     assert api("ben", "GET", f"/api/callbacks/{task_id}").get_json()["claimed_by"] is None
     taken = api("ben", "POST", f"/api/callbacks/{task_id}/claim")
     assert taken.status_code == 200 and taken.get_json()["claimed_by"] == people["ben"]
@@ -285,6 +286,30 @@ def test_given_two_agents_claiming_one_task_then_the_second_gets_409_and_the_fir
         ("claimed", people["ben"], False)]
     assert [a["at"] for a in history[1:]] == [iso(OPEN_TIME), iso(OPEN_TIME + timedelta(minutes=1)),
                                               iso(clock.now)]
+
+
+@pytest.mark.parametrize("renew_after", [None, timedelta(minutes=4)], ids=["claimed-once", "renewed-at-4-00"])
+def test_given_a_claim_then_it_holds_for_exactly_5_minutes_from_the_last_claim(
+        api, services, clock, session_factory, people, renew_after):
+    """4:59 after the (last) claim another agent is still refused; from 5:00 on another agent may claim."""
+    task_id = task_of(session_factory, left_call(services, OPEN_TIME)).id
+    assert api("ana", "POST", f"/api/callbacks/{task_id}/claim").status_code == 200
+    last_claim = OPEN_TIME
+    if renew_after is not None:
+        clock.now = last_claim = OPEN_TIME + renew_after
+        assert api("ana", "POST", f"/api/callbacks/{task_id}/claim").status_code == 200
+
+    clock.now = last_claim + timedelta(minutes=4, seconds=59)
+    refused = api("ben", "POST", f"/api/callbacks/{task_id}/claim")
+    assert refused.status_code == 409 and refused.get_json()["error_id"] == "task-claimed"
+    assert refused.get_json()["details"]["until"] == iso(last_claim + timedelta(minutes=5))
+    assert api("ben", "GET", f"/api/callbacks/{task_id}").get_json()["claimed_by"] == people["ana"]
+
+    clock.now = last_claim + timedelta(minutes=5)
+    assert api("ben", "GET", f"/api/callbacks/{task_id}").get_json()["claimed_by"] is None
+    taken = api("ben", "POST", f"/api/callbacks/{task_id}/claim")
+    assert taken.status_code == 200 and taken.get_json()["claimed_by"] == people["ben"]
+    assert taken.get_json()["claimed_until"] == iso(clock.now + timedelta(minutes=5))
 
 
 # --- a call from Careline ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ may see which practice's dashboard, the live queue's JSON, and `careline user se
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -10,7 +11,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from console.passwords import PasswordService
-from console.throttle import MAX_FAILURES
 from models import Agent
 from queueing.model import AgentStatus
 from tests.integration.conftest import EMAILS, bearer, issue
@@ -139,13 +139,44 @@ def test_given_an_agent_without_a_password_when_signing_in_with_an_empty_one_the
 
 
 def test_given_too_many_failures_when_the_right_password_comes_then_refused_for_a_while(client, passwords):
-    for _ in range(MAX_FAILURES):
+    for _ in range(10):
         assert sign_in(client, EMAILS["mo"], "not the password at all").status_code == 401
 
     response = sign_in(client, EMAILS["mo"])
 
     assert response.status_code == 429 and "Too many failed sign-ins" in response.get_data(as_text=True)
     assert sign_in(client, EMAILS["lee"]).status_code == 303  # counted per email
+
+
+def test_given_10_failures_within_15_minutes_then_refused_until_15_minutes_after_the_first(client, passwords, clock):
+    """README: "after 10 failures for one email in 15 minutes, sign-in for it waits out the window"."""
+    first = clock.now
+    for minute in range(10):  # one a minute: all ten inside the window, and each one still checked
+        clock.now = first + timedelta(minutes=minute)
+        assert sign_in(client, EMAILS["mo"], "not the password at all").status_code == 401
+
+    clock.now = first + timedelta(minutes=14, seconds=59)
+    assert sign_in(client, EMAILS["mo"]).status_code == 429  # the 11th try, with the right password
+
+    clock.now = first + timedelta(minutes=15)
+    assert sign_in(client, EMAILS["mo"]).status_code == 303
+
+
+def test_given_9_failures_then_the_10th_try_is_still_checked(client, passwords):
+    for _ in range(9):
+        assert sign_in(client, EMAILS["mo"], "not the password at all").status_code == 401
+
+    assert sign_in(client, EMAILS["mo"]).status_code == 303
+
+
+def test_given_10_failures_spread_over_more_than_15_minutes_then_not_refused(client, passwords, clock):
+    first = clock.now
+    for minute in (0, 1, 2, 3, 4, 15, 16, 17, 18, 19):  # never 10 in any 15 minutes
+        clock.now = first + timedelta(minutes=minute)
+        assert sign_in(client, EMAILS["mo"], "not the password at all").status_code == 401
+
+    clock.now = first + timedelta(minutes=19, seconds=30)
+    assert sign_in(client, EMAILS["mo"]).status_code == 303
 
 
 def test_given_no_csrf_token_when_signing_in_or_out_then_400_and_nothing_changes(client, passwords):

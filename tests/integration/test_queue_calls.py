@@ -14,13 +14,15 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from callsim import Callee, Caller
+from callsim.clock import DIAL_RING_BUFFER_SECONDS as TWILIO_RING_BUFFER_SECONDS
 from models import AgentStatusChange, Call, CallbackTask, CallbackTaskCall, Message, QueueEvent
-from queueing.jobs import STALE_AFTER_SECONDS, dispatch_for_agent, sweep_queues
+from queueing.dispatch import Dispatcher
+from queueing.jobs import dispatch_for_agent, schedule_wrap_up_end, sweep_queues
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue
 from tests.integration.conftest import (PHONE_AGENTS_TOML, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
                                         NORTHSIDE, PRACTICES_TOML, REDIS_NOWHERE, bearer, issue, load_practices,
-                                        simulator, with_rest_standin)
+                                        run_jobs, simulator, with_rest_standin)
 
 ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
 OTHER_CALLER = "+13125550177"
@@ -125,7 +127,8 @@ def test_given_an_available_agent_when_caller_asks_for_someone_then_connected_at
     assert "Connecting you now." in heard(result)
     assert not standin.requests_for("calls.update")  # its own webhook dialled the agent: no REST needed
     dial_doc = next(d for d in result.documents if "<Dial" in d.text)
-    assert 'timeout="10"' in dial_doc.text  # agent_ring_seconds 15 - Twilio's ~5 s extra ring
+    # agent_ring_seconds 15 less Twilio's extra ring (the simulator's documented figure, not Careline's setting)
+    assert f'timeout="{15 - int(TWILIO_RING_BUFFER_SECONDS)}"' in dial_doc.text
     assert services.queue.agent(people["nia"]).status == AgentStatus.WRAP_UP
     drain()
     call = call_row(session_factory, result.call_sid)
@@ -315,6 +318,32 @@ def test_given_the_maximum_wait_when_reached_then_caller_is_offered_a_message_or
     assert 90 <= max_wait.wait_seconds <= 90 + CLIP_SECONDS + 2
 
 
+def test_given_caller_holding_when_the_last_agent_goes_off_duty_then_offered_a_message_or_callback_within_a_turn(
+        nia_busy, qsim, set_status, services, people, drain, session_factory):
+    """README: offered 1 a message or 2 a callback at the maximum wait, "the same when the last agent goes off
+    duty"; Careline finds out on the caller's next hold turn, so within one hold clip (12 s)."""
+    off_duty_at = JOINED + 20
+    # No key at the hold turns nor at the offer; at the <Record> the caller talks 10 s and hangs up.
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                       at={off_duty_at: lambda run: set_status("nia", "offline")})
+    said = {}  # each sentence the caller heard, at the first time it was said
+    for step in result.transcript:
+        if step.kind == "say":
+            said.setdefault(step.text, step.t)
+    told = said.get("No one on our team is available to take your call right now.")
+    offered = said.get("To leave a message, press 1. To have us call you back, press 2.")
+    assert told is not None and offered is not None, list(said)
+    assert off_duty_at <= told <= off_duty_at + 12 + 2  # one hold clip, and the hold turn's Redirect
+    assert told <= offered
+    assert any(step.kind == "record" for step in result.transcript)  # no key: the message
+    assert services.queue.position(result.call_sid) is None
+    drain()
+    assert [e.kind for e in queue_events(session_factory, result.call_sid)] == ["entered", "no-agents"]
+    assert call_row(session_factory, result.call_sid).outcome == "message"
+    with session_factory() as session:
+        assert session.scalars(select(Message)).one().call_sid == result.call_sid
+
+
 def test_given_caller_hangs_up_while_holding_then_out_of_queue_at_once_abandoned_and_a_callback_task(nia_busy, 
         qsim, services, people, clock, drain, session_factory):
     result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=JOINED + 30))
@@ -327,12 +356,21 @@ def test_given_caller_hangs_up_while_holding_then_out_of_queue_at_once_abandoned
         assert session.scalars(select(CallbackTaskCall)).one().call_sid == result.call_sid
 
 
-def test_given_status_callback_lost_then_the_sweep_removes_the_caller_and_logs_the_abandon(nia_busy, 
-        qsim, services, people, clock, drain, session_factory):
+def test_given_status_callback_lost_then_the_sweep_removes_the_caller_after_120_s_unseen_and_logs_the_abandon(
+        nia_busy, qsim, services, people, clock, drain, session_factory):
+    """README: the sweep "removes any caller not seen for 120 s": kept at 119 s, gone at 121 s."""
     qsim.status_url = None  # Twilio's final status callback never arrives
-    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=JOINED + 10))
+    requests_at = []  # the app's clock at each of the call's requests: the last is when Careline last saw it
+    qsim.on_time = lambda now: (setattr(clock, "now", now), requests_at.append(now))
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=JOINED + 45))
+    assert any("/voice/queue/wait" in d.url for d in result.documents)  # seen last by a hold turn
+    last_seen = requests_at[-1]
     assert services.queue.position(result.call_sid) is not None  # nobody told Careline
-    clock.now = clock.now + timedelta(seconds=STALE_AFTER_SECONDS + 1)
+
+    clock.now = last_seen + timedelta(seconds=119)
+    assert sweep_queues() == 0
+    assert services.queue.position(result.call_sid) is not None
+    clock.now = last_seen + timedelta(seconds=121)
     assert sweep_queues() == 1
     assert services.queue.position(result.call_sid) is None
     drain()
@@ -400,3 +438,119 @@ def test_given_the_wrap_up_job_runs_then_the_agent_takes_the_waiting_caller(
     assert queue.position(waiting).state == CallerState.OFFERED
     (update,) = standin.requests_for("calls.update")
     assert waiting in update.path
+
+
+def test_given_the_wrap_up_job_fails_when_redis_is_down_then_rq_runs_it_again_and_the_agent_takes_the_caller(
+        services, people, clock, standin, nia_busy, caplog):
+    pid = practice_id(services, NORTHSIDE)
+    queue = services.queue
+    assert queue.call_ended(nia_busy, people["nia"], clock.now, 10)
+    waiting = "CA" + "7" * 32
+    queue.enqueue(pid, waiting, urgent=False, language=None, now=clock.now)
+    wrap_up_ends = clock.now + timedelta(seconds=10)
+    schedule_wrap_up_end(services.jobs, people["nia"], wrap_up_ends)
+    # The worker's first try finds Redis down: the job raises, and RQ schedules it again 1 s later
+    # (queueing.jobs.RETRY) on Careline's clock.
+    services.__dict__["dispatcher"] = Dispatcher(
+        CallQueue(redis.Redis.from_url(REDIS_NOWHERE, decode_responses=True)), lambda: services.twilio,
+        services.directory, services.calllog.append, services.public_base_url)
+    assert run_jobs(services, clock, until=wrap_up_ends) == 1
+    assert queue.position(waiting).state == CallerState.WAITING
+    (retry,) = services.jobs.scheduled_job_registry.get_job_ids()
+    assert services.jobs.scheduled_job_registry.get_scheduled_time(retry) == wrap_up_ends + timedelta(seconds=1)
+    del services.__dict__["dispatcher"]  # Redis is back
+    assert run_jobs(services, clock, until=wrap_up_ends + timedelta(seconds=1)) == 1
+    assert queue.position(waiting).state == CallerState.OFFERED
+    (update,) = standin.requests_for("calls.update")
+    assert waiting in update.path
+
+
+# --- voicemails and hang-ups during the agent's Dial -----------------------------------------------------------
+
+def dial_result_request(result):
+    """The queue Dial's action request and Careline's answer to it (the call has one agent Dial)."""
+    (request,) = [ex for ex in result.requests if "/voice/queue/dial-result" in ex.url]
+    (answer,) = [d for d in result.documents if "/voice/queue/dial-result" in d.url]
+    return request.params, answer.text
+
+
+def test_given_an_agents_voicemail_answers_and_presses_nothing_then_not_bridged_and_the_next_agent_is_offered(
+        qsim, set_status, services, people, clock, drain, session_factory):
+    """Twilio bridges a whisper that ends without <Hangup>: only the whisper's hang-up keeps a voicemail out."""
+    set_status("nia")  # idle longest: rung first
+    clock.now = clock.now.replace(second=5)
+    set_status("ana")
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                       dial={NIA: Callee(press=""), ANA: Callee(press="1", talk_seconds=20)})
+    assert [(d.targets, d.status, d.answered_by) for d in result.dial_results] == [
+        ((NIA,), "no-answer", None), ((ANA,), "completed", ANA)]
+    nia_whisper = next(d for d in result.documents if d.leg == NIA)
+    assert "Press 1 to accept." in nia_whisper.text  # the voicemail was asked, and pressed nothing
+    nia = services.queue.agent(people["nia"])
+    assert (nia.status, nia.reason) == (AgentStatus.PAUSED, "missed")
+    drain()
+    kinds = [(e.kind, e.agent_id) for e in queue_events(session_factory, result.call_sid)]
+    assert kinds == [("entered", None), ("offered", people["nia"]), ("no-answer", people["nia"]),
+                     ("offered", people["ana"]), ("connected", people["ana"]), ("talk-ended", people["ana"])]
+
+
+def test_given_a_caller_talking_to_an_agent_when_the_caller_hangs_up_then_the_talk_is_timed_and_the_agent_wraps_up(
+        qsim, set_status, services, people, clock, drain, session_factory):
+    set_status("nia")
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=40),
+                       dial={NIA: Callee(press="1", talk_seconds=100)})  # bridged at 30 s
+    assert result.dial_results[0].status == "completed" and result.ended_by == "caller-hangup"
+    params, answer = dial_result_request(result)
+    assert (params["CallStatus"], params["DialCallStatus"], params["DialCallDuration"]) == ("completed", "completed",
+                                                                                          "10")
+    assert "<Say" not in answer and "<Record" not in answer  # nothing of it would run: the caller is gone
+    assert services.queue.agent(people["nia"]).status == AgentStatus.WRAP_UP
+    assert services.waits.average_handle_seconds(practice_id(services, NORTHSIDE)) == 10 + 10  # talk + wrap-up
+    drain()
+    events = queue_events(session_factory, result.call_sid)
+    assert [e.kind for e in events] == ["entered", "offered", "connected", "talk-ended"]
+    assert (events[-1].agent_id, events[-1].talk_seconds) == (people["nia"], 10)
+    call = call_row(session_factory, result.call_sid)
+    assert (call.answered_by, call.outcome) == ("agent", "answered")
+    with session_factory() as session:
+        assert session.scalars(select(Message)).all() == [] and session.scalars(select(CallbackTask)).all() == []
+
+
+def test_given_the_final_status_arrives_before_the_dial_action_when_the_caller_hangs_up_then_one_talk_end(
+        qsim, set_status, services, people, clock, drain, session_factory):
+    """Twilio sends the status callback and the Dial action apart, in no set order: the talk ends once."""
+    set_status("nia")
+
+    def status_first(run):
+        qsim.post_status(run.call_sid, "completed", from_=CALLER, to=NORTHSIDE, duration=40, timestamp=run.now)
+
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=40),
+                       dial={NIA: Callee(press="1", talk_seconds=100)}, at={40: status_first})
+    assert dial_result_request(result)[0]["DialCallStatus"] == "completed"
+    assert services.queue.agent(people["nia"]).status == AgentStatus.WRAP_UP
+    drain()
+    ended = [e for e in queue_events(session_factory, result.call_sid) if e.kind == "talk-ended"]
+    assert len(ended) == 1 and ended[0].agent_id == people["nia"]
+
+
+def test_given_an_agents_phone_ringing_when_the_caller_hangs_up_then_the_agent_is_freed_and_one_callback_task(
+        qsim, set_status, services, people, clock, drain, session_factory):
+    set_status("nia")
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").hang_up(at=JOINED + 4),
+                       dial={NIA: "no-answer"})  # Nia's phone rings from about 23 s
+    assert result.dial_results[0].status == "canceled"
+    params, answer = dial_result_request(result)
+    assert (params["CallStatus"], params["DialCallStatus"]) == ("completed", "canceled")
+    assert "<Record" not in answer and "<Say" not in answer  # no message prompt for a caller who is gone
+    nia = services.queue.agent(people["nia"])
+    assert (nia.status, nia.reason) == (AgentStatus.AVAILABLE, None)  # free again, not paused as "missed"
+    assert services.queue.position(result.call_sid) is None
+    drain()
+    assert [(e.kind, e.agent_id) for e in queue_events(session_factory, result.call_sid)] == [
+        ("entered", None), ("offered", people["nia"]), ("abandoned", people["nia"])]
+    assert call_row(session_factory, result.call_sid).outcome == "hung-up"
+    with session_factory() as session:
+        assert session.scalars(select(Message)).all() == []
+        (task,) = session.scalars(select(CallbackTask)).all()
+        (link,) = session.scalars(select(CallbackTaskCall)).all()
+        assert link.call_sid == result.call_sid and link.task_id == task.id

@@ -1,19 +1,24 @@
 """The queue's background jobs as the Procfile runs them: RQ's cron scheduler loads careline.cron."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from rq.cron import CronScheduler
 
-from careline.services import JOB_QUEUE
-from queueing.jobs import SWEEP_INTERVAL_SECONDS
+PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
 
 
 def test_given_the_cron_config_when_rq_cron_loads_it_then_the_sweeps_run_every_interval(redis_url):
+    """README: `sweep_queues` every 15 s and `sweep_follow_ups` every 60 s, on the queue the Procfile's worker
+    takes (`rq worker ... careline`)."""
     import redis
 
     connection = redis.Redis.from_url(redis_url)
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("careline.cron")
     jobs = sorted((job.func_name, job.queue_name, job.interval) for job in scheduler.get_jobs())
-    assert jobs == [("paging.jobs.sweep_follow_ups", JOB_QUEUE, 60),
-                    ("queueing.jobs.sweep_queues", JOB_QUEUE, SWEEP_INTERVAL_SECONDS)]
+    assert jobs == [("paging.jobs.sweep_follow_ups", "careline", 60),
+                    ("queueing.jobs.sweep_queues", "careline", 15)]
     connection.close()
+    worker = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("worker:"))
+    assert worker.split()[-1] == "careline"  # the queue the cron jobs go to is the one the worker takes

@@ -36,3 +36,20 @@ def test_given_no_api_base_url_then_the_client_targets_twilio():
 
     client = make_twilio_client(ACCOUNT_SID, TOKEN)
     assert not isinstance(client.http_client, RedirectedHttpClient)
+
+
+def test_given_the_services_client_then_each_twilio_request_waits_at_most_10_s(standin, redis_url, timeouts):
+    """README: Twilio "does not answer within 10 s" is a failure; every REST request carries that timeout."""
+    services = Services.build(Config(ENV="test", REDIS_URL=redis_url, TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                     TWILIO_AUTH_TOKEN=TOKEN, TWILIO_API_BASE_URL=standin.url))
+    try:
+        services.twilio.calls(CALL_SID).update(url="https://careline.test/voice/menu", method="POST")
+    finally:
+        services.close()
+    assert timeouts == [10]
+
+
+def test_given_no_api_base_url_then_twilios_own_client_also_waits_at_most_10_s():
+    from careline.twilio_rest import make_twilio_client
+
+    assert make_twilio_client(ACCOUNT_SID, TOKEN).http_client.timeout == 10

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from practices.errors import ConfigInvalid
-from practices.loader import QUEUE_DEFAULTS, load_config_file, load_config_text
+from practices.loader import load_config_file, load_config_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,9 @@ def test_given_a_minimal_practice_then_defaults_filled_in():
     spec = load_config_text(MINIMAL).practices[0]
     assert spec.languages == ("en",) and spec.front_desk is None and spec.ring_budget_seconds == 15
     assert spec.hours == {} and spec.holidays == () and spec.on_call == ()
-    assert spec.queue == QUEUE_DEFAULTS and spec.message_max_seconds == 120
+    assert spec.queue == {"max_wait_seconds": 180, "announce_every_seconds": 30, "agent_ring_seconds": 15,
+                          "wrap_up_seconds": 10, "service_level_seconds": 30, "short_abandon_seconds": 5}
+    assert spec.message_max_seconds == 120
 
 
 def test_given_toml_dates_for_holidays_then_accepted_as_iso_dates():
