@@ -20,7 +20,8 @@ from practices.snapshot import PracticeSnapshot
 from queueing.errors import AlreadyConnected
 from queueing.jobs import schedule_wrap_up_end
 from queueing.model import CallerState
-from queueing.store import CALL_ENDED_REASON, to_ms
+from queueing.store import (CALL_ENDED_REASON, DELIVERY_REST, DELIVERY_WAIT_LOOP, DELIVERY_WEBHOOK, REST_ARRIVED,
+                            to_ms)
 from queueing.waits import expected_wait_seconds
 from webhooks.phone import E164
 
@@ -92,7 +93,7 @@ class QueueSteps:
         if not connected.repeated:
             self._calllog.append([Event(caller_sid, "queue-connected", f"queue-connected:{agent_id}", now, {
                 "practice_id": connected.practice_id, "agent_id": agent_id,
-                "wait_seconds": round(connected.wait_seconds, 3)})])
+                "wait_seconds": round(connected.wait_seconds, 3), "reason": connected.delivered_by or None})])
         return str(response)  # an empty document: it ends, and Twilio bridges the agent to the caller
 
     def queue_call_gone(self, request) -> list[Event]:
@@ -169,8 +170,21 @@ class QueueSteps:
             self._join_queue(turn)
             return
         if position.state == CallerState.OFFERED:
-            self._ring_agent(turn, position.agent_id)
-            return
+            claim = self._services.queue.claim_delivery(turn.request.call_sid, position.agent_id, DELIVERY_WAIT_LOOP)
+            if claim is not None and claim.claimed:
+                self._ring_agent(turn, position.agent_id, DELIVERY_WAIT_LOOP)
+                return
+            if claim is not None:
+                # Dispatch is redirecting this call to the agent (Twilio runs the redirect over whatever this
+                # turn plays): hold on meanwhile, and never dial a second time.
+                log.info("call=%s offered to agent %s: the REST redirect delivers it", turn.request.call_sid,
+                         position.agent_id)
+                self._hold(turn)
+                return
+            position = self._services.queue.position(turn.request.call_sid)  # the offer ended meanwhile
+            if position is None:
+                self._not_holding(turn)
+                return
         if position.state == CallerState.CONNECTED:
             self._not_holding(turn)
             return
@@ -204,7 +218,9 @@ class QueueSteps:
             return
         position = self._services.queue.touch(turn.request.call_sid, turn.request.received_at)
         if position is not None and position.state == CallerState.OFFERED:
-            self._ring_agent(turn, position.agent_id)
+            # The redirect reached the caller: whatever the call ran before is over, so this delivers the offer.
+            self._services.queue.claim_delivery(turn.request.call_sid, position.agent_id, REST_ARRIVED)
+            self._ring_agent(turn, position.agent_id, DELIVERY_REST)
         elif position is not None and position.state == CallerState.WAITING:
             self._hold(turn)  # the offer was withdrawn (the agent went away) before the redirect came
         else:
@@ -258,7 +274,7 @@ class QueueSteps:
                                                     keep=turn.request.call_sid)
         if result.kept is not None:
             turn.events.append(result.kept_event)
-            self._ring_agent(turn, result.kept.agent_id)
+            self._ring_agent(turn, result.kept.agent_id, DELIVERY_WEBHOOK)
             return
         lead = [("queue_hold", {})] if first else [("queue_still_holding", {})] if after_miss else []
         self._hold(turn, lead)
@@ -296,7 +312,7 @@ class QueueSteps:
         out.append(("queue_keys" if callback_allowed else "queue_keys_no_callback", {}))
         return out
 
-    def _ring_agent(self, turn, agent_id: int) -> None:
+    def _ring_agent(self, turn, agent_id: int, delivered_by: str) -> None:
         agent = self._directory.agent(agent_id)
         if agent is None or not agent.reachable:
             log.error("call=%s matched agent %s, who has no phone or client identity; trying the next",
@@ -309,7 +325,7 @@ class QueueSteps:
             self._hold(turn)
             return
         turn.go(Transition.RING_AGENT)
-        turn.event("queue-ringing", practice_id=turn.practice.id, agent_id=agent_id)
+        turn.event("queue-ringing", practice_id=turn.practice.id, agent_id=agent_id, delivered_by=delivered_by)
         twiml.ring_agent(
             turn.response, turn.prompts, target=agent.client_identity or agent.phone,
             client=bool(agent.client_identity),

@@ -3,7 +3,9 @@
 A match changes the queue (the caller offered, the agent ringing) in one script; the caller's call, which
 is playing hold audio, is then redirected through Twilio's REST API to the connect URL, whose TwiML dials
 the agent. When that request fails, nothing is lost: the caller's hold loop asks for its next turn within
-a hold turn's length, finds the caller offered, and dials the agent itself.
+a hold turn's length, finds the caller offered, and dials the agent itself. Each offer is delivered once:
+the redirect and the hold turn claim it first (CallQueue.claim_delivery), so no redirect ever follows a
+hold turn's <Dial>, and no hold turn dials while a redirect is on its way.
 
 Dispatch runs when a caller joins (in its own webhook: that caller gets the Dial in the answer, with no
 REST request), when an agent becomes available (the status API), when a wrap-up ends (a job scheduled for
@@ -20,7 +22,7 @@ from twilio.base.exceptions import TwilioException
 
 from calllog.events import Event
 from queueing.model import Match
-from queueing.store import CallQueue, to_ms
+from queueing.store import DELIVERY_REST, DELIVERY_WEBHOOK, CallQueue, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class Dispatcher:
         if not matches:
             return DispatchResult((), ())
         kept = next((match for match in matches if match.call_sid == keep), None)
+        if kept is not None:  # just matched here: nobody else can hold it yet, but every delivery has an owner
+            self.queue.claim_delivery(kept.call_sid, kept.agent_id, DELIVERY_WEBHOOK)
         self.append_events([offered_event(match, now) for match in matches if match is not kept])
         redirected = tuple(match.call_sid for match in matches if match is not kept and self.redirect(match))
         return DispatchResult(tuple(matches), redirected, kept, offered_event(kept, now) if kept else None)
@@ -86,15 +90,34 @@ class Dispatcher:
         return self.dispatch(practice_ids, now)
 
     def redirect(self, match: Match) -> bool:
-        """Send the matched call to the connect URL through Twilio's REST API; False when that failed."""
-        base = self.public_base_url()
-        if not base:
+        """Send the matched call to the connect URL through Twilio's REST API; False when that failed or when
+        the offer was delivered otherwise (a hold turn of the caller's dialled first)."""
+        return self.claim_redirect(match) and self.send_redirect(match)
+
+    def claim_redirect(self, match: Match) -> bool:
+        """Claim the offer for the REST redirect; False when it is not standing or another path has it."""
+        if not self.public_base_url():
             log.warning("call=%s matched agent %s, but PUBLIC_BASE_URL is not set: the hold loop will connect",
                         match.call_sid, match.agent_id)
             return False
+        claim = self.queue.claim_delivery(match.call_sid, match.agent_id, DELIVERY_REST)
+        if claim is None or not claim.claimed:
+            # A hold turn of the caller's dialled the agent first (or the offer ended): a redirect now would
+            # pull the caller out of that ring or talk.
+            log.info("call=%s offer to agent %s %s; no REST redirect", match.call_sid, match.agent_id,
+                     "no longer stands" if claim is None else f"already delivered by the {claim.owner_before}")
+            return False
+        return True
+
+    def send_redirect(self, match: Match) -> bool:
+        """Redirect the call whose offer this dispatch claimed; on failure, a hold turn may deliver it."""
         try:
-            self._twilio().calls(match.call_sid).update(url=base.rstrip("/") + CONNECT_PATH, method="POST")
+            self._twilio().calls(match.call_sid).update(url=self.public_base_url().rstrip("/") + CONNECT_PATH,
+                                                        method="POST")
         except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
+            # Twilio runs an accepted redirect at once, so a caller still asking for hold turns was not moved:
+            # its next turn may take the offer.
+            self.queue.release_delivery(match.call_sid, match.agent_id)
             log.warning("call=%s REST redirect to agent %s failed (%s); the hold loop will connect",
                         match.call_sid, match.agent_id, type(exc).__name__)
             return False

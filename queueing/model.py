@@ -44,6 +44,7 @@ class Connected:
     practice_id: int
     wait_seconds: float  # from joining the queue to the answer
     repeated: bool = False
+    delivered_by: str = ""  # the path that brought the offer to the caller (queueing.store.DELIVERY_PATHS)
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,11 @@ class QueueSnapshot:
         for agent in self.agents:
             grouped.setdefault(agent.status, []).append(agent.agent_id)
         return grouped
+
+
+@dataclass(frozen=True)
+class DeliveryClaim:
+    """The answer to a path's claim on an offer: whether it now owns the offer, and who owned it before."""
+
+    claimed: bool
+    owner_before: str

@@ -135,7 +135,7 @@ end
 local function requeue(c)
   redis.call('SREM', P .. ':offered:' .. c.practice, c.sid)
   queue(c)
-  redis.call('HSET', P .. ':call:' .. c.sid, 'state', 'waiting', 'agent', '')
+  redis.call('HSET', P .. ':call:' .. c.sid, 'state', 'waiting', 'agent', '', 'delivery', '')
 end
 """
 
@@ -256,7 +256,7 @@ if redis.call('ZCARD', wait .. ':' .. best_lang) == 0 then
   redis.call('SREM', P .. ':langs:' .. practice, best_lang)
 end
 redis.call('SADD', P .. ':offered:' .. practice, best)
-redis.call('HSET', ck, 'state', 'offered', 'agent', best_agent)
+redis.call('HSET', ck, 'state', 'offered', 'agent', best_agent, 'delivery', '')
 local profile = redis.call('HMGET', P .. ':agent:' .. best_agent, 'practices', 'langs')
 set_available({id = best_agent, practices = profile[1], langs = profile[2]}, false)
 redis.call('HSET', P .. ':agent:' .. best_agent, 'status', 'ringing', 'call', best)
@@ -269,15 +269,56 @@ return {best, best_agent, best_score, best_lang}
 OFFER_ANSWERED = _BASE + """
 local sid, agent = ARGV[2], ARGV[3]
 local ck = P .. ':call:' .. sid
-local c = redis.call('HMGET', ck, 'state', 'agent', 'practice', 'score')
+local c = redis.call('HMGET', ck, 'state', 'agent', 'practice', 'score', 'delivery')
 if c[2] ~= agent then return false end
-if c[1] == 'connected' then return {1, c[3], c[4]} end
+if c[1] == 'connected' then return {1, c[3], c[4], c[5] or ''} end
 redis.call('SREM', P .. ':offered:' .. c[3], sid)
 redis.call('ZREM', P .. ':seen', sid)
 redis.call('HSET', ck, 'state', 'connected')
 redis.call('EXPIRE', ck, ARGV[4])
 redis.call('HSET', P .. ':agent:' .. agent, 'status', 'busy')
-return {0, c[3], c[4]}
+return {0, c[3], c[4], c[5] or ''}
+"""
+
+# One owner per offer. An offer reaches the caller in one of two ways: the TwiML of one of the caller's own
+# webhooks dials the agent (its join, a hold turn), or dispatch redirects the call through Twilio's REST API
+# to the connect URL. Twilio runs a redirect at once, also over a <Dial> in progress, so a redirect sent
+# after a hold turn dialled would pull a caller out of the agent's ring or talk. Each path claims the offer
+# here, in one step, before it acts; the other then does nothing. The caller's hash keeps the owner in
+# `delivery`: '' (nobody yet), 'rest' (a redirect is being sent), 'rest-failed' (Twilio refused it or did
+# not answer: a hold turn may take the offer), or the TwiML path that dialled ('webhook', 'wait-loop').
+# ARGV: prefix, call_sid, agent, path. `path` 'rest' claims only an untouched offer; a TwiML path also one
+# whose redirect failed, or that it holds already (a retried webhook); 'rest-arrived' (the redirect reached
+# the connect URL: the caller runs no other document now) always takes it, as 'rest'.
+# Returns {1 (claimed) or 0, the owner before}, or nil when the offer is not standing.
+CLAIM_DELIVERY = _BASE + """
+local sid, agent, path = ARGV[2], ARGV[3], ARGV[4]
+local ck = P .. ':call:' .. sid
+local c = redis.call('HMGET', ck, 'state', 'agent', 'delivery')
+if c[1] ~= 'offered' or c[2] ~= agent then return false end
+local owner = c[3] or ''
+local free
+if path == 'rest' then
+  free = owner == ''
+elseif path == 'rest-arrived' then
+  free, path = true, 'rest'
+else
+  free = owner == '' or owner == 'rest-failed' or owner == path
+end
+if not free then return {0, owner} end
+redis.call('HSET', ck, 'delivery', path)
+return {1, owner}
+"""
+
+# ARGV: prefix, call_sid, agent. The redirect of a 'rest' claim failed: a hold turn may deliver the offer.
+# Returns 1, or 0 when the offer is not standing or not claimed by a redirect.
+RELEASE_DELIVERY = _BASE + """
+local sid, agent = ARGV[2], ARGV[3]
+local ck = P .. ':call:' .. sid
+local c = redis.call('HMGET', ck, 'state', 'agent', 'delivery')
+if c[1] ~= 'offered' or c[2] ~= agent or c[3] ~= 'rest' then return 0 end
+redis.call('HSET', ck, 'delivery', 'rest-failed')
+return 1
 """
 
 # ARGV: prefix, call_sid, agent. The caller goes back to its place, the agent is paused ("missed").

@@ -19,14 +19,21 @@ from redis.exceptions import NoScriptError
 from careline.redis_scripts import script
 from queueing import scripts
 from queueing.errors import AlreadyConnected
-from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, CallerState, Connected, Match,
-                            QueuePosition, QueueSnapshot, Removed, WaitingCaller)
+from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, CallerState, Connected, DeliveryClaim,
+                            Match, QueuePosition, QueueSnapshot, Removed, WaitingCaller)
 
 KEY_PREFIX = "careline:q"
 CONNECTED_TTL_SECONDS = 6 * 3600  # seconds a connected caller is remembered: longer than any call's retries
 SWEEP_REASON = "stale"  # why `sweep` removed a caller: its hold loop stopped touching it
 HANGUP_REASON = "hangup"  # why `call_gone` removed a caller
 CALL_ENDED_REASON = "call-ended"  # `call_gone` ended the call of a connected caller's agent
+# The paths that deliver an offer to its caller (one per offer: scripts.CLAIM_DELIVERY). The first three are
+# TwiML of the caller's own webhooks; 'rest' is dispatch's REST redirect to the connect URL.
+DELIVERY_WEBHOOK = "webhook"  # the webhook that asked for the dispatch matched its own caller (joining, a turn)
+DELIVERY_WAIT_LOOP = "wait-loop"  # a hold turn found its caller offered by a dispatch elsewhere
+DELIVERY_REST = "rest"  # dispatch elsewhere redirected the call (claimed before the request is sent)
+DELIVERY_PATHS = (DELIVERY_WEBHOOK, DELIVERY_WAIT_LOOP, DELIVERY_REST)
+REST_ARRIVED = "rest-arrived"  # the redirect reached the connect URL: it takes the offer, as 'rest'
 SWEEP_BATCH = 500  # callers one sweep removes at most, so one script stays short; sweep again for more
 NO_LANGUAGE = "*"  # how a caller who chose no language is stored
 _LANGUAGE = re.compile(r"[A-Za-z0-9-]+")  # language tags go into keys and comma lists
@@ -130,9 +137,21 @@ class CallQueue:
         row = self._run(scripts.OFFER_ANSWERED, call_sid, int(agent_id), CONNECTED_TTL_SECONDS)
         if row is None:
             return None
-        repeated, practice_id, score = row
+        repeated, practice_id, score, delivered_by = row
         return Connected(call_sid, int(agent_id), int(practice_id), (to_ms(now) - _arrival(score)[0]) / 1000,
-                         repeated == 1)
+                         repeated == 1, delivered_by)
+
+    def claim_delivery(self, call_sid: str, agent_id: int, path: str) -> DeliveryClaim | None:
+        """Claim the standing offer of `call_sid` to `agent_id` for one delivery path (DELIVERY_PATHS) in one
+        step; None when that offer is not standing. See scripts.CLAIM_DELIVERY for who may take it from whom."""
+        if path not in DELIVERY_PATHS + (REST_ARRIVED,):
+            raise ValueError(f"unknown delivery path {path!r}")
+        row = self._run(scripts.CLAIM_DELIVERY, call_sid, int(agent_id), path)
+        return None if row is None else DeliveryClaim(row[0] == 1, row[1])
+
+    def release_delivery(self, call_sid: str, agent_id: int) -> bool:
+        """The REST redirect of a claimed offer failed: a hold turn may deliver it now."""
+        return self._run(scripts.RELEASE_DELIVERY, call_sid, int(agent_id)) == 1
 
     def offer_missed(self, call_sid: str, agent_id: int, now: Now) -> bool:
         """The agent did not answer: the caller goes back to its place, the agent is paused ("missed").

@@ -84,10 +84,9 @@ def nia_busy(services, people, clock, set_status) -> str:
     return busy_elsewhere(services, people["nia"], practice_id(services, NORTHSIDE), clock.now)
 
 
-def busy_elsewhere(services, agent_id: int, practice_id: int, now) -> str:
+def busy_elsewhere(services, agent_id: int, practice_id: int, now, sid: str = "CA" + "e" * 32) -> str:
     """Put the (available) agent on another caller's call: a real queue entry, matched and answered."""
     queue = services.queue
-    sid = "CA" + "e" * 32
     queue.enqueue(practice_id, sid, urgent=False, language=None, now=now)
     match = queue.match(practice_id, now, 30)
     assert match.agent_id == agent_id
