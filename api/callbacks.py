@@ -33,7 +33,8 @@ class TaskNotFound(ApiError):
 
 
 class TaskConflict(ApiError):
-    """The task cannot be worked on now: claimed by another agent, closed, or nobody to ring."""
+    """The task cannot be worked on now: claimed by another agent, closed, its call just placed, or nobody to
+    ring."""
 
     status = 409
 
@@ -52,7 +53,9 @@ class TwilioUnavailable(ApiError):
 def _service() -> CallbackTaskService:
     services = current_app.extensions["careline"]
     return CallbackTaskService(services.session_factory, services.clock, lambda: services.twilio,
-                               services.public_base_url, append_events=services.calllog.append)
+                               services.public_base_url, append_events=services.calllog.append,
+                               redis_client=services.redis,
+                               ring_overhead_seconds=services.config.DIAL_RING_OVERHEAD_SECONDS)
 
 
 def _may_see():
@@ -83,6 +86,9 @@ def _as_api_errors() -> Iterator[None]:
                            until=_iso(exc.until)) from exc
     except errors.TaskClosed as exc:
         raise TaskConflict("task-closed", str(exc), task_id=exc.task_id, closed_reason=exc.closed_reason) from exc
+    except errors.CallInProgress as exc:
+        raise TaskConflict("call-in-progress", str(exc), task_id=exc.task_id, agent_id=exc.agent_id,
+                           until=_iso(exc.until)) from exc
     except errors.AgentUnreachable as exc:
         raise TaskConflict("agent-unreachable", str(exc), agent_id=exc.agent_id) from exc
     except errors.NoNumberToCall as exc:
@@ -187,7 +193,8 @@ def claim_callback(task_id: int):
 @bp.post("/callbacks/<int:task_id>/call")
 @token_required()
 def call_callback(task_id: int):
-    """Claim the task, ring the user, then the patient. 202 {"call_sid"}; 401; 403; 404; 409; 502; 503."""
+    """Claim the task, ring the user, then the patient; one call at a time. 202 {"call_sid"}; 401; 403; 404;
+    409; 502; 503."""
     with _as_api_errors():
         call_sid = _service().start_call(task_id, current_user().id, _may_see())
     return jsonify(call_sid=call_sid), 202

@@ -10,7 +10,7 @@ from api.auth import current_user, token_required
 from api.errors import ApiError, InvalidField, NotAllowed
 from api.users import answers_for
 from careline.errors import redis_errors_as_dependency_down
-from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed
+from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed, PatchInProgress
 from ivr.on_call import CALL_SID, OnCallPatcher
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,11 @@ class CallNotConnectedError(ApiError):
 class NoOnCallProviderError(ApiError):
     status = 409
     error_id = "no-on-call-provider"
+
+
+class PatchInProgressError(ApiError):
+    status = 409
+    error_id = "patch-in-progress"
 
 
 class TwilioUnavailable(ApiError):
@@ -40,8 +45,8 @@ def _patch_url(provider_id: int) -> str:
 @token_required()
 def patch_on_call(call_sid: str):
     """Patch a caller connected to an agent to the practice's first on-call provider: the caller's leg is
-    redirected to ring them, the agent's leg ends. 202; 400; 401; 403; 409 not connected or no provider;
-    502 when Twilio refuses; 503."""
+    redirected to ring them, the agent's leg ends. 202; 400; 401; 403; 409 not connected, no provider, or
+    patched by another request already; 502 when Twilio refuses; 503."""
     if not CALL_SID.fullmatch(call_sid):
         raise InvalidField("call_sid", "a CallSid is CA followed by 32 hexadecimal digits")
     user = current_user()
@@ -56,6 +61,9 @@ def patch_on_call(call_sid: str):
         raise NotAllowed("you do not answer for this call's practice", call_sid=call_sid) from exc
     except NoOnCallProvider as exc:
         raise NoOnCallProviderError("the practice lists no on-call provider", call_sid=call_sid) from exc
+    except PatchInProgress as exc:
+        raise PatchInProgressError("another request is patching this call, or patched it already",
+                                   call_sid=call_sid) from exc
     except PatchFailed as exc:
         raise TwilioUnavailable("Twilio did not redirect the call; the agent still has it", call_sid=call_sid) from exc
     return jsonify(call_sid=patched.call_sid, provider_id=patched.provider_id, agent_id=patched.agent_id), 202

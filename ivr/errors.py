@@ -12,3 +12,7 @@ class NoOnCallProvider(LookupError):
 
 class PatchFailed(RuntimeError):
     """Twilio did not accept the redirect of the caller's leg."""
+
+
+class PatchInProgress(RuntimeError):
+    """Another request holds the call's patch (it is being sent, or was sent): this one does nothing."""

@@ -17,17 +17,21 @@ from twilio.base.exceptions import TwilioRestException
 
 from calllog.events import Event
 from ivr import twiml
-from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed
+from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed, PatchInProgress
 from ivr.flow import State, Transition
 from ivr.prompts import prompts_for
-from ivr.state import CallState, call_key
+from ivr.state import CALL_TTL_SECONDS, CallState, call_key
 from models import OnCallProvider
 from queueing.jobs import schedule_wrap_up_end
-from queueing.model import CallerState
+from queueing.model import AgentStatus, CallerState, QueuePosition
 
 log = logging.getLogger(__name__)
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+PATCH_KEY = "careline:patch:{call_sid}"  # who patched the call (a user id): the patch's one owner
+PATCH_CLAIM_SECONDS = CALL_TTL_SECONDS  # seconds; a call is patched at most once, so the claim outlives it
+# The IVR states of a caller talking to an agent (the state says ringing until the agent's Dial ends).
+PATCHABLE_STATES = (State.RINGING_AGENT, State.CONNECTED)
 ON_CALL_RING_SECONDS = 30  # how long the provider's phone rings before the caller leaves a message instead
 PROVIDER_ACCEPT_SECONDS = 6  # the provider has this long after the whisper to press 1
 
@@ -40,6 +44,11 @@ class Patched:
     practice_id: int
     provider_id: int
     agent_id: int
+
+
+def patch_key(call_sid: str) -> str:
+    """The Redis key of a call's patch claim."""
+    return PATCH_KEY.format(call_sid=call_sid)
 
 
 def first_provider(session_factory, practice_id: int) -> OnCallProvider | None:
@@ -57,24 +66,36 @@ class OnCallPatcher:
         self._url_for_patch = url_for_patch  # (provider_id) -> absolute URL of /voice/on-call/patch
 
     def patch(self, call_sid: str, may_see, actor_id: int) -> Patched:
-        """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider."""
+        """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider, once."""
         services = self._services
-        position = services.queue.position(call_sid)
         raw = services.redis.hgetall(call_key(call_sid))
         state = CallState.from_redis(call_sid, raw) if raw else None
-        if position is None or position.state != CallerState.CONNECTED or state is None or not state.practice_id:
+        if state is None or not state.practice_id:
             raise CallNotConnected(call_sid)
         if not may_see(state.practice_id):
             raise PermissionError(state.practice_id)
         provider = first_provider(services.session_factory, state.practice_id)
         if provider is None:
             raise NoOnCallProvider(state.practice_id)
+        # One owner per patch: two requests at once (a double click, two desks) would both pass the checks
+        # below and redirect the live call twice, the second pulling the caller out of the provider's ring.
+        # The claim outlives the patch: a call is patched once.
+        if not services.redis.set(patch_key(call_sid), str(actor_id), nx=True, ex=PATCH_CLAIM_SECONDS):
+            raise PatchInProgress(call_sid)
+        try:
+            # Checked under the claim: the caller may have hung up, or its agent's call ended, since the request.
+            position = self._connected(call_sid)
+        except BaseException:
+            self._release(call_sid)
+            raise
         try:
             services.twilio.calls(call_sid).update(url=self._url_for_patch(provider.id), method="POST")
         except TwilioRestException as exc:
+            self._release(call_sid)
             log.error("call=%s patch to on-call refused by Twilio (%s %s)", call_sid, exc.status, exc.code)
             raise PatchFailed(call_sid) from exc
         except Exception as exc:  # noqa: BLE001 - a timeout or a refused connection: the agent keeps the caller
+            self._release(call_sid)
             log.error("call=%s patch to on-call failed (%s)", call_sid, type(exc).__name__)
             raise PatchFailed(call_sid) from exc
         agent_id = position.agent_id
@@ -96,6 +117,26 @@ class OnCallPatcher:
                 "wrap_up_seconds": wrap})])
         log.warning("call=%s patched to on-call provider %s by agent %s", call_sid, provider.id, actor_id)
         return Patched(call_sid, state.practice_id, provider.id, agent_id)
+
+    def _connected(self, call_sid: str) -> QueuePosition:
+        """The caller's queue position, if it is still talking to its agent: connected in the queue, the agent
+        busy with this call, and the IVR not moved on (a patch that arrived already leaves it patching)."""
+        services = self._services
+        position = services.queue.position(call_sid)
+        if position is None or position.state != CallerState.CONNECTED or position.agent_id is None:
+            raise CallNotConnected(call_sid)
+        agent = services.queue.agent(position.agent_id)
+        if agent is None or agent.status != AgentStatus.BUSY or agent.call_sid != call_sid:
+            raise CallNotConnected(call_sid)
+        raw = services.redis.hgetall(call_key(call_sid))
+        if not raw or CallState.from_redis(call_sid, raw).state not in PATCHABLE_STATES:
+            raise CallNotConnected(call_sid)
+        return position
+
+    def _release(self, call_sid: str) -> None:
+        """Give up the patch's claim (Twilio did not redirect the call): the agent may try again."""
+        # Only the claim's holder gets here, and the claim lasts far longer than a request.
+        self._services.redis.delete(patch_key(call_sid))
 
 
 class OnCallSteps:

@@ -59,6 +59,16 @@ class TaskClaimed(CallbackError):
         self.until = until
 
 
+class CallInProgress(CallbackError):
+    """Another request placed (or is placing) this task's call, and Twilio may still be ringing its agent."""
+
+    def __init__(self, task_id: int, agent_id: int | None, until: datetime | None):
+        super().__init__("a call for this callback task was just placed; wait for it to ring")
+        self.task_id = task_id
+        self.agent_id = agent_id
+        self.until = until
+
+
 class AgentUnreachable(CallbackError):
     """The agent has neither a phone nor a Twilio Client identity: Careline cannot ring it."""
 

@@ -18,20 +18,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+import redis
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from calllog.events import Event
 from careline.db import database_errors_as_dependency_down, session_scope
+from careline.errors import redis_errors_as_dependency_down
 from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, CallbackTaskAction, CallbackTaskCall,
                     Message, Practice)
 from metrics.rollup import refresh_callback_day
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
-from voicemail.errors import (AgentUnreachable, NoNumberToCall, PracticeHasNoNumber, PracticeNotYours,
-                              PracticeUnknown, TaskClaimed, TaskClosed, TaskNotFound, TaskNotYours,
-                              TwilioUnavailable)
+from voicemail.call_claims import claim_call, release_call
+from voicemail.errors import (AgentUnreachable, CallInProgress, NoNumberToCall, PracticeHasNoNumber,
+                              PracticeNotYours, PracticeUnknown, TaskClaimed, TaskClosed, TaskNotFound,
+                              TaskNotYours, TwilioUnavailable)
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +131,15 @@ class CallbackTaskService:
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
                  twilio_client_factory: Callable[[], object], public_base_url: Callable[[], str],
-                 append_events: Callable[[list[Event]], None] | None = None):
+                 append_events: Callable[[list[Event]], None] | None = None, redis_client: redis.Redis | None = None,
+                 ring_overhead_seconds: float = 0):
         self._session_factory = session_factory
         self._clock = clock
         self._twilio = twilio_client_factory  # built on first use: most requests never call Twilio
         self._public_base_url = public_base_url
         self._append_events = append_events  # the call log (services.calllog.append); None: not logged
+        self._redis = redis_client  # the call claims (voicemail.call_claims); only `start_call` needs it
+        self._ring_overhead_seconds = ring_overhead_seconds  # Twilio rings this long past a call's Timeout
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -191,9 +197,9 @@ class CallbackTaskService:
     def start_call(self, task_id: int, agent_id: int, may_see: MaySee) -> str:
         """Claim the task and have Twilio ring the agent, who is then connected to the patient; the CallSid.
 
-        The task's row stays locked while Twilio is asked (its client times out within seconds), so a second
-        agent cannot start a call on it meanwhile. When Twilio fails, the task is left as it was; only the
-        failed try is written to its history.
+        The task's call is claimed first (voicemail.call_claims): a second request while Twilio may still be
+        ringing the agent gets CallInProgress and places nothing. When Twilio fails, the claim is given up and
+        the task is left as it was; only the failed try is written to its history.
         """
         now = self._clock()
         failure: TwilioUnavailable | None = None
@@ -212,14 +218,26 @@ class CallbackTaskService:
             from_number = practice.numbers[0]
             attempt = task.attempts + 1
             base = self._public_base_url().rstrip("/")
+            ring_seconds = practice.queue_setting("agent_ring_seconds")
+            # One call per task at a time, whichever database: see voicemail.call_claims. The claim holds while
+            # Twilio may ring the agent: the Call resource's `Timeout`, plus the buffer of up to 5 s its docs say
+            # Twilio adds "for some call flows" (DIAL_RING_OVERHEAD_SECONDS).
+            with redis_errors_as_dependency_down():
+                claim = claim_call(self._redis, task.id, agent_id, now, ring_seconds + self._ring_overhead_seconds)
+            if not claim.taken:
+                raise CallInProgress(task.id, claim.agent_id, claim.until)
             try:
                 call = self._twilio().calls.create(
                     to=ring, from_=from_number, method="POST",
                     url=f"{base}{AGENT_LEG_PATH}?{urlencode({'task': task.id, 'attempt': attempt})}",
                     status_callback=f"{base}{STATUS_PATH}", status_callback_method="POST",
-                    status_callback_event=list(STATUS_EVENTS),
-                    timeout=practice.queue_setting("agent_ring_seconds"))
+                    status_callback_event=list(STATUS_EVENTS), timeout=ring_seconds)
             except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
+                try:
+                    release_call(self._redis, claim)  # no call was placed: the agent may try again at once
+                except redis.RedisError as released:
+                    log.warning("task=%s call claim not released (%s); it lapses by itself", task.id,
+                                type(released).__name__)
                 status = exc.status if isinstance(exc, TwilioRestException) else None
                 code = exc.code if isinstance(exc, TwilioRestException) else None
                 # Ids only: Twilio's message can quote the numbers.

@@ -7,12 +7,14 @@ the app's clock moved forward (`run_jobs`), as RQ's scheduler would run them whe
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from callsim import Callee, Caller
+from calllog.events import STREAM_KEY, Event
 from models import Call, CallbackTask, InboundSms, Message, OnCallPage, OutboundSms, PageEvent, QueueEvent, SmsOptOut
 from paging.jobs import sweep_follow_ups
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE,
@@ -620,3 +622,103 @@ def test_given_the_on_call_providers_voicemail_answers_the_patch_then_an_urgent_
     (call,) = rows(services, Call, Call.call_sid == result.call_sid)
     assert call.outcome == "message"
     assert len(rows(services, CallbackTask)) == 1
+
+
+# --- one patch per call, whoever asks and however often ----------------------------------------------------------
+
+PATCH_ROUNDS = 50  # concurrent pairs of patch requests, each on a call of its own
+
+
+def _appended(services, call_sid: str, kind: str) -> int:
+    """How many `kind` events were appended for the call (the stream, before the writer dedupes them)."""
+    return sum(1 for _, fields in services.redis.xrange(STREAM_KEY)
+               if (event := Event.from_stream(fields)).call_sid == call_sid and event.kind == kind)
+
+
+def _patch_at_once(app, tokens_pair, answers):
+    """A timed hook: two patch requests for the call, each from its own test client, released together."""
+    def hook(run):
+        barrier = threading.Barrier(len(tokens_pair))
+        failures = []
+
+        def send(index, token):
+            try:
+                own = app.test_client()
+                barrier.wait(timeout=10)
+                answers[index] = own.post(f"/api/calls/{run.call_sid}/patch-on-call", headers=bearer(token))
+            except Exception as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=send, args=(i, token)) for i, token in enumerate(tokens_pair)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not failures, failures
+    return hook
+
+
+def test_given_two_patch_requests_at_once_then_one_redirect_one_patch_and_the_other_gets_409(
+        app, ahsim, client, tokens, services, standin, people, clock):
+    """A double click, or two desks (Ana and Nia, both answering for Northside), asking together: Twilio gets
+    one redirect, the call log one patch and one end of the agent's call, the other request 409."""
+    ana, nia = issue(tokens, "ana"), issue(tokens, "nia")
+    losers = set()
+    for round_ in range(PATCH_ROUNDS):
+        assert client.post("/api/agents/me/status", json={"status": "available"},
+                           headers=bearer(ana)).status_code == 200
+        answers = [None, None]
+        pair = (ana, ana) if round_ % 2 == 0 else (ana, nia)
+        result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                            dial={ANA: Callee(press="1", talk_seconds=300),
+                                  DR_RIVERA: Callee(press="1", talk_seconds=20)},
+                            at={60: _patch_at_once(app, pair, answers)})
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [202, 409], (round_, [answer.get_json() for answer in answers])
+        loser = next(answer for answer in answers if answer.status_code == 409).get_json()
+        # Late enough, the loser finds the agent's call ended already; otherwise the patch's claim.
+        assert loser["error_id"] in ("patch-in-progress", "call-not-connected"), loser
+        losers.add(loser["error_id"])
+        updates = [r for r in standin.requests_for("calls.update") if result.call_sid in r.path]
+        assert len(updates) == 1, round_
+        assert _appended(services, result.call_sid, "on-call-patch") == 1, round_
+        assert _appended(services, result.call_sid, "agent-call-ended") == 1, round_
+        assert [d.targets for d in result.dial_results] == [(ANA,), (DR_RIVERA,)], round_
+        assert result.dial_results[-1].status == "completed"
+    assert "patch-in-progress" in losers  # the claim, not only the agent's state, turned requests away
+
+
+def test_given_a_patched_call_when_patched_again_then_409_and_twilio_gets_no_second_redirect(
+        ahsim, client, tokens, services, standin):
+    token = issue(tokens, "ana")
+    client.post("/api/agents/me/status", json={"status": "available"}, headers=bearer(token))
+    first, again = {}, {}
+    result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                        dial={ANA: Callee(press="1", talk_seconds=300), DR_RIVERA: Callee(press="1", talk_seconds=60)},
+                        at={60: _patch_during_talk(client, token, first), 75: _patch_during_talk(client, token, again)})
+    assert first["answer"].status_code == 202
+    assert (again["answer"].status_code, again["answer"].get_json()["error_id"]) == (409, "patch-in-progress")
+    assert len(standin.requests_for("calls.update")) == 1
+    assert [(d.targets, d.status) for d in result.dial_results] == [((ANA,), "completed"),
+                                                                     ((DR_RIVERA,), "completed")]
+
+
+def test_given_twilio_refused_a_patch_when_the_agent_tries_again_then_the_caller_is_patched(
+        ahsim, client, tokens, services, standin, people, clock):
+    token = issue(tokens, "ana")
+    client.post("/api/agents/me/status", json={"status": "available"}, headers=bearer(token))
+    outcome = {}
+
+    def refused_then_again(run):
+        standin.fail_next("calls.update", 500)
+        outcome["refused"] = client.post(f"/api/calls/{run.call_sid}/patch-on-call", headers=bearer(token))
+        outcome["again"] = client.post(f"/api/calls/{run.call_sid}/patch-on-call", headers=bearer(token))
+
+    result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                        dial={ANA: Callee(press="1", talk_seconds=300), DR_RIVERA: Callee(press="1", talk_seconds=40)},
+                        at={60: refused_then_again})
+    assert outcome["refused"].status_code == 502
+    assert outcome["again"].status_code == 202, outcome["again"].get_json()
+    assert [(d.targets, d.status) for d in result.dial_results] == [((ANA,), "completed"),
+                                                                     ((DR_RIVERA,), "completed")]
+    assert _appended(services, result.call_sid, "on-call-patch") == 1

@@ -5,6 +5,7 @@ the simulator); agents then work them through the JSON API, and Twilio is the RE
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree
 
@@ -403,6 +404,77 @@ def test_given_twilio_failing_or_refusing_then_502_and_the_task_is_unchanged(
     assert actions[-1].details["failed"] == "twilio-unavailable" and actions[-1].details["twilio_status"] == status
     assert CALLER not in caplog.text and BEN not in caplog.text  # ids only
     assert api("ben", "POST", f"/api/callbacks/{before.id}/call").status_code == 202  # Twilio is back
+
+
+CALL_ROUNDS = 12  # concurrent pairs of "call now" requests, each on a task of its own
+RING_OVERHEAD = timedelta(seconds=5)  # README: DIAL_RING_OVERHEAD_SECONDS, default 5
+
+
+def _call_at_once(app, tokens_pair, task_id: int) -> list:
+    """Two "call now" requests for one task, each from its own test client, released together."""
+    barrier = threading.Barrier(len(tokens_pair))
+    answers, failures = [None] * len(tokens_pair), []
+
+    def send(index, token):
+        try:
+            own = app.test_client()
+            barrier.wait(timeout=10)
+            answers[index] = own.post(f"/api/callbacks/{task_id}/call", headers=bearer(token))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i, token)) for i, token in enumerate(tokens_pair)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures
+    return answers
+
+
+def _creates_for(standin, task_id: int) -> list:
+    return [r for r in standin.requests_for("calls.create") if f"task={task_id}&" in r.params.get("Url", "")]
+
+
+@pytest.mark.parametrize("names, refusals", [
+    (("ben", "ben"), {"call-in-progress"}),  # a double click
+    # Two desks: the loser finds the winner's claim, or (after the winner's commit) the task claimed by them.
+    (("ben", "ana"), {"call-in-progress", "task-claimed"}),
+], ids=["double-click", "two-desks"])
+def test_given_two_call_requests_at_once_for_one_task_then_one_call_is_placed_and_the_other_gets_409(
+        app, tokens, services, standin, session_factory, people, names, refusals):
+    pair = tuple(issue(tokens, name) for name in names)
+    for round_ in range(CALL_ROUNDS):
+        task_id = task_of(session_factory, left_call(services, OPEN_TIME, number=f"+1312555{2000 + round_}")).id
+        answers = _call_at_once(app, pair, task_id)
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [202, 409], (round_, [answer.get_json() for answer in answers])
+        winner = next(answer for answer in answers if answer.status_code == 202).get_json()
+        loser = next(answer for answer in answers if answer.status_code == 409).get_json()
+        assert loser["error_id"] in refusals, loser
+        (create,) = _creates_for(standin, task_id)
+        assert create.sid == winner["call_sid"]
+        started = [a for a in actions_of(session_factory, task_id) if a.action == "call-started"]
+        assert [a.call_sid for a in started] == [winner["call_sid"]], round_
+
+
+def test_given_a_call_just_placed_then_another_waits_until_twilio_stops_ringing_the_agent(
+        api, services, standin, clock, session_factory, people):
+    """The claim holds for the agent ring time plus Twilio's overhead, by Careline's clock; after that a new
+    call is the agent's own choice (their phone rang out, or they are on the call)."""
+    task_id = task_of(session_factory, left_call(services, OPEN_TIME)).id
+    first = api("ben", "POST", f"/api/callbacks/{task_id}/call")
+    assert first.status_code == 202
+    ringing_until = OPEN_TIME + timedelta(seconds=AGENT_RING_SECONDS) + RING_OVERHEAD
+    clock.now = ringing_until - timedelta(seconds=1)
+    again = api("ben", "POST", f"/api/callbacks/{task_id}/call")
+    assert (again.status_code, again.get_json()["error_id"]) == (409, "call-in-progress")
+    assert (again.get_json()["details"]["agent_id"], again.get_json()["details"]["until"]) == (
+        people["ben"], iso(ringing_until))
+    assert len(_creates_for(standin, task_id)) == 1
+    clock.now = ringing_until
+    assert api("ben", "POST", f"/api/callbacks/{task_id}/call").status_code == 202
+    assert len(_creates_for(standin, task_id)) == 2
 
 
 def test_given_the_agent_answers_a_callback_for_a_closed_or_unknown_task_then_told_so_and_hung_up(
