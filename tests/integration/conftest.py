@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -219,6 +220,29 @@ def timeouts(monkeypatch) -> list:
 
     monkeypatch.setattr(requests.Session, "send", noted_send)
     return seen
+
+
+def post_at_once(app, path: str, tokens: list[str]) -> list:
+    """POST `path` once per token, each from its own test client in its own thread, all released together
+    behind a barrier; returns the answers in the tokens' order."""
+    barrier = threading.Barrier(len(tokens))
+    answers, failures = [None] * len(tokens), []
+
+    def send(index: int, token: str) -> None:
+        try:
+            own = app.test_client()
+            barrier.wait(timeout=10)
+            answers[index] = own.post(path, headers=bearer(token))
+        except Exception as exc:  # noqa: BLE001 - reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i, token)) for i, token in enumerate(tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures
+    return answers
 
 
 # --- people and API tokens ----------------------------------------------------------------------------------

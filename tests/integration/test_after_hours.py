@@ -7,7 +7,6 @@ the app's clock moved forward (`run_jobs`), as RQ's scheduler would run them whe
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from models import Call, CallbackTask, InboundSms, Message, OnCallPage, Outbound
 from paging.jobs import sweep_follow_ups
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, bearer, issue, load_practices,
-                                        run_jobs, simulator, with_rest_standin)
+                                        post_at_once, run_jobs, simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 ANA = "+13125550133"
@@ -638,23 +637,7 @@ def _appended(services, call_sid: str, kind: str) -> int:
 def _patch_at_once(app, tokens_pair, answers):
     """A timed hook: two patch requests for the call, each from its own test client, released together."""
     def hook(run):
-        barrier = threading.Barrier(len(tokens_pair))
-        failures = []
-
-        def send(index, token):
-            try:
-                own = app.test_client()
-                barrier.wait(timeout=10)
-                answers[index] = own.post(f"/api/calls/{run.call_sid}/patch-on-call", headers=bearer(token))
-            except Exception as exc:  # noqa: BLE001 - reported by the test below
-                failures.append(exc)
-
-        threads = [threading.Thread(target=send, args=(i, token)) for i, token in enumerate(tokens_pair)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert not failures, failures
+        answers[:] = post_at_once(app, f"/api/calls/{run.call_sid}/patch-on-call", list(tokens_pair))
     return hook
 
 

@@ -5,7 +5,6 @@ the simulator); agents then work them through the JSON API, and Twilio is the RE
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree
 
@@ -20,7 +19,7 @@ from practices import schedule
 from voicemail.tasks import CallbackTaskService
 from tests.integration.conftest import (PHONE_AGENTS_TOML, ACCOUNT_SID, CALLER, CLOSED_TIME, EMAILS, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, PUBLIC_BASE_URL, bearer, issue,
-                                        load_practices, simulator, with_rest_standin)
+                                        load_practices, post_at_once, simulator, with_rest_standin)
 
 UTC = timezone.utc
 ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
@@ -412,24 +411,7 @@ RING_OVERHEAD = timedelta(seconds=5)  # README: DIAL_RING_OVERHEAD_SECONDS, defa
 
 def _call_at_once(app, tokens_pair, task_id: int) -> list:
     """Two "call now" requests for one task, each from its own test client, released together."""
-    barrier = threading.Barrier(len(tokens_pair))
-    answers, failures = [None] * len(tokens_pair), []
-
-    def send(index, token):
-        try:
-            own = app.test_client()
-            barrier.wait(timeout=10)
-            answers[index] = own.post(f"/api/callbacks/{task_id}/call", headers=bearer(token))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=send, args=(i, token)) for i, token in enumerate(tokens_pair)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not failures, failures
-    return answers
+    return post_at_once(app, f"/api/callbacks/{task_id}/call", list(tokens_pair))
 
 
 def _creates_for(standin, task_id: int) -> list:
