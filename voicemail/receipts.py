@@ -3,6 +3,7 @@ caller's language. Queued when the call has ended (so the urgency the caller cho
 outbox, which honours STOP."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from sqlalchemy import select
@@ -39,7 +40,11 @@ def _when(prompts, practice, task: CallbackTask | None, now: datetime) -> str:
     if task is None or task.due_at is None or task.due_at <= now:
         return prompts.text("sms_soon")
     if task.urgent:
-        minutes = max(1, round((task.due_at - now).total_seconds() / 60))
+        # Whole minutes, rounded up: a promise never earlier than the task's due time ("within 14 minutes"
+        # for 14.4 minutes left would break it).
+        minutes = math.ceil((task.due_at - now).total_seconds() / 60)
+        if minutes <= 1:
+            return prompts.text("sms_within_a_minute")
         return prompts.text("sms_within_minutes", minutes=str(minutes))
     local_due, local_now = task.due_at.astimezone(practice.tz), now.astimezone(practice.tz)
     return prompts.text("sms_by", when=prompts.speak_reopening(local_due, local_now))
