@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from agents.errors import NoSuchAgent
 from agents.history import record_status_change
-from careline.db import database_errors_as_dependency_down
-from careline.errors import DependencyDown, redis_errors_as_dependency_down
+from core.db import database_errors_as_dependency_down
+from core.errors import DependencyDown, redis_errors_as_dependency_down
 from metrics.rollup import refresh_agent_time
 from models import Agent
 from queueing.model import SETTABLE, AgentChange, AgentStatus, AgentView

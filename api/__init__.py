@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from api.errors import ApiError, NotAuthenticated
-from careline.errors import DependencyDown
+from core.errors import DependencyDown
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -9,7 +9,7 @@ from api import bp
 from api.auth import current_user, token_required
 from api.errors import ApiError, InvalidField, NotAllowed
 from api.users import answers_for
-from careline.errors import redis_errors_as_dependency_down
+from core.errors import redis_errors_as_dependency_down
 from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed, PatchInProgress
 from ivr.on_call import CALL_SID, OnCallPatcher
 

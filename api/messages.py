@@ -14,7 +14,7 @@ from api import bp
 from api.auth import current_user, token_required
 from api.errors import (InvalidField, MessageNotFound, NotAllowed, PracticeNotFound, RecordingNotFound,
                         RecordingUnavailable)
-from careline.twilio_rest import api_base_url, get_with_basic_auth
+from core.twilio_rest import api_base_url, get_with_basic_auth
 from voicemail import errors as message_errors
 from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from api.errors import UnknownAgent, UnknownToken
 from api.users import ApiUser
-from careline.db import database_errors_as_dependency_down, session_scope
+from core.db import database_errors_as_dependency_down, session_scope
 from models import Agent, ApiToken, utcnow
 from models.token import TOKEN_PREFIX_LENGTH
 

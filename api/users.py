@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from careline.db import database_errors_as_dependency_down
+from core.db import database_errors_as_dependency_down
 from models import Agent
 
 

@@ -51,9 +51,9 @@ def run(options: argparse.Namespace) -> int:
 def _measure(url: str, options: argparse.Namespace) -> dict:
     from api.tokens import TokenService
     from careline.app import create_app
-    from careline.config import Config
-    from careline.db import session_scope
-    from careline.migrate import upgrade
+    from core.config import Config
+    from core.db import session_scope
+    from core.migrate import upgrade
     from demo.generate import GenerateOptions, generate
     from practices.loader import load_config_file
     from practices.store import apply_config

@@ -26,7 +26,7 @@ from bench import stores
 from bench.webhooks import RESULTS_DIR, ROOT
 from callsim.rest import TwilioRestStandin
 from calllog.events import write_events
-from careline.twilio_rest import make_twilio_client
+from core.twilio_rest import make_twilio_client
 from practices.snapshot import PracticeSnapshot
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue

@@ -30,7 +30,7 @@ from bench.errors import BenchError
 from bench.loadgen import Target
 from calllog.events import STREAM_KEY
 from calllog.writer import DEAD_LETTER_KEY
-from careline.config import Config
+from core.config import Config
 from careline.services import JOB_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent

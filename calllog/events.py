@@ -13,7 +13,7 @@ from datetime import datetime
 
 import redis
 
-from careline.redis_scripts import script
+from core.redis_scripts import script
 
 STREAM_KEY = "careline:calllog:events"
 DRAIN_PENDING_KEY = "careline:calllog:drain-pending"

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
 from calllog.record import CallRecord, build_call_record
-from careline.db import session_scope
-from careline.upsert import insert_ignoring_duplicates, upsert_statement
+from core.db import session_scope
+from core.upsert import insert_ignoring_duplicates, upsert_statement
 from calllog.queue_rows import queue_rows_from
 from metrics.rollup import record_calls
 from models import AgentStatusChange, Call, CallEvent, Caller, Message, Practice, PracticeNumber, QueueEvent

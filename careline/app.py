@@ -10,8 +10,8 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from careline import services as services_module
-from careline.config import INSTANCE_DIR, Config
-from careline.logs import configure_logging
+from core.config import INSTANCE_DIR, Config
+from core.logs import configure_logging
 from careline.services import Services
 
 log = logging.getLogger(__name__)

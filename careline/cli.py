@@ -8,9 +8,9 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from careline import migrate
+from core import migrate
 from careline.app import create_app
-from careline.db import session_scope
+from core.db import session_scope
 from careline.simulate import simulate
 from models.token import TOKEN_LABEL_MAX_LENGTH
 

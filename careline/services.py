@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client as TwilioClient
 
 from calllog.writer import CallLogWriter
-from careline.clock import Clock, system_clock
-from careline.config import Config
-from careline.db import make_engine, make_session_factory
-from careline.twilio_rest import make_twilio_client
+from core.clock import Clock, system_clock
+from core.config import Config
+from core.db import make_engine, make_session_factory
+from core.twilio_rest import make_twilio_client
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue

@@ -250,7 +250,7 @@ def _agents_answer(agents: dict[str, str], talk_seconds: int):
 def _make_available(services, email: str) -> None:
     """Set the agent with `email` available, as the status API does (the queue, then the history row)."""
     from agents.status import AgentStatusService
-    from careline.errors import DependencyDown
+    from core.errors import DependencyDown
     from models import Agent
 
     with services.session_factory() as session:

@@ -7,7 +7,7 @@ short and bounded by their job_timeout, so they run in the worker process (RQ's 
 connections and SQLAlchemy's statement cache carry over from one job to the next (measured with bench/).
 
 RQ schedules a retry at its own `now()` (the wall clock) plus the Retry's interval. Careline schedules
-everything else on its one clock (`careline.clock`): pages' escalations, wrap-up ends, the call-log drain.
+everything else on its one clock (`core.clock`): pages' escalations, wrap-up ends, the call-log drain.
 The jobs this worker runs are `ClockedJob`s, whose retries are scheduled on that same clock, so a retry
 is due `interval` seconds after the failure by the clock the rest of Careline reads. In production the two
 clocks are the same; in the tests the clock is moved, and the retries move with it.
@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 import calllog.jobs  # noqa: F401 - imported once, before the first job
 import queueing.jobs  # noqa: F401
 from careline import services
-from careline.clock import Clock
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 

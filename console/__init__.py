@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from careline.errors import DependencyDown
+from core.errors import DependencyDown
 from console import formatting
 from console.errors import ConsoleError, ConsoleMisconfigured
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.queue_view import _practice_queue_json  # the JSON API's own builder: /api/queue and the page agree
 from api.users import ApiUser, answers_for
-from careline.db import database_errors_as_dependency_down
-from careline.errors import DependencyDown
+from core.db import database_errors_as_dependency_down
+from core.errors import DependencyDown
 from console import charts
 from console.errors import NotAllowed, PracticeUnknown
 from console.period import Period, local_today, parse_period

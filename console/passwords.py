@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from api.errors import UnknownAgent
 from api.users import ApiUser
-from careline.db import database_errors_as_dependency_down, session_scope
+from core.db import database_errors_as_dependency_down, session_scope
 from console.errors import PasswordRejected
 from models import Agent
 

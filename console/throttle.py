@@ -13,7 +13,7 @@ from datetime import datetime
 
 import redis
 
-from careline.clock import Clock
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, fields
 
 from calllog.events import (APPEND_EVENTS_LUA, DRAIN_PENDING_KEY, DRAIN_PENDING_TTL_MS, STREAM_KEY, Event,
                             write_events)
-from careline.redis_scripts import script
+from core.redis_scripts import script
 from ivr.flow import State
 
 CALL_KEY = "careline:call:{call_sid}"

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Text, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from careline.upsert import upsert_statement
+from core.upsert import upsert_statement
 from metrics import definitions as d
 from metrics.facts import (CallView, PracticeRules, QueueRow, StatusRow, agent_facts, call_fact, closed_segments,
                            hourly_time)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import database_errors_as_dependency_down
+from core.db import database_errors_as_dependency_down
 from metrics import definitions as d
 from metrics.export import summary_csv
 from metrics.errors import PracticeNotYours, PracticeRequired, PracticeUnknown

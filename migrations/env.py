@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from careline.config import INSTANCE_DIR, Config
+from core.config import INSTANCE_DIR, Config
 from models import Base
 
 config = context.config

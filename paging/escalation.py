@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careline.upsert import insert_ignoring_duplicates
+from core.upsert import insert_ignoring_duplicates
 from models import Agent, Message, OnCallPage, OnCallProvider, OutboundSms, PageEvent, Practice, agent_practices
 from sms.outbox import QueuedSms, queue_sms
 

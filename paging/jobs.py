@@ -10,7 +10,7 @@ from rq import Queue, Retry
 from sqlalchemy import and_, or_, select
 
 from careline import services
-from careline.db import session_scope
+from core.db import session_scope
 
 log = logging.getLogger(__name__)
 

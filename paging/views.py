@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import database_errors_as_dependency_down, session_scope
+from core.db import database_errors_as_dependency_down, session_scope
 from models import OnCallPage, PageEvent, Practice
 from paging.escalation import acknowledge
 from paging.errors import PageNotFound

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from careline.db import database_errors_as_dependency_down
-from careline.errors import redis_errors_as_dependency_down
+from core.db import database_errors_as_dependency_down
+from core.errors import redis_errors_as_dependency_down
 from models import Agent, Call, Practice
 from queueing.model import AgentStatus, CallerState, QueueSnapshot
 from queueing.store import CallQueue, to_ms

@@ -16,7 +16,7 @@ from typing import Literal
 import redis
 from redis.exceptions import NoScriptError
 
-from careline.redis_scripts import script
+from core.redis_scripts import script
 from queueing import scripts
 from queueing.errors import AlreadyConnected
 from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, CallerState, Connected, DeliveryClaim,

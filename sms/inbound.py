@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import database_errors_as_dependency_down, session_scope
-from careline.upsert import insert_ignoring_duplicates
+from core.db import database_errors_as_dependency_down, session_scope
+from core.upsert import insert_ignoring_duplicates
 from models import InboundSms, SmsOptOut
 from paging.escalation import acknowledge_by_phone
 from sms.keywords import Reply, classify

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
-from careline.db import session_scope
-from careline.upsert import insert_ignoring_duplicates
+from core.db import session_scope
+from core.upsert import insert_ignoring_duplicates
 from models import OutboundSms, PracticeNumber, SmsOptOut
 from sms.errors import SendFailed
 

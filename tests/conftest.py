@@ -13,8 +13,8 @@ import redis
 import time_machine
 from sqlalchemy import text
 
-from careline.db import make_engine, make_session_factory
-from careline.migrate import upgrade
+from core.db import make_engine, make_session_factory
+from core.migrate import upgrade
 from models import Base
 from tests.services import (configured_postgres_url, configured_redis_url, postgres_answers, redis_answers,
                             throwaway_postgres, throwaway_redis)

@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.db import database_errors_as_dependency_down, session_scope
+from core.db import database_errors_as_dependency_down, session_scope
 from models import Message, MessageAccess, Practice
 from voicemail.errors import (MessageNotFound, MessageNotYours, PracticeNotYours, PracticeUnknown,
                               RecordingNotFound, RecordingUnavailable)
@@ -89,7 +89,7 @@ class MessageService:
                  api_base_url: str = ""):
         self._session_factory = session_factory
         self._clock = clock
-        # media_get: an authenticated, streamed GET of a URL on Twilio's API (careline.twilio_rest).
+        # media_get: an authenticated, streamed GET of a URL on Twilio's API (core.twilio_rest).
         self._media_get = media_get
         self._account_sid = account_sid
         self._api_base_url = api_base_url.rstrip("/")

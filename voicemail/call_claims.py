@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import redis
 
-from careline.redis_scripts import script
+from core.redis_scripts import script
 
 # A hash: `until` (ms since the epoch, Careline's clock), `agent` (the agent calling), `token` (its claim).
 CALL_CLAIM_KEY = "careline:callback-call:{task_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from careline.upsert import insert_ignoring_duplicates
+from core.upsert import insert_ignoring_duplicates
 from models import Message
 
 

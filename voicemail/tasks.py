@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from calllog.events import Event
-from careline.db import database_errors_as_dependency_down, session_scope
-from careline.errors import redis_errors_as_dependency_down
+from core.db import database_errors_as_dependency_down, session_scope
+from core.errors import redis_errors_as_dependency_down
 from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, CallbackTaskAction, CallbackTaskCall,
                     Message, Practice)
 from metrics.rollup import refresh_callback_day

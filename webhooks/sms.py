@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from careline.errors import DependencyDown
+from core.errors import DependencyDown
 from sms.inbound import InboundSmsService
 from webhooks.phone import normalize_number
 from webhooks.security import twilio_signed

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from api.tokens import TokenService
 from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
-from careline.config import Config
-from careline.db import session_scope
+from core.config import Config
+from core.db import session_scope
 from careline.services import install
 from careline.worker import CarelineWorker
 from models import Agent, Practice

@@ -419,7 +419,7 @@ def test_given_a_message_then_twilio_is_asked_to_transcribe_and_the_text_is_stor
 
 def test_given_a_transcription_arriving_late_and_twice_then_stored_once_and_a_failure_never_replaces_it(
         ahsim, services, drain):
-    from careline.db import session_scope
+    from core.db import session_scope
     from models import CallEvent
 
     result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#", words=WORDS))

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from agents.errors import NoSuchAgent
 from agents.status import AgentStatusService
-from careline.db import make_engine, make_session_factory
-from careline.errors import DependencyDown
+from core.db import make_engine, make_session_factory
+from core.errors import DependencyDown
 from models import AgentStatusChange, Call
 from queueing.model import AgentStatus
 from tests.integration.conftest import AGENTS_TOML, CALLER, EMAILS, LAKESIDE, OPEN_TIME, PRACTICES_TOML, bearer, \

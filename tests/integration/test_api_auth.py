@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import token_required
 from careline.app import create_app
-from careline.config import Config
-from careline.db import session_scope
+from core.config import Config
+from core.db import session_scope
 from models import Agent, ApiToken
 from tests.integration.conftest import EMAILS, OPEN_TIME, bearer, issue
 

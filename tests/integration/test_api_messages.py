@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-import careline.twilio_rest
+import core.twilio_rest
 from callsim import Caller
 from callsim.rest import WAV_BYTES
 from models import Message, MessageAccess
@@ -293,7 +293,7 @@ def test_given_twilio_not_answering_when_played_then_502_after_the_timeout(
         client, token, left, services, silent_twilio, monkeypatch, session_factory, caplog):
     caplog.set_level(logging.INFO)
     services.config = dataclasses.replace(services.config, TWILIO_API_BASE_URL=silent_twilio)
-    monkeypatch.setattr(careline.twilio_rest, "REST_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(core.twilio_rest, "REST_TIMEOUT_SECONDS", 0.2)
     response = client.get(f"/api/messages/{left['urgent'].id}/recording", headers=bearer(token("ana")))
     assert response.status_code == 502
     assert response.get_json()["error_id"] == "recording-unavailable"

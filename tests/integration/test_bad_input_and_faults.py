@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, select
 from calllog.events import STREAM_KEY
 from callsim import Caller
 from careline.app import create_app
-from careline.config import Config
-from careline.db import session_scope
+from core.config import Config
+from core.db import session_scope
 from models import Call, CallbackTask, CallbackTaskCall, CallEvent, Message
 from models import Caller as Caller_
 from practices.loader import load_config_text
@@ -84,7 +84,7 @@ def test_given_signature_check_disabled_when_unsigned_then_accepted_and_warned(c
 
 
 def test_given_production_with_check_disabled_then_refuses_to_start(config):
-    from careline.config import ConfigError
+    from core.config import ConfigError
 
     with pytest.raises(ConfigError):
         create_app(Config(**{**config.__dict__, "ENV": "production", "TWILIO_SIGNATURE_CHECK_DISABLED": True}))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from callsim import Callee, Caller, new_sid
 from calllog.events import Event
-from careline.db import session_scope
+from core.db import session_scope
 from models import Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, Message
 from practices import schedule
 from voicemail.tasks import CallbackTaskService

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from careline.db import session_scope
+from core.db import session_scope
 from callsim import Caller
 from models import Agent, OnCallProvider, Practice, PracticeNumber
 from practices.directory import PracticeDirectory

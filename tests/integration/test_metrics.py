@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from callsim import Callee, Caller
 from calllog.events import Event
-from careline.db import session_scope
+from core.db import session_scope
 from metrics.rollup import rebuild
 from metrics.summary import MetricsService
 from models import Agent, CallbackTask, Practice, QueueEvent

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select
 
-from careline.migrate import downgrade, upgrade
+from core.migrate import downgrade, upgrade
 from models import Base, Practice, PracticeNumber
 from tests.conftest import TEST_DB
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from callsim import TwilioRestStandin
-from careline.config import Config
+from core.config import Config
 from careline.services import Services
 
 ACCOUNT_SID, TOKEN = "AC" + "3" * 32, "rest-token"
@@ -32,7 +32,7 @@ def test_given_api_base_url_then_the_services_client_talks_to_it(standin, redis_
 
 
 def test_given_no_api_base_url_then_the_client_targets_twilio():
-    from careline.twilio_rest import RedirectedHttpClient, make_twilio_client
+    from core.twilio_rest import RedirectedHttpClient, make_twilio_client
 
     client = make_twilio_client(ACCOUNT_SID, TOKEN)
     assert not isinstance(client.http_client, RedirectedHttpClient)
@@ -50,6 +50,6 @@ def test_given_the_services_client_then_each_twilio_request_waits_at_most_10_s(s
 
 
 def test_given_no_api_base_url_then_twilios_own_client_also_waits_at_most_10_s():
-    from careline.twilio_rest import make_twilio_client
+    from core.twilio_rest import make_twilio_client
 
     assert make_twilio_client(ACCOUNT_SID, TOKEN).http_client.timeout == 10

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 import redis
 
-from careline.redis_scripts import script
+from core.redis_scripts import script
 from queueing import scripts
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue

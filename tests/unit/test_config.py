@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from careline.config import Config, ConfigError
+from core.config import Config, ConfigError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

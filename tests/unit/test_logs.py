@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from careline.logs import RedactPhoneNumbers, redact
+from core.logs import RedactPhoneNumbers, redact
 
 
 @pytest.mark.parametrize("text", ["+13125550199", "13125550199", "(312) 555-0199", "312-555-0199",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from careline.config import ROOT
+from core.config import ROOT
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from careline.errors import DependencyDown
+from core.errors import DependencyDown
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # milliseconds a writer waits for another process's lock
 
