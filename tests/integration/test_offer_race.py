@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from callsim import Callee, Caller
-from models import Agent, CallEvent, QueueEvent
-from tests.integration.conftest import EMAILS, NORTHSIDE, load_practices
+from models import CallEvent, QueueEvent
+from tests.integration.conftest import NORTHSIDE
 from tests.integration.test_queue_calls import (JOINED, NIA, QUEUE_TOML, busy_elsewhere, config,  # noqa: F401
-                                                practice_id, qsim, set_status)
+                                                load_people, practice_id, qsim, set_status)
 
 ROUNDS = int(os.environ.get("CARELINE_RACE_ROUNDS", "25"))
 CALLER = "+13125550199"
@@ -37,10 +37,7 @@ ALWAYS_OPEN_TOML = QUEUE_TOML.replace('fri = "09:00-18:00"', 'fri = "09:00-18:00
 
 @pytest.fixture
 def people(services) -> dict[str, int]:
-    load_practices(services, ALWAYS_OPEN_TOML)
-    with services.session_factory() as session:
-        ids = dict(session.execute(select(Agent.email, Agent.id)).all())
-    return {name: ids[email] for name, email in EMAILS.items() if email in ids}
+    return load_people(services, ALWAYS_OPEN_TOML)
 
 
 def _offer(services, people, clock, round_no: int):

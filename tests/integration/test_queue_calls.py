@@ -46,13 +46,18 @@ def config(config, standin):
     return with_rest_standin(config, standin)
 
 
-@pytest.fixture
-def people(services) -> dict[str, int]:
-    load_practices(services, QUEUE_TOML)
+def load_people(services, toml_text: str) -> dict[str, int]:
+    """Load `toml_text` as `careline config load` does; the agents' ids by first name."""
+    load_practices(services, toml_text)
     from models import Agent
     with services.session_factory() as session:
         ids = dict(session.execute(select(Agent.email, Agent.id)).all())
     return {name: ids[email] for name, email in EMAILS.items() if email in ids}
+
+
+@pytest.fixture
+def people(services) -> dict[str, int]:
+    return load_people(services, QUEUE_TOML)
 
 
 @pytest.fixture
