@@ -1,2 +1,3 @@
-"""Agents' working state: what they set (available, paused, offline), the live state the call queue keeps
-for them, and the history of every change in the database (`agents.history`), for the metrics."""
+"""Agents: who they are (`agents.users`: accounts and what each may see; `agents.tokens`: the API's tokens;
+`agents.passwords`: the console's passwords) and their working state (`agents.status`: available, paused,
+offline, with the live state the call queue keeps; `agents.history`: every change, for the metrics)."""

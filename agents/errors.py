@@ -1,4 +1,4 @@
-"""Errors about agents; the web layer decides what a client hears."""
+"""Errors about agents (their identity: accounts, tokens, passwords; their status); the web layer decides what a client hears."""
 from __future__ import annotations
 
 
@@ -8,3 +8,15 @@ class NoSuchAgent(LookupError):
     def __init__(self, agent_id: int):
         super().__init__(f"no agent has the id {agent_id}")
         self.agent_id = agent_id
+
+
+class UnknownAgent(LookupError):
+    """No agent has this email or id."""
+
+
+class UnknownToken(LookupError):
+    """No token has this prefix."""
+
+
+class PasswordRejected(ValueError):
+    """A new password does not meet the rules (`agents.passwords.MIN_PASSWORD_LENGTH`)."""

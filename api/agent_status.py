@@ -11,7 +11,7 @@ from agents.status import AgentStatusService
 from api import bp
 from api.auth import acting_on, current_user, token_required
 from api.errors import AgentNotFound, InvalidBody, InvalidField
-from api.users import all_users, may_act_on
+from agents.users import all_users, may_act_on
 from api.views import user_json
 from models.agent_status import STATUS_REASON_MAX_LENGTH
 from queueing.model import AgentStatus, AgentView
@@ -90,7 +90,7 @@ def set_my_status():
 @bp.post("/agents/<int:agent_id>/status")
 @token_required()
 def set_agent_status(agent_id: int):
-    """Set the status of an agent one may act on (`api.users.may_act_on`). 200; 400; 401; 403; 404; 503."""
+    """Set the status of an agent one may act on (`agents.users.may_act_on`). 200; 400; 401; 403; 404; 503."""
     return _set_status(acting_on(agent_id).id)
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from flask import current_app, g, request
 
 from api.errors import AgentNotFound, NotAllowed, NotAuthenticated
-from api.tokens import TokenService
-from api.users import ApiUser, find_user, may_act_on
+from agents.tokens import TokenService
+from agents.users import ApiUser, find_user, may_act_on
 from models import ROLES
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def current_user() -> ApiUser:
 
 
 def acting_on(agent_id: int) -> ApiUser:
-    """The agent `agent_id`, when the current user may act on it (`api.users.may_act_on`); otherwise 403.
+    """The agent `agent_id`, when the current user may act on it (`agents.users.may_act_on`); otherwise 403.
     An unknown id is 404 only for admins: others cannot probe which ids exist."""
     actor = current_user()
     if agent_id == actor.id:

@@ -13,10 +13,10 @@ from flask import current_app, jsonify, request
 from api import bp
 from api.auth import current_user, token_required
 from api.errors import ApiError, InvalidBody, InvalidField, NotAllowed, PracticeNotFound
-from api.users import answers_for
+from agents.users import answers_for
 from models import ATTEMPT_OUTCOMES, TASK_STATUSES
-from voicemail import errors
-from voicemail.tasks import CallbackTaskService, TaskView
+from callbacks import errors
+from callbacks.tasks import CallbackTaskService, TaskView
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 from api import bp
 from api.auth import current_user, token_required
 from api.errors import ApiError, InvalidField, NotAllowed
-from api.users import answers_for
+from agents.users import answers_for
 from core.errors import redis_errors_as_dependency_down
 from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed, PatchInProgress
 from ivr.on_call import CALL_SID, OnCallPatcher

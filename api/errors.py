@@ -60,14 +60,6 @@ class InvalidField(ApiError):
         super().__init__(description, field=field, **details)
 
 
-class UnknownAgent(LookupError):
-    """No agent has this email or id."""
-
-
-class UnknownToken(LookupError):
-    """No token has this prefix."""
-
-
 class MessageNotFound(ApiError):
     """The message a request names does not exist."""
 

@@ -34,7 +34,7 @@ def _service() -> MessageService:
 
 
 def _reader() -> Reader:
-    """The current user as a reader of messages; every practice for whom `api.users.answers_for` says so."""
+    """The current user as a reader of messages; every practice for whom `agents.users.answers_for` says so."""
     user = current_user()
     return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids)
 

@@ -8,10 +8,10 @@ from flask import current_app, jsonify, request
 from api import bp
 from api.auth import current_user, token_required
 from api.errors import ApiError, InvalidField, NotAllowed, PracticeNotFound
-from api.users import answers_for
+from agents.users import answers_for
 from models import PAGE_STATUSES
 from paging.errors import PageNotFound
-from paging.views import PageService
+from paging.service import PageService
 
 log = logging.getLogger(__name__)
 

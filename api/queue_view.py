@@ -9,7 +9,7 @@ from api import bp
 from api.agent_status import iso_time
 from api.auth import current_user, token_required
 from api.errors import NotAllowed, PracticeNotFound
-from api.users import answers_for
+from agents.users import answers_for
 from queueing.overview import AgentLine, CallerLine, PracticeQueue, QueueOverview
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from flask import jsonify
 
 from api import bp
 from api.auth import acting_on, current_user, token_required
-from api.users import ApiUser
+from agents.users import ApiUser
 
 
 def user_json(user: ApiUser) -> dict:
@@ -24,5 +24,5 @@ def me():
 @bp.get("/agents/<int:agent_id>")
 @token_required()
 def agent(agent_id: int):
-    """One agent the user may act on (`api.users.may_act_on`). 200; 401; 403; 404 (admins only); 503."""
+    """One agent the user may act on (`agents.users.may_act_on`). 200; 401; 403; 404 (admins only); 503."""
     return jsonify(user_json(acting_on(agent_id)))

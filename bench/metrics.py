@@ -49,7 +49,7 @@ def run(options: argparse.Namespace) -> int:
 
 
 def _measure(url: str, options: argparse.Namespace) -> dict:
-    from api.tokens import TokenService
+    from agents.tokens import TokenService
     from careline.app import create_app
     from core.config import Config
     from core.db import session_scope

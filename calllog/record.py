@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 # Twilio's CallStatus values that end a call; a later event never moves a call out of one.
 TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MESSAGE_MIN_SECONDS = 2  # a recording shorter than this is not kept as a message
-# The events of an agent's callback from Careline (voicemail.tasks): their call is outbound, from the
+# The events of an agent's callback from Careline (callbacks.tasks): their call is outbound, from the
 # practice's number to the patient's; `to`/`from` of its status callbacks are the agent's leg instead.
 CALLBACK_CALL_KINDS = ("callback-call", "callback-agent-answered", "callback-dial-result")
 

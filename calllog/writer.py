@@ -21,7 +21,7 @@ from calllog.queue_rows import queue_rows_from
 from metrics.rollup import record_calls
 from models import AgentStatusChange, Call, CallEvent, Caller, Message, Practice, PracticeNumber, QueueEvent
 from practices.store import snapshot_from_model
-from voicemail.callbacks import Attachment, attach_calls
+from callbacks.attach import Attachment, attach_calls
 from paging.escalation import open_pages
 from sms.outbox import queue_sms
 from voicemail.messages import record_recording_statuses, record_transcriptions, save_messages
@@ -115,7 +115,7 @@ class CallLogWriter:
         record_transcriptions(session, [
             row.data for r in records for row in events_by_call[r.call_sid] if row.kind == "transcription"])
         needing = [r for r in records if r.needs_callback]
-        # The practices' settings give the tasks' due times (voicemail.due).
+        # The practices' settings give the tasks' due times (callbacks.due).
         practices = {p.id: snapshot_from_model(p) for p in session.scalars(
             select(Practice).where(Practice.id.in_({r.practice_id for r in needing}))
             .options(selectinload(Practice.numbers)))} if needing else {}

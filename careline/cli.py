@@ -82,7 +82,7 @@ def token() -> None:
 
 
 def _token_service():
-    from api.tokens import TokenService
+    from agents.tokens import TokenService
 
     services = current_app.extensions["careline"]
     return TokenService(services.session_factory, services.clock)
@@ -102,7 +102,7 @@ def token_create(email: str, label: str | None) -> None:
     """Print a new API token for the agent with EMAIL; it is shown only this once.
 
     The token is alone on stdout; its prefix and how to revoke it go to stderr."""
-    from api.errors import UnknownAgent
+    from agents.errors import UnknownAgent
 
     if label is not None and len(label) > TOKEN_LABEL_MAX_LENGTH:
         raise click.BadParameter(f"at most {TOKEN_LABEL_MAX_LENGTH} characters", param_hint="--label")
@@ -125,7 +125,7 @@ def token_revoke(prefix: str | None, email: str | None, all_tokens: bool) -> Non
     """Revoke a token by its PREFIX, or every token of --email EMAIL --all.
 
     PREFIX is the first column of `careline token list`."""
-    from api.errors import UnknownAgent, UnknownToken
+    from agents.errors import UnknownAgent, UnknownToken
 
     if (prefix is None) == (email is None) or bool(email) != all_tokens:
         raise click.UsageError("give either a token PREFIX, or --email EMAIL --all")
@@ -151,7 +151,7 @@ def token_list(email: str | None) -> None:
     """List every token, or those of the agent with EMAIL; never the secrets.
 
     Columns: prefix, agent, label, created, last used (to the minute), revoked."""
-    from api.errors import UnknownAgent
+    from agents.errors import UnknownAgent
 
     try:
         tokens = _token_service().list_tokens(email)
@@ -185,9 +185,8 @@ def user_set_password(email: str, password_stdin: bool) -> None:
     """Set the console password of the agent with EMAIL (asked twice, not shown; at least 12 characters).
 
     Only a salted hash is stored; the password is never printed or logged."""
-    from api.errors import UnknownAgent
-    from console.errors import PasswordRejected
-    from console.passwords import PasswordService
+    from agents.errors import PasswordRejected, UnknownAgent
+    from agents.passwords import PasswordService
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

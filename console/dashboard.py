@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.queue_view import _practice_queue_json  # the JSON API's own builder: /api/queue and the page agree
-from api.users import ApiUser, answers_for
+from agents.users import ApiUser, answers_for
 from core.db import database_errors_as_dependency_down
 from core.errors import DependencyDown
 from console import charts
@@ -21,7 +21,7 @@ from console.period import Period, local_today, parse_period
 from models import Practice
 from queueing.overview import PracticeRef, QueueOverview, mask_number
 from queueing.store import CallQueue
-from voicemail.tasks import CallbackTaskService, TaskView
+from callbacks.tasks import CallbackTaskService, TaskView
 
 log = logging.getLogger(__name__)
 

@@ -41,10 +41,6 @@ class InvalidPeriod(ConsoleError):
     error_id = "invalid-period"
 
 
-class PasswordRejected(ValueError):
-    """A new password does not meet the rules (`console.passwords.MIN_PASSWORD_LENGTH`)."""
-
-
 class ConsoleMisconfigured(ConsoleError):
     """A setting the console needs is missing (SECRET_KEY)."""
 

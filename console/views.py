@@ -6,11 +6,11 @@ import logging
 
 from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 
-from api.users import ApiUser
+from agents.users import ApiUser
 from console import bp
 from console.dashboard import DashboardService
 from console.errors import NotAllowed, NotSignedIn
-from console.passwords import PasswordService
+from agents.passwords import PasswordService
 from console.period import PERIOD_LABELS
 from console.throttle import SignInThrottle
 from metrics.summary import MetricsService

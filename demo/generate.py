@@ -26,7 +26,7 @@ from models import (Agent, AgentStatusChange, Call, CallbackTask, CallbackTaskCa
 from practices import schedule
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
-from voicemail.due import callback_due_at
+from callbacks.due import callback_due_at
 
 BATCH_ROWS = 5_000  # rows per INSERT batch
 WEEKDAY_WEIGHTS = (1.35, 1.1, 1.0, 1.0, 0.95, 0.35, 0.25)  # Monday .. Sunday

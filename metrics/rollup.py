@@ -211,7 +211,7 @@ def _agent_day_sums():
 
 
 def refresh_callback_day(session: Session, practice_id: int, at: datetime) -> None:
-    """Recount the callback roll-up of the practice's local day holding `at` (voicemail.tasks: a task was
+    """Recount the callback roll-up of the practice's local day holding `at` (callbacks.tasks: a task was
     closed or flagged then)."""
     _lock_practices(session, {practice_id})
     rules = practice_rules(session, {practice_id})

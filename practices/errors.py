@@ -1,4 +1,5 @@
-"""The one error a configuration file can raise: every problem found, each naming its entry and field."""
+"""Errors about practices: a configuration file refused (every problem found, each naming its entry and field),
+and a practice a request names that does not exist or is not the user's."""
 from __future__ import annotations
 
 
@@ -8,3 +9,19 @@ class ConfigInvalid(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class PracticeUnknown(LookupError):
+    """No practice has this slug (a list's filter, a report's choice)."""
+
+    def __init__(self, slug: str):
+        super().__init__("no practice has this slug")
+        self.slug = slug
+
+
+class PracticeNotYours(PermissionError):
+    """The user does not answer for this practice."""
+
+    def __init__(self, slug: str):
+        super().__init__("you do not answer for this practice")
+        self.slug = slug

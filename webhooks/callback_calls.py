@@ -1,4 +1,4 @@
-"""The webhooks of an agent's callback call from Careline (voicemail.tasks.CallbackTaskService.start_call).
+"""The webhooks of an agent's callback call from Careline (callbacks.tasks.CallbackTaskService.start_call).
 
 Twilio rings the agent (REST calls.create, Direction outbound-api); when the agent answers it fetches
 `/voice/callback/agent`, which names the practice and asks for 1 (so an agent's voicemail never gets the
@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.prompts import prompts_for
-from voicemail.errors import TaskClosed, TaskNotFound
-from voicemail.tasks import CallbackConnect, CallbackTaskService
+from callbacks.errors import TaskClosed, TaskNotFound
+from callbacks.tasks import CallbackConnect, CallbackTaskService
 from webhooks.security import twilio_signed
 
 log = logging.getLogger(__name__)

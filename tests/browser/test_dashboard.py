@@ -17,7 +17,7 @@ import requests
 from callsim import Callee, Caller
 from careline.app import create_app
 from careline.services import install
-from console.passwords import PasswordService
+from agents.passwords import PasswordService
 from tests.browser.conftest import ARTIFACTS
 from tests.integration.conftest import (PHONE_AGENTS_TOML,
     EMAILS,

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from api.tokens import TokenService
+from agents.tokens import TokenService
 from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
 from core.config import Config

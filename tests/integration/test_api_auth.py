@@ -165,7 +165,7 @@ def test_given_a_drawn_token_with_a_taken_prefix_or_a_leading_dash_then_another_
     """A prefix names one token (`token revoke PREFIX`), and one starting with "-" would read as an option."""
     taken = issue(tokens, "ana")
     draws = iter(["-" + "a" * 42, taken[:8] + "b" * 35, "c" * 43])
-    monkeypatch.setattr("api.tokens.secrets.token_urlsafe", lambda nbytes: next(draws))
+    monkeypatch.setattr("agents.tokens.secrets.token_urlsafe", lambda nbytes: next(draws))
     assert tokens.issue_token(EMAILS["ben"]).token == "c" * 43
 
 

@@ -16,7 +16,7 @@ from calllog.events import Event
 from core.db import session_scope
 from models import Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, Message
 from practices import schedule
-from voicemail.tasks import CallbackTaskService
+from callbacks.tasks import CallbackTaskService
 from tests.integration.conftest import (PHONE_AGENTS_TOML, ACCOUNT_SID, CALLER, CLOSED_TIME, EMAILS, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, PUBLIC_BASE_URL, bearer, issue,
                                         load_practices, post_at_once, simulator, with_rest_standin)

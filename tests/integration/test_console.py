@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from console.passwords import PasswordService
+from agents.passwords import PasswordService
 from models import Agent
 from queueing.model import AgentStatus
 from tests.integration.conftest import EMAILS, bearer, issue

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.users import ApiUser, answers_for, may_act_on
+from agents.users import ApiUser, answers_for, may_act_on
 
 LAKESIDE, NORTHSIDE = 1, 2
 

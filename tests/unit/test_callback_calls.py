@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree
 
 from calllog.record import EventView, build_call_record
-from voicemail.tasks import CallbackConnect
+from callbacks.tasks import CallbackConnect
 from ivr.prompts import prompts_for
 from webhooks.callback_calls import AGENT_PROMPTS, connect_to_patient, offer_callback, say_and_hang_up
 

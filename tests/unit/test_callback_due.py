@@ -1,4 +1,4 @@
-"""By when a callback is due (voicemail.due.callback_due_at): pure, in the practice's own time zone."""
+"""By when a callback is due (callbacks.due.callback_due_at): pure, in the practice's own time zone."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from practices.snapshot import CallbackSettings, PracticeSnapshot, parse_hours
-from voicemail.due import NEVER_OPEN_FALLBACK, callback_due_at
+from callbacks.due import NEVER_OPEN_FALLBACK, callback_due_at
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = timezone.utc

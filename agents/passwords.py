@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.errors import UnknownAgent
-from api.users import ApiUser
+from agents.errors import PasswordRejected, UnknownAgent
+from agents.users import ApiUser
 from core.db import database_errors_as_dependency_down, session_scope
-from console.errors import PasswordRejected
 from models import Agent
 
 MIN_PASSWORD_LENGTH = 12  # characters

@@ -31,8 +31,8 @@ from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, Cal
 from metrics.rollup import refresh_callback_day
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
-from voicemail.call_claims import claim_call, release_call
-from voicemail.errors import (AgentUnreachable, CallInProgress, NoNumberToCall, PracticeHasNoNumber,
+from callbacks.call_claims import claim_call, release_call
+from callbacks.errors import (AgentUnreachable, CallInProgress, NoNumberToCall, PracticeHasNoNumber,
                               PracticeNotYours, PracticeUnknown, TaskClaimed, TaskClosed, TaskNotFound,
                               TaskNotYours, TwilioUnavailable)
 
@@ -46,7 +46,7 @@ STATUS_PATH = "/voice/status"
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 E164 = re.compile(r"\+[1-9]\d{7,14}")
 
-MaySee = Callable[[int], bool]  # whether the user answers for the practice with this id (api.users.answers_for)
+MaySee = Callable[[int], bool]  # whether the user answers for the practice with this id (agents.users.answers_for)
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class CallbackTaskService:
         self._twilio = twilio_client_factory  # built on first use: most requests never call Twilio
         self._public_base_url = public_base_url
         self._append_events = append_events  # the call log (services.calllog.append); None: not logged
-        self._redis = redis_client  # the call claims (voicemail.call_claims); only `start_call` needs it
+        self._redis = redis_client  # the call claims (callbacks.call_claims); only `start_call` needs it
         self._ring_overhead_seconds = ring_overhead_seconds  # Twilio rings this long past a call's Timeout
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class CallbackTaskService:
     def start_call(self, task_id: int, agent_id: int, may_see: MaySee) -> str:
         """Claim the task and have Twilio ring the agent, who is then connected to the patient; the CallSid.
 
-        The task's call is claimed first (voicemail.call_claims): a second request while Twilio may still be
+        The task's call is claimed first (callbacks.call_claims): a second request while Twilio may still be
         ringing the agent gets CallInProgress and places nothing. When Twilio fails, the claim is given up and
         the task is left as it was; only the failed try is written to its history.
         """
@@ -219,7 +219,7 @@ class CallbackTaskService:
             attempt = task.attempts + 1
             base = self._public_base_url().rstrip("/")
             ring_seconds = practice.queue_setting("agent_ring_seconds")
-            # One call per task at a time, whichever database: see voicemail.call_claims. The claim holds while
+            # One call per task at a time, whichever database: see callbacks.call_claims. The claim holds while
             # Twilio may ring the agent: the Call resource's `Timeout`, plus the buffer of up to 5 s its docs say
             # Twilio adds "for some call flows" (DIAL_RING_OVERHEAD_SECONDS).
             with redis_errors_as_dependency_down():

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from api.errors import UnknownAgent, UnknownToken
-from api.users import ApiUser
+from agents.errors import UnknownAgent, UnknownToken
+from agents.users import ApiUser
 from core.db import database_errors_as_dependency_down, session_scope
 from models import Agent, ApiToken, utcnow
 from models.token import TOKEN_PREFIX_LENGTH

@@ -1,6 +1,6 @@
 """Callback tasks: every call that did not reach a person joins the caller's one open task.
 
-A task is due by the practice's target for its first call (`voicemail.due`); an urgent call joining it
+A task is due by the practice's target for its first call (`callbacks.due`); an urgent call joining it
 later brings the due time forward to that call's urgent target, never back.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import CallbackTask, CallbackTaskAction, CallbackTaskCall
 from practices.snapshot import PracticeSnapshot
-from voicemail.due import callback_due_at
+from callbacks.due import callback_due_at
 
 log = logging.getLogger(__name__)
 
