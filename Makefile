@@ -25,10 +25,11 @@ run: install .env
 	scripts/print-urls.sh && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker cron
 
-# The whole suite twice: on SQLite, then on PostgreSQL; both against a real Redis. The PostgreSQL pass runs
+# The layers first (import-linter: the contract in pyproject.toml, docs/architecture.md), then the whole suite twice: on SQLite, then on PostgreSQL; both against a real Redis. The PostgreSQL pass runs
 # with the wall clock moved a random number of days (within about a year either way; the summary line says
 # how many): the suite must pass on any date. CARELINE_TEST_DAYS=N replays a run; 0 keeps today.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	scripts/ensure-redis.sh
 	scripts/ensure-postgres.sh || echo "no system PostgreSQL; the tests will start a throwaway one"
 	scripts/ensure-chromium.sh

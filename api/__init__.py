@@ -1,10 +1,14 @@
 """The JSON API at /api: clients authenticate with an API token (`careline token create EMAIL`)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import logging
+
+from flask import Blueprint, g, jsonify, request
 
 from api.errors import ApiError, NotAuthenticated
-from core.errors import DependencyDown
+from web.problems import TABLE, problem_for
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,9 +26,17 @@ def _api_error(exc: ApiError):
     return response
 
 
-@bp.errorhandler(DependencyDown)
-def _dependency_down(exc: DependencyDown):
-    return jsonify(error_id="service-unavailable", details={"dependency": str(exc)}), 503
+def _domain_error(exc: Exception):
+    """A domain error (a flow's `errors.py`) as JSON, as the one table says (`web/problems.py`)."""
+    problem = problem_for(exc)
+    if problem.status == 403 and "user" in g:
+        log.info("api: agent %s (%s) refused %s %s: not their practice", g.user.id, g.user.role, request.method,
+                 request.path)
+    return jsonify(problem.body()), problem.status
+
+
+for _error in TABLE:
+    bp.register_error_handler(_error, _domain_error)
 
 
 # The routes register themselves on `bp`.

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import current_app, jsonify, request
 
-from agents.errors import NoSuchAgent
 from agents.status import AgentStatusService
 from api import bp
 from api.auth import acting_on, current_user, token_required
-from api.errors import AgentNotFound, InvalidBody, InvalidField
+from api.errors import InvalidBody, InvalidField
 from agents.users import all_users, may_act_on
 from api.views import user_json
 from models.agent_status import STATUS_REASON_MAX_LENGTH
 from queueing.model import AgentStatus, AgentView
+from queueing.overview import iso_time
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +23,7 @@ SETTABLE_NAMES = tuple(status.value for status in (AgentStatus.AVAILABLE, AgentS
 
 
 def _service() -> AgentStatusService:
-    services = current_app.extensions["careline"]
-    return AgentStatusService(services.session_factory, services.queue, services.clock, services.dispatcher)
-
-
-def iso_time(seconds: float | None) -> str | None:
-    """Seconds since the epoch as ISO 8601 in UTC, for JSON."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+    return current_app.extensions["careline"].agent_status
 
 
 def state_json(view: AgentView | None) -> dict:
@@ -70,10 +63,8 @@ def _status_body() -> tuple[AgentStatus, str | None]:
 
 def _set_status(agent_id: int):
     status, reason = _status_body()
-    try:
-        result = _service().set_status(agent_id, status, reason)
-    except NoSuchAgent as exc:  # deleted since the request was authenticated
-        raise AgentNotFound(str(exc), agent_id=agent_id) from exc
+    # NoSuchAgent when the agent was deleted since the request was authenticated: 404 (web/problems.py).
+    result = _service().set_status(agent_id, status, reason)
     if agent_id != current_user().id:
         log.info("api: agent %s (%s) set agent %s %s", current_user().id, current_user().role, agent_id, status)
     return jsonify(id=agent_id, requested=result.requested.value, changed=result.changed,

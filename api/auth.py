@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from flask import current_app, g, request
 
 from api.errors import AgentNotFound, NotAllowed, NotAuthenticated
-from agents.tokens import TokenService
 from agents.users import ApiUser, find_user, may_act_on
 from models import ROLES
 
@@ -71,8 +70,7 @@ def _authenticate() -> ApiUser:
     if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(credentials):
         log.info("api: refused %s %s: malformed Authorization header", request.method, request.path)
         raise NotAuthenticated("the Authorization header must be: Bearer TOKEN", bearer_error="invalid_request")
-    services = current_app.extensions["careline"]
-    user = TokenService(services.session_factory, services.clock).authenticate(credentials)
+    user = current_app.extensions["careline"].tokens.authenticate(credentials)
     if user is None:
         log.info("api: refused %s %s: unknown or revoked token", request.method, request.path)
         raise NotAuthenticated("the token is unknown or revoked", bearer_error="invalid_token")

@@ -3,59 +3,24 @@ Careline, record what came of an attempt."""
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import ApiError, InvalidBody, InvalidField, NotAllowed, PracticeNotFound
+from api.errors import InvalidBody, InvalidField
 from agents.users import answers_for
 from models import ATTEMPT_OUTCOMES, TASK_STATUSES
-from callbacks import errors
 from callbacks.tasks import CallbackTaskService, TaskView
-
-log = logging.getLogger(__name__)
 
 LIST_QUERY = ("practice", "status", "urgent", "overdue")
 ATTEMPT_FIELDS = ("outcome",)
 FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
-class TaskNotFound(ApiError):
-    """No callback task has the id in the path."""
-
-    status = 404
-    error_id = "task-not-found"
-
-
-class TaskConflict(ApiError):
-    """The task cannot be worked on now: claimed by another agent, closed, its call just placed, or nobody to
-    ring."""
-
-    status = 409
-
-    def __init__(self, error_id: str, description: str, **details):
-        super().__init__(description, **details)
-        self.error_id = error_id
-
-
-class TwilioUnavailable(ApiError):
-    """Twilio did not place the call."""
-
-    status = 502
-    error_id = "twilio-unavailable"
-
-
 def _service() -> CallbackTaskService:
-    services = current_app.extensions["careline"]
-    return CallbackTaskService(services.session_factory, services.clock, lambda: services.twilio,
-                               services.public_base_url, append_events=services.calllog.append,
-                               redis_client=services.redis,
-                               ring_overhead_seconds=services.config.DIAL_RING_OVERHEAD_SECONDS)
+    return current_app.extensions["careline"].callback_tasks
 
 
 def _may_see():
@@ -64,40 +29,6 @@ def _may_see():
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-@contextmanager
-def _as_api_errors() -> Iterator[None]:
-    """The callback tasks' errors as the API's (DependencyDown passes through: 503)."""
-    user = current_user()
-    try:
-        yield
-    except errors.TaskNotFound as exc:
-        raise TaskNotFound(str(exc), task_id=exc.task_id) from exc
-    except (errors.TaskNotYours, errors.PracticeNotYours) as exc:
-        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
-                 request.path)
-        details = {"task_id": exc.task_id} if isinstance(exc, errors.TaskNotYours) else {"practice": exc.slug}
-        raise NotAllowed(str(exc), **details) from exc
-    except errors.PracticeUnknown as exc:
-        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
-    except errors.TaskClaimed as exc:
-        raise TaskConflict("task-claimed", str(exc), task_id=exc.task_id, claimed_by=exc.agent_id,
-                           until=_iso(exc.until)) from exc
-    except errors.TaskClosed as exc:
-        raise TaskConflict("task-closed", str(exc), task_id=exc.task_id, closed_reason=exc.closed_reason) from exc
-    except errors.CallInProgress as exc:
-        raise TaskConflict("call-in-progress", str(exc), task_id=exc.task_id, agent_id=exc.agent_id,
-                           until=_iso(exc.until)) from exc
-    except errors.AgentUnreachable as exc:
-        raise TaskConflict("agent-unreachable", str(exc), agent_id=exc.agent_id) from exc
-    except errors.NoNumberToCall as exc:
-        raise TaskConflict("no-callback-number", str(exc), task_id=exc.task_id) from exc
-    except errors.PracticeHasNoNumber as exc:
-        raise TaskConflict("practice-has-no-number", str(exc), practice_id=exc.practice_id) from exc
-    except errors.TwilioUnavailable as exc:
-        raise TwilioUnavailable(str(exc), task_id=exc.task_id, twilio_status=exc.status,
-                                twilio_code=exc.code) from exc
 
 
 def task_json(task: TaskView) -> dict:
@@ -167,8 +98,7 @@ def _attempt_body() -> str:
 def list_callbacks():
     """The user's practices' callback tasks, urgent first, then by due time. 200; 400; 401; 403; 404; 503."""
     query = _list_query()
-    with _as_api_errors():
-        tasks = _service().list(_may_see(), **query)
+    tasks = _service().list(_may_see(), **query)
     return jsonify(callbacks=[task_json(task) for task in tasks])
 
 
@@ -176,8 +106,7 @@ def list_callbacks():
 @token_required()
 def get_callback(task_id: int):
     """One callback task with its history of actions. 200; 401; 403 for another practice's; 404; 503."""
-    with _as_api_errors():
-        task = _service().get(task_id, _may_see())
+    task = _service().get(task_id, _may_see())
     return jsonify(task_json(task))
 
 
@@ -185,8 +114,7 @@ def get_callback(task_id: int):
 @token_required()
 def claim_callback(task_id: int):
     """Hold the task for 5 minutes (again: renew it). 200 with the task; 401; 403; 404; 409; 503."""
-    with _as_api_errors():
-        task = _service().claim(task_id, current_user().id, _may_see())
+    task = _service().claim(task_id, current_user().id, _may_see())
     return jsonify(task_json(task))
 
 
@@ -195,8 +123,7 @@ def claim_callback(task_id: int):
 def call_callback(task_id: int):
     """Claim the task, ring the user, then the patient; one call at a time. 202 {"call_sid"}; 401; 403; 404;
     409; 502; 503."""
-    with _as_api_errors():
-        call_sid = _service().start_call(task_id, current_user().id, _may_see())
+    call_sid = _service().start_call(task_id, current_user().id, _may_see())
     return jsonify(call_sid=call_sid), 202
 
 
@@ -205,6 +132,5 @@ def call_callback(task_id: int):
 def record_callback_attempt(task_id: int):
     """Record an attempt's outcome; reached/wrong-number close the task. 200; 400; 401; 403; 404; 409; 503."""
     outcome = _attempt_body()
-    with _as_api_errors():
-        task = _service().record_attempt(task_id, current_user().id, outcome, _may_see())
+    task = _service().record_attempt(task_id, current_user().id, outcome, _may_see())
     return jsonify(task_json(task))

@@ -1,4 +1,5 @@
-"""Errors of the JSON API and of its tokens. The blueprint (`api/__init__.py`) renders them as JSON."""
+"""Errors of the JSON API itself (its tokens, its requests' fields). The blueprint (`api/__init__.py`) renders them
+as JSON, and the flows' errors as the one table says (`web/problems.py`)."""
 from __future__ import annotations
 
 
@@ -58,24 +59,3 @@ class InvalidField(ApiError):
 
     def __init__(self, field: str, description: str, **details):
         super().__init__(description, field=field, **details)
-
-
-class MessageNotFound(ApiError):
-    """The message a request names does not exist."""
-
-    status = 404
-    error_id = "message-not-found"
-
-
-class RecordingNotFound(ApiError):
-    """The message exists, but Twilio no longer has its recording."""
-
-    status = 404
-    error_id = "recording-not-found"
-
-
-class RecordingUnavailable(ApiError):
-    """Twilio failed or did not answer when asked for a recording."""
-
-    status = 502
-    error_id = "recording-unavailable"

@@ -1,36 +1,22 @@
 """The JSON API's endpoints about messages: list and read them, and play a recording through Careline."""
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import (InvalidField, MessageNotFound, NotAllowed, PracticeNotFound, RecordingNotFound,
-                        RecordingUnavailable)
-from core.twilio_rest import api_base_url, get_with_basic_auth
-from voicemail import errors as message_errors
+from api.errors import InvalidField
 from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
-
-log = logging.getLogger(__name__)
 
 LIST_PARAMETERS = ("practice", "urgent", "since", "limit")
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}  # as the other list endpoints take them
 
 
 def _service() -> MessageService:
-    services = current_app.extensions["careline"]
-    config = services.config
-    media_get = functools.partial(get_with_basic_auth, account_sid=config.TWILIO_ACCOUNT_SID,
-                                  auth_token=config.TWILIO_AUTH_TOKEN)
-    return MessageService(services.session_factory, services.clock, media_get=media_get,
-                          account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
+    return current_app.extensions["careline"].messages
 
 
 def _reader() -> Reader:
@@ -41,13 +27,13 @@ def _reader() -> Reader:
 
 def message_json(message: MessageView) -> dict:
     """A message as the API shows it; `recording_url` is Careline's own, never Twilio's."""
-    base = current_app.extensions["careline"].public_base_url().rstrip("/")
+    links = current_app.extensions["careline"].links
     return {"id": message.id, "practice": message.practice_slug, "call_sid": message.call_sid,
             "created_at": message.created_at.isoformat(), "from": message.from_number,
             "language": message.language, "urgent": message.urgent, "after_hours": message.after_hours,
             "duration_seconds": message.duration_seconds, "recording_status": message.recording_status,
             "transcription": {"status": message.transcription_status, "text": message.transcription_text},
-            "recording_url": base + url_for("api.message_recording", message_id=message.id)}
+            "recording_url": links.url("api.message_recording", message_id=message.id)}
 
 
 def _message_filter() -> MessageFilter:
@@ -97,28 +83,6 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-@contextmanager
-def _as_api_errors() -> Iterator[None]:
-    """Turn the message service's errors into the API's."""
-    user = current_user()
-    try:
-        yield
-    except message_errors.PracticeUnknown as exc:
-        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
-    except (message_errors.PracticeNotYours, message_errors.MessageNotYours) as exc:
-        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
-                 request.path)
-        details = {"practice": exc.slug} if isinstance(exc, message_errors.PracticeNotYours) else {
-            "message_id": exc.message_id}
-        raise NotAllowed(str(exc), **details) from exc
-    except message_errors.MessageNotFound as exc:
-        raise MessageNotFound(str(exc), message_id=exc.message_id) from exc
-    except message_errors.RecordingNotFound as exc:
-        raise RecordingNotFound(str(exc), message_id=exc.message_id) from exc
-    except message_errors.RecordingUnavailable as exc:
-        raise RecordingUnavailable(str(exc), message_id=exc.message_id, twilio_status=exc.status) from exc
-
-
 @bp.get("/messages")
 @token_required()
 def list_messages():
@@ -126,8 +90,7 @@ def list_messages():
     `?practice=SLUG&urgent=true|false&since=ISO-8601&limit=N`. 200; 400; 401; 403 for a practice not theirs;
     404 for an unknown slug; 503."""
     where = _message_filter()
-    with _as_api_errors():
-        messages = _service().list_messages(_reader(), where)
+    messages = _service().list_messages(_reader(), where)
     return jsonify(messages=[message_json(message) for message in messages])
 
 
@@ -135,8 +98,7 @@ def list_messages():
 @token_required()
 def read_message(message_id: int):
     """One message of a practice the user answers for. 200; 401; 403 for another practice's; 404; 503."""
-    with _as_api_errors():
-        message = _service().read_message(_reader(), message_id)
+    message = _service().read_message(_reader(), message_id)
     return jsonify(message_json(message))
 
 
@@ -148,8 +110,7 @@ def message_recording(message_id: int):
     if request.method == "HEAD":
         # Flask answers HEAD on every GET route: here it would fetch the audio and audit a play nobody heard.
         raise MethodNotAllowed(valid_methods=["GET"])
-    with _as_api_errors():
-        media = _service().open_recording(_reader(), message_id)
+    media = _service().open_recording(_reader(), message_id)
     response = Response(media.chunks, content_type=media.content_type, direct_passthrough=True)
     if media.content_length is not None:
         response.content_length = media.content_length

@@ -1,21 +1,15 @@
 """The JSON API's metrics for managers: GET /api/metrics (JSON) and GET /api/metrics.csv (the same as CSV)."""
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from flask import Response, current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidField, NotAllowed, PracticeNotFound
-from metrics import errors
+from api.errors import InvalidField
 from metrics.summary import MAX_PERIOD_DAYS, MetricsService, Viewer
-
-log = logging.getLogger(__name__)
 
 PARAMETERS = ("practice", "from", "to")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -23,8 +17,7 @@ READERS = ("manager", "admin")  # agents do not read the metrics
 
 
 def _service() -> MetricsService:
-    services = current_app.extensions["careline"]
-    return MetricsService(services.session_factory, services.clock)
+    return current_app.extensions["careline"].metrics
 
 
 def _viewer() -> Viewer:
@@ -63,25 +56,9 @@ def _query() -> tuple[str | None, date, date]:
     return practice, date_from, date_to
 
 
-@contextmanager
-def _as_api_errors() -> Iterator[None]:
-    user = current_user()
-    try:
-        yield
-    except errors.PracticeRequired as exc:
-        raise InvalidField("practice", str(exc)) from exc
-    except errors.PracticeUnknown as exc:
-        raise PracticeNotFound(str(exc), practice=exc.slug) from exc
-    except errors.PracticeNotYours as exc:
-        log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
-                 request.path)
-        raise NotAllowed(str(exc), practice=exc.slug) from exc
-
-
 def _chosen() -> tuple[list[int], date, date]:
     practice, date_from, date_to = _query()
-    with _as_api_errors():
-        return _service().choose_practices(practice, _viewer()), date_from, date_to
+    return _service().choose_practices(practice, _viewer()), date_from, date_to
 
 
 @bp.get("/metrics")

@@ -7,23 +7,16 @@ from flask import current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import ApiError, InvalidField, NotAllowed, PracticeNotFound
+from api.errors import InvalidField, NotAllowed, PracticeNotFound
 from agents.users import answers_for
 from models import PAGE_STATUSES
-from paging.errors import PageNotFound
 from paging.service import PageService
 
 log = logging.getLogger(__name__)
 
 
-class PageNotFoundError(ApiError):
-    status = 404
-    error_id = "page-not-found"
-
-
 def _service() -> PageService:
-    services = current_app.extensions["careline"]
-    return PageService(services.session_factory, services.clock)
+    return current_app.extensions["careline"].pages
 
 
 def visible_practice_ids(slug: str | None) -> set[int]:
@@ -57,11 +50,7 @@ def list_pages():
 def acknowledge_page(page_id: int):
     """Acknowledge a page (its escalation stops). 200 with the page and `changed`; 401; 403; 404; 503."""
     service = _service()
-    try:
-        practice_id = service.practice_of(page_id)
-        if not answers_for(current_user(), practice_id):
-            raise NotAllowed("you do not answer for this page's practice", page_id=page_id)
-        page, changed = service.acknowledge(page_id, current_user().id)
-    except PageNotFound as exc:
-        raise PageNotFoundError("no page has this id", page_id=page_id) from exc
+    if not answers_for(current_user(), service.practice_of(page_id)):
+        raise NotAllowed("you do not answer for this page's practice", page_id=page_id)
+    page, changed = service.acknowledge(page_id, current_user().id)
     return jsonify(page=page, changed=changed)

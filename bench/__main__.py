@@ -18,6 +18,7 @@ BENCHMARKS = {  # name -> (module, description)
     "webhooks": ("bench.webhooks", "voice webhooks under load against a floor app, on SQLite and PostgreSQL"),
     "queue": ("bench.queue", "call-queue operations (enqueue, match, remove) against a Redis round trip"),
     "metrics": ("bench.metrics", "a 30-day metrics summary with 100k then 1M calls, on SQLite and PostgreSQL"),
+    "profile": ("bench.profile", "cProfile of the voice webhooks and the call-log drain, in process: where time goes"),
 }
 
 

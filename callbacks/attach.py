@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from models import CallbackTask, CallbackTaskAction, CallbackTaskCall
-from practices.snapshot import PracticeSnapshot
 from callbacks.due import callback_due_at
+from calllog.writer import RebuiltCalls
+from models import CallbackTask, CallbackTaskAction, CallbackTaskCall, Practice
+from practices.snapshot import PracticeSnapshot
+from practices.store import snapshot_from_model
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,24 @@ class Attachment:
     reason: str  # "message" or "hung-up"
     urgent: bool
     at: datetime
+
+
+def attach_from_calls(batch: RebuiltCalls) -> None:
+    """The call log rebuilt these calls: join each that did not reach a person to its caller's task."""
+    needing = [r for r in batch.records if r.needs_callback]
+    if not needing:
+        return
+    # The practices' settings give the tasks' due times (callbacks.due).
+    practices = {p.id: snapshot_from_model(p) for p in batch.session.scalars(
+        select(Practice).where(Practice.id.in_({r.practice_id for r in needing}))
+        .options(selectinload(Practice.numbers)))}
+    attach_calls(batch.session, [
+        Attachment(practice_id=r.practice_id, caller_id=batch.caller_ids.get(r.from_number),
+                   callback_number=r.from_number, call_sid=r.call_sid,
+                   reason=r.outcome if r.outcome in ("message", "callback") else "hung-up", urgent=r.urgent,
+                   # a caller who asked for a callback in the queue keeps its place: its arrival there
+                   at=r.callback_queued_at or r.started_at)
+        for r in needing], practices)
 
 
 def attach_calls(session: Session, attachments: list[Attachment],

@@ -12,11 +12,9 @@ Every change of a task writes a `CallbackTaskAction` (who, when from Careline's 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import redis
 from sqlalchemy import and_, or_, select, update
@@ -26,6 +24,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from calllog.events import Event
 from core.db import database_errors_as_dependency_down, session_scope
 from core.errors import redis_errors_as_dependency_down
+from core.links import Links
+from core.phone import is_e164
 from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, CallbackTaskAction, CallbackTaskCall,
                     Message, Practice)
 from metrics.rollup import refresh_callback_day
@@ -39,12 +39,11 @@ from callbacks.errors import (AgentUnreachable, CallInProgress, NoNumberToCall, 
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 300  # seconds a claim holds a task for its agent; claiming again renews it
-AGENT_LEG_PATH = "/voice/callback/agent"  # the TwiML Twilio fetches when the agent answers
-STATUS_PATH = "/voice/status"
+AGENT_LEG_ENDPOINT = "callback_calls.agent_answered"  # the TwiML Twilio fetches when the agent answers
+STATUS_ENDPOINT = "voice.status"
 # calls.create: the SDK sends a list as one StatusCallbackEvent parameter per value (serialize.map), as the
 # API wants; a space-separated string is only for TwiML attributes.
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
-E164 = re.compile(r"\+[1-9]\d{7,14}")
 
 MaySee = Callable[[int], bool]  # whether the user answers for the practice with this id (agents.users.answers_for)
 
@@ -130,14 +129,14 @@ class CallbackTaskService:
     """Callback tasks for the JSON API and the callback call's webhooks."""
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
-                 twilio_client_factory: Callable[[], object], public_base_url: Callable[[], str],
-                 append_events: Callable[[list[Event]], None] | None = None, redis_client: redis.Redis | None = None,
-                 ring_overhead_seconds: float = 0):
+                 twilio_client_factory: Callable[[], object], links: Links,
+                 append_events: Callable[[list[Event]], None], redis_client: redis.Redis,
+                 ring_overhead_seconds: float):
         self._session_factory = session_factory
         self._clock = clock
         self._twilio = twilio_client_factory  # built on first use: most requests never call Twilio
-        self._public_base_url = public_base_url
-        self._append_events = append_events  # the call log (services.calllog.append); None: not logged
+        self._links = links
+        self._append_events = append_events  # the call log (services.calllog.append)
         self._redis = redis_client  # the call claims (callbacks.call_claims); only `start_call` needs it
         self._ring_overhead_seconds = ring_overhead_seconds  # Twilio rings this long past a call's Timeout
 
@@ -210,14 +209,13 @@ class CallbackTaskService:
             ring = (f"client:{agent.client_identity}" if agent.client_identity else agent.phone) if agent else None
             if not ring:
                 raise AgentUnreachable(agent_id)
-            if not E164.fullmatch(task.callback_number or ""):
+            if not is_e164(task.callback_number):
                 raise NoNumberToCall(task.id)
             practice = self._practice(session, task.practice_id)
             if not practice.numbers:
                 raise PracticeHasNoNumber(task.practice_id)
             from_number = practice.numbers[0]
             attempt = task.attempts + 1
-            base = self._public_base_url().rstrip("/")
             ring_seconds = practice.queue_setting("agent_ring_seconds")
             # One call per task at a time, whichever database: see callbacks.call_claims. The claim holds while
             # Twilio may ring the agent: the Call resource's `Timeout`, plus the buffer of up to 5 s its docs say
@@ -229,8 +227,8 @@ class CallbackTaskService:
             try:
                 call = self._twilio().calls.create(
                     to=ring, from_=from_number, method="POST",
-                    url=f"{base}{AGENT_LEG_PATH}?{urlencode({'task': task.id, 'attempt': attempt})}",
-                    status_callback=f"{base}{STATUS_PATH}", status_callback_method="POST",
+                    url=self._links.url(AGENT_LEG_ENDPOINT, task=task.id, attempt=attempt),
+                    status_callback=self._links.url(STATUS_ENDPOINT), status_callback_method="POST",
                     status_callback_event=list(STATUS_EVENTS), timeout=ring_seconds)
             except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
                 try:

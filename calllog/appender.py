@@ -7,23 +7,26 @@ import logging
 import redis
 
 from calllog.events import Event, write_events
-from calllog.jobs import schedule_drain
+from calllog.writer import CallLogWriter
+from core.schedule import Scheduler
 
 log = logging.getLogger(__name__)
 
 
 class CallLogAppender:
-    """Writes events for the call log; `services` gives Redis, the writer, the job queue and the settings."""
+    """Writes events for the call log: to the stream on `redis`, else through `writer`; `scheduler` drains."""
 
-    def __init__(self, services):
-        self._services = services
+    def __init__(self, redis_client: redis.Redis, writer: CallLogWriter, scheduler: Scheduler):
+        self._redis = redis_client
+        self._writer = writer
+        self._scheduler = scheduler
 
     def append(self, events: list[Event], quiet: bool = False) -> None:
         """Append `events` (for any calls); never raises: what cannot be written anywhere is logged as lost."""
         if not events:
             return
         try:
-            drain_needed = write_events(self._services.redis, events)
+            drain_needed = write_events(self._redis, events)
         except redis.RedisError as exc:
             if not quiet:
                 log.error("call=%s Redis write failed (%s); writing the call log directly", events[0].call_sid,
@@ -36,7 +39,7 @@ class CallLogAppender:
     def persist_directly(self, events: list[Event]) -> None:
         """Write `events` to the database now (Redis is down)."""
         try:
-            self._services.calllog_writer.persist(events)
+            self._writer.persist(events)
         except Exception as exc:  # noqa: BLE001 - both stores are down; say so with the ids to recover
             for event in events:
                 log.critical("call=%s event %s LOST: Redis and the database both failed (%s); recording=%s",
@@ -44,5 +47,4 @@ class CallLogAppender:
 
     def schedule_drain(self) -> None:
         """Have the worker drain the stream after CALLLOG_DRAIN_DELAY_SECONDS."""
-        schedule_drain(self._services.jobs, self._services.config.CALLLOG_DRAIN_DELAY_SECONDS,
-                       self._services.clock())
+        self._scheduler.drain_call_log()

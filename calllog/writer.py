@@ -5,27 +5,21 @@ import logging
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
+from calllog.queue_rows import queue_rows_from
 from calllog.record import CallRecord, build_call_record
 from core.db import session_scope
+from core.phone import is_e164
 from core.upsert import insert_ignoring_duplicates, upsert_statement
-from calllog.queue_rows import queue_rows_from
-from metrics.rollup import record_calls
-from models import AgentStatusChange, Call, CallEvent, Caller, Message, Practice, PracticeNumber, QueueEvent
-from practices.store import snapshot_from_model
-from callbacks.attach import Attachment, attach_calls
-from paging.escalation import open_pages
-from sms.outbox import queue_sms
-from voicemail.messages import record_recording_statuses, record_transcriptions, save_messages
-from voicemail.receipts import receipt_for
+from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +30,46 @@ BATCH_SIZE = 500  # stream entries per transaction
 PERSIST_ATTEMPTS = 3  # a unique-index race between two writers is settled by running the transaction again
 
 
-def _is_e164(number: str) -> bool:
-    return number.startswith("+") and number[1:].isdigit() and 8 <= len(number) <= 16
+@dataclass
+class FollowUps:
+    """What a batch of calls set in motion, to start after its transaction commits."""
+
+    page_ids: list[int] = field(default_factory=list)  # pages whose first step is to run
+    sms_ids: list[int] = field(default_factory=list)  # queued SMS to send
+
+    def __bool__(self) -> bool:
+        return bool(self.page_ids or self.sms_ids)
+
+
+@dataclass
+class RebuiltCalls:
+    """One batch of freshly rebuilt call records, handed to what other packages keep of them (messages,
+    callback tasks, pages and receipts, metrics), inside the writer's transaction."""
+
+    session: Session
+    records: list[CallRecord]
+    events: Mapping[str, list]  # the stored event rows of each call (call_sid, kind, occurred_at, data)
+    caller_ids: Mapping[str, int]  # caller ids by E.164 number
+    follow_ups: FollowUps  # what to start once the transaction has committed
+
+
+OnRebuilt = Callable[[RebuiltCalls], None]
 
 
 class CallLogWriter:
-    """Persists events idempotently; `drain` empties the Redis stream into the database."""
+    """Persists events idempotently; `drain` empties the Redis stream into the database.
 
-    def __init__(self, session_factory: sessionmaker[Session], redis_client: redis.Redis | None):
+    `on_rebuilt` run in order, in the transaction, for every batch of rebuilt calls; `on_follow_ups` once it
+    committed, with what they set in motion. The composition root (`careline.services`) wires both.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], redis_client: redis.Redis | None,
+                 on_rebuilt: Sequence[OnRebuilt] = (), on_follow_ups: Callable[[FollowUps], None] | None = None):
         self._session_factory = session_factory
         self._redis = redis_client
         self._consumer = f"{socket.gethostname()}:{os.getpid()}"
-        self.on_follow_ups: Callable[[FollowUps], None] | None = None  # set by careline.services
+        self._on_rebuilt = tuple(on_rebuilt)
+        self._on_follow_ups = on_follow_ups
 
     def persist(self, events: list[Event]) -> set[str]:
         """Store `events` (duplicates ignored) and rebuild their calls; returns the CallSids touched.
@@ -59,8 +81,8 @@ class CallLogWriter:
                 follow_ups = FollowUps()
                 with session_scope(self._session_factory) as session:
                     call_sids = self._persist(session, events, follow_ups)
-                if follow_ups and self.on_follow_ups is not None:
-                    self.on_follow_ups(follow_ups)
+                if follow_ups and self._on_follow_ups is not None:
+                    self._on_follow_ups(follow_ups)
                 return call_sids
             except IntegrityError:
                 if attempt == PERSIST_ATTEMPTS:
@@ -68,7 +90,7 @@ class CallLogWriter:
                 log.info("calllog: concurrent write, retrying (attempt %d)", attempt + 1)
         raise AssertionError("unreachable")
 
-    def _persist(self, session: Session, events: list[Event], follow_ups: "FollowUps") -> set[str]:
+    def _persist(self, session: Session, events: list[Event], follow_ups: FollowUps) -> set[str]:
         if events:
             session.execute(insert_ignoring_duplicates(session, CallEvent, ("call_sid", "dedupe_key")), [
                 dict(call_sid=e.call_sid, kind=e.kind, dedupe_key=e.dedupe_key, occurred_at=e.occurred_at,
@@ -83,11 +105,11 @@ class CallLogWriter:
         self.rebuild_calls(session, call_sids, follow_ups)
         return call_sids
 
-    def rebuild_calls(self, session: Session, call_sids: set[str], follow_ups: "FollowUps | None" = None) -> None:
-        """Rebuild the records, messages and callback links of `call_sids` from all of their stored events.
+    def rebuild_calls(self, session: Session, call_sids: set[str], follow_ups: FollowUps | None = None) -> None:
+        """Rebuild the records of `call_sids` from all of their stored events, then what depends on them.
 
         A batch at a time: one query for the events, one for the practices' numbers, one for the callers,
-        one upsert for the calls; per-call work stays in Python (calllog.record).
+        one upsert for the calls; per-call work stays in Python (calllog.record). Then `on_rebuilt`.
         """
         if not call_sids:
             return
@@ -106,50 +128,15 @@ class CallLogWriter:
         caller_ids = self._caller_ids(session, {r.patient_number for r in records})
         session.execute(upsert_statement(session, Call, ("call_sid",), CALL_COLUMNS),
                         [_call_row(r, caller_ids.get(r.patient_number)) for r in records])
-        save_messages(session, [
-            _message_row(r, caller_ids.get(r.from_number), events_by_call[r.call_sid])
-            for r in records if r.message is not None and r.practice_id is not None])
-        record_recording_statuses(session, {
-            row.data["recording_sid"]: row.data["status"]
-            for r in records for row in events_by_call[r.call_sid] if row.kind == "recording-status"})
-        record_transcriptions(session, [
-            row.data for r in records for row in events_by_call[r.call_sid] if row.kind == "transcription"])
-        needing = [r for r in records if r.needs_callback]
-        # The practices' settings give the tasks' due times (callbacks.due).
-        practices = {p.id: snapshot_from_model(p) for p in session.scalars(
-            select(Practice).where(Practice.id.in_({r.practice_id for r in needing}))
-            .options(selectinload(Practice.numbers)))} if needing else {}
-        attach_calls(session, [
-            Attachment(practice_id=r.practice_id, caller_id=caller_ids.get(r.from_number),
-                       callback_number=r.from_number, call_sid=r.call_sid,
-                       reason=r.outcome if r.outcome in ("message", "callback") else "hung-up", urgent=r.urgent,
-                       # a caller who asked for a callback in the queue keeps its place: its arrival there
-                       at=r.callback_queued_at or r.started_at)
-            for r in needing], practices)
-        self._follow_up(session, records, follow_ups)
-        record_calls(session, records)  # the metrics' facts and roll-ups, in this same transaction
-
-    def _follow_up(self, session: Session, records: list[CallRecord], follow_ups: "FollowUps | None") -> None:
-        """Open a page for each urgent after-hours message, and queue each ended call's message receipt."""
-        with_message = [r.call_sid for r in records if r.message is not None and r.practice_id is not None]
-        if not with_message:
-            return
-        now = max(r.ended_at or r.started_at for r in records)
-        messages = session.execute(select(Message.id, Message.call_sid, Message.practice_id, Message.urgent,
-                                          Message.after_hours, Message.from_number)
-                                   .where(Message.call_sid.in_(with_message))).all()
-        pages = open_pages(session, [(m.id, m.practice_id) for m in messages if m.urgent and m.after_hours], now)
-        ended = {r.call_sid for r in records if r.ended_at is not None}
-        receipts = queue_sms(session, [receipt_for(m.id, m.practice_id, m.from_number) for m in messages
-                                       if m.call_sid in ended and _is_e164(m.from_number)], now)
-        if follow_ups is not None:
-            follow_ups.page_ids += pages
-            follow_ups.sms_ids += receipts
+        batch = RebuiltCalls(session, records, events_by_call, caller_ids,
+                             follow_ups if follow_ups is not None else FollowUps())
+        for on_rebuilt in self._on_rebuilt:
+            on_rebuilt(batch)
 
     @staticmethod
     def _caller_ids(session: Session, numbers: set[str]) -> dict[str, int]:
         """Caller ids by E.164 number, creating callers not seen before; withheld numbers have none."""
-        numbers = {n for n in numbers if _is_e164(n)}
+        numbers = {n for n in numbers if is_e164(n)}
         if not numbers:
             return {}
         session.execute(insert_ignoring_duplicates(session, Caller, ("phone",)), [dict(phone=n) for n in numbers])
@@ -221,25 +208,3 @@ CALL_COLUMNS = ("practice_id", "caller_id", "from_number", "to_number", "started
 def _call_row(record: CallRecord, caller_id: int | None) -> dict:
     row = {name: getattr(record, name) for name in CALL_COLUMNS if name != "caller_id"}
     return {**row, "call_sid": record.call_sid, "caller_id": caller_id}
-
-
-def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
-    message = record.message
-    created_at = [r.occurred_at for r in rows if r.kind == "message" and r.data.get("kept")][-1]
-    return dict(practice_id=record.practice_id, call_sid=record.call_sid, caller_id=caller_id,
-                from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
-                duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],
-                recording_url=message["recording_url"], created_at=created_at, after_hours=record.after_hours,
-                transcription_status="pending" if message.get("transcription_requested") else None)
-
-
-@dataclass
-class FollowUps:
-    """What a batch of calls set in motion, to start after its transaction commits."""
-
-    page_ids: list[int] = field(default_factory=list)  # pages whose first step is to run
-    sms_ids: list[int] = field(default_factory=list)  # queued SMS to send
-
-    def __bool__(self) -> bool:
-        return bool(self.page_ids or self.sms_ids)
-

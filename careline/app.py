@@ -9,36 +9,34 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from careline import services as services_module
+from api import bp as api_bp
+from careline.services import Services
+from console import bp as console_bp
 from core.config import INSTANCE_DIR, Config
 from core.logs import configure_logging
-from careline.services import Services
+from webhooks.callback_calls import bp as callback_calls_bp
+from webhooks.sms import bp as sms_bp
+from webhooks.voice import bp as voice_bp
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PREFIXES = ("/voice/", "/sms/")
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build Careline's web app from `config` (default: the environment)."""
-    config = config or Config.from_env()
+def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+    """Build Careline's web app from `config` (default: the environment) on `services` (default: built here,
+    once: a web process builds them with its app; the RQ worker builds its own and an app for their URLs)."""
+    config = services.config if services is not None else config or Config.from_env()
     config.check()
     configure_logging(config.LOG_LEVEL)
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(SECRET_KEY=config.SECRET_KEY or None, MAX_CONTENT_LENGTH=config.MAX_WEBHOOK_BYTES)
     app.session_interface = NoSessionForWebhooks()
-    services = Services.build(config)
-    services_module.install(services)
+    services = services or Services.build(config)
     app.extensions["careline"] = services
     if config.TWILIO_SIGNATURE_CHECK_DISABLED:
         log.warning("!!! TWILIO_SIGNATURE_CHECK_DISABLED is on: webhooks accept UNSIGNED requests. "
                     "Development only; never in production. !!!")
-
-    from api import bp as api_bp
-    from webhooks.sms import bp as sms_bp
-    from webhooks.voice import bp as voice_bp
-    from webhooks.callback_calls import bp as callback_calls_bp
-    from console import bp as console_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(callback_calls_bp)
@@ -47,6 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(console_bp)  # last: it exempts the blueprints above from CSRF checks
     app.add_url_rule("/status", "status", _status)
     app.register_error_handler(HTTPException, _http_error)
+    services.links.bind(app.url_map)
     return app
 
 

@@ -2,11 +2,9 @@
 from rq import cron
 
 from careline.services import JOB_QUEUE
-from paging.jobs import SWEEP_INTERVAL_SECONDS as FOLLOW_UP_SWEEP_SECONDS
-from paging.jobs import sweep_follow_ups
-from queueing.jobs import JOB_TIMEOUT_SECONDS, SWEEP_INTERVAL_SECONDS, sweep_queues
+from jobs import paging, queue
 
-cron.register(sweep_queues, JOB_QUEUE, interval=SWEEP_INTERVAL_SECONDS, job_timeout=JOB_TIMEOUT_SECONDS,
-              result_ttl=60)
-cron.register(sweep_follow_ups, JOB_QUEUE, interval=FOLLOW_UP_SWEEP_SECONDS, job_timeout=JOB_TIMEOUT_SECONDS,
-              result_ttl=60)
+cron.register(queue.sweep_queues, JOB_QUEUE, interval=queue.SWEEP_INTERVAL_SECONDS,
+              job_timeout=queue.JOB_TIMEOUT_SECONDS, result_ttl=60)
+cron.register(paging.sweep_follow_ups, JOB_QUEUE, interval=paging.SWEEP_INTERVAL_SECONDS,
+              job_timeout=queue.JOB_TIMEOUT_SECONDS, result_ttl=60)

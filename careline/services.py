@@ -1,8 +1,11 @@
-"""Wire Careline's services once, from the settings: the app factory and the RQ worker share this."""
+"""Wire Careline's services once per process, from the settings: the app factory, the RQ worker and the CLI
+each call `Services.build` once; every service gets its collaborators through its constructor here, and
+nothing looks them up later (a request finds them on its app, a job receives them from its worker)."""
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 import redis
@@ -11,95 +14,138 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client as TwilioClient
 
-from calllog.writer import CallLogWriter
+from agents.passwords import PasswordService
+from agents.status import AgentStatusService
+from agents.tokens import TokenService
+from callbacks.attach import attach_from_calls
+from callbacks.tasks import CallbackTaskService
+from calllog.appender import CallLogAppender
+from calllog.writer import CallLogWriter, FollowUps
 from core.clock import Clock, system_clock
 from core.config import Config
 from core.db import make_engine, make_session_factory
-from core.twilio_rest import make_twilio_client
+from core.links import Links
+from console.dashboard import DashboardService
+from console.throttle import SignInThrottle
+from core.twilio_rest import api_base_url, get_with_basic_auth, make_twilio_client
+from ivr.on_call import OnCallFlow, OnCallPatcher
+from ivr.queue_flow import QueueFlow
+from ivr.service import IvrService
+from ivr.turns import CallTurns
+from metrics.summary import MetricsService
+from jobs.schedule import RqScheduler
+from metrics.rollup import record_rebuilt
+from paging.escalation import acknowledge_by_phone, record_page_sms
+from paging.service import PageService
+from paging.texts import PageTexts
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
+from queueing.overview import QueueOverview
 from queueing.store import CallQueue
 from queueing.waits import WaitEstimator
+from sms.inbound import InboundSmsService
+from sms.outbox import SmsSender
+from voicemail.access import MessageService
+from voicemail.follow_ups import page_and_receipt
+from voicemail.messages import keep_messages
+from voicemail.receipts import receipt_body
 
 log = logging.getLogger(__name__)
 
+# What the call log's writer hands each batch of rebuilt calls to, in order, in its transaction: messages,
+# callback tasks, pages and receipts, metrics.
+ON_CALLS_REBUILT = (keep_messages, attach_from_calls, page_and_receipt, record_rebuilt)
 REDIS_TIMEOUT_SECONDS = 1.0  # a webhook must answer Twilio within 15 s; a dead Redis must fail fast
 JOB_QUEUE = "careline"
 
-_current: "Services | None" = None
 
-
-@dataclass
 class Services:
-    """The clients and services one process uses."""
+    """The clients and services of one process, built once by `build`.
 
-    config: Config
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    redis: redis.Redis
-    directory: PracticeDirectory
-    calllog_writer: CallLogWriter
-    clock: Clock = field(default=system_clock)  # the one clock; tests move it to open and closed hours
+    `clock` is the one clock; the services read it through `now`, so a test that sets `clock` moves every
+    service's time with it.
+    """
+
+    def __init__(self, config: Config, engine: Engine, session_factory: sessionmaker[Session],
+                 redis_client: redis.Redis, clock: Clock = system_clock):
+        self.config = config
+        self.engine = engine
+        self.session_factory = session_factory
+        self.redis = redis_client
+        self.clock = clock
+
+    def now(self) -> datetime:
+        """The time by `clock` (what every service is given as its clock)."""
+        return self.clock()
 
     @classmethod
     def build(cls, config: Config) -> "Services":
-        """Create every client from `config`; nothing connects until first use."""
+        """Create every client and service from `config`; nothing connects until first use."""
         engine = make_engine(config.database_url)
-        session_factory = make_session_factory(engine)
         redis_client = redis.Redis.from_url(
             config.REDIS_URL, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
-        built = cls(config=config, engine=engine, session_factory=session_factory, redis=redis_client,
-                    directory=PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS),
-                    calllog_writer=CallLogWriter(session_factory, redis_client))
-        built.calllog_writer.on_follow_ups = built.start_follow_ups
+        built = cls(config, engine, make_session_factory(engine), redis_client)
+        built._wire()
         return built
 
-    @cached_property
-    def jobs(self) -> Queue:
-        """The RQ queue Careline's jobs run on; RQ needs a connection that returns bytes."""
-        connection = redis.Redis.from_url(self.config.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-        return Queue(JOB_QUEUE, connection=connection)
+    def _wire(self) -> None:
+        config, session_factory, now = self.config, self.session_factory, self.now
+        self.links = Links(config.PUBLIC_BASE_URL)  # the app factory binds it to the app's routes
+        self.directory = PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS)
+        # RQ needs a connection that returns bytes.
+        self.jobs = Queue(JOB_QUEUE, connection=redis.Redis.from_url(config.REDIS_URL, socket_timeout=5,
+                                                                     socket_connect_timeout=2))
+        self.scheduler = RqScheduler(self.jobs, now, config.CALLLOG_DRAIN_DELAY_SECONDS)
+        self.calllog_writer = CallLogWriter(
+            session_factory, self.redis, on_rebuilt=ON_CALLS_REBUILT, on_follow_ups=self.start_follow_ups)
+        self.calllog = CallLogAppender(self.redis, self.calllog_writer, self.scheduler)
+        self.queue = CallQueue(self.redis)
+        self.waits = WaitEstimator(self.redis)
+        self.dispatcher = Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
+                                     self.links)
+        page_texts = PageTexts(self.links)
+        self.sms_sender = SmsSender(
+            session_factory, lambda: self.twilio, now,
+            renderers={"receipt": receipt_body, "page": page_texts.body, "manager-alert": page_texts.body},
+            result_hooks={"page": record_page_sms, "manager-alert": record_page_sms})
+        self.inbound_sms = InboundSmsService(session_factory, now, acknowledge_by_phone)
+        self.callback_tasks = CallbackTaskService(session_factory, now, lambda: self.twilio, self.links,
+                                                  self.calllog.append, self.redis,
+                                                  config.DIAL_RING_OVERHEAD_SECONDS)
+        # The IVR: the turns its flows share, the live-agent queue's flow, the on-call flow, and the call flow.
+        turns = CallTurns(self.redis, self.directory, self.calllog, self.links.path)
+        overhead = config.DIAL_RING_OVERHEAD_SECONDS
+        self.ivr = IvrService(
+            turns,
+            QueueFlow(turns, self.queue, self.dispatcher, self.waits, self.directory, self.calllog, self.scheduler,
+                      self.links.path, ring_overhead_seconds=overhead, hold_music_url=config.HOLD_MUSIC_URL),
+            OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead),
+            self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead)
+        self.on_call_patcher = OnCallPatcher(
+            self.redis, session_factory, lambda: self.twilio, self.directory, self.queue, self.dispatcher,
+            self.scheduler, self.calllog, now,
+            lambda provider_id: self.links.url("voice.on_call_patch", provider=int(provider_id)))
+        # What the API and the console serve.
+        self.tokens = TokenService(session_factory, now)
+        self.passwords = PasswordService(session_factory)
+        self.agent_status = AgentStatusService(session_factory, self.queue, now, self.dispatcher)
+        self.messages = MessageService(
+            session_factory, now, media_get=functools.partial(
+                get_with_basic_auth, account_sid=config.TWILIO_ACCOUNT_SID, auth_token=config.TWILIO_AUTH_TOKEN),
+            account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
+        self.pages = PageService(session_factory, now)
+        self.metrics = MetricsService(session_factory, now)
+        self.queue_overview = QueueOverview(session_factory, self.queue, now)
+        self.dashboard = DashboardService(session_factory, now, self.metrics, self.callback_tasks,
+                                          self.queue_overview)
+        self.sign_in_throttle = SignInThrottle(self.redis, now)
 
-    @cached_property
-    def queue(self) -> CallQueue:
-        """The live call queue and the agents' state, on `redis`."""
-        return CallQueue(self.redis)
-
-    @cached_property
-    def calllog(self) -> "CallLogAppender":
-        """Appends call events from anywhere (the stream, or the database with Redis down)."""
-        from calllog.appender import CallLogAppender
-
-        return CallLogAppender(self)
-
-    @cached_property
-    def waits(self) -> WaitEstimator:
-        """Recent handle times and expected waits."""
-        return WaitEstimator(self.redis)
-
-    @cached_property
-    def dispatcher(self) -> Dispatcher:
-        """Matches callers and agents and redirects the matched calls through Twilio's REST API."""
-        return Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
-                          self.public_base_url)
-
-    def start_follow_ups(self, follow_ups) -> None:
+    def start_follow_ups(self, follow_ups: FollowUps) -> None:
         """Start what the call log set in motion: the first step of new pages, the queued SMS."""
-        from paging.jobs import schedule_page_step
-        from sms.jobs import enqueue_sms
-
         for page_id in follow_ups.page_ids:
-            schedule_page_step(self.jobs, page_id, 0)
-        enqueue_sms(self.jobs, follow_ups.sms_ids)
-
-    def public_base_url(self) -> str:
-        """PUBLIC_BASE_URL, or, inside a web request without it, the request's host (development)."""
-        if self.config.PUBLIC_BASE_URL:
-            return self.config.PUBLIC_BASE_URL
-        from flask import has_request_context, request
-
-        return request.host_url if has_request_context() else ""
+            self.scheduler.page_step(page_id, 0)
+        self.scheduler.send_sms(follow_ups.sms_ids)
 
     @cached_property
     def twilio(self) -> TwilioClient:
@@ -111,17 +157,3 @@ class Services:
         """Release connections (tests build many apps in one process)."""
         self.engine.dispose()
         self.redis.close()
-
-
-def install(services: Services) -> None:
-    """Make `services` the process's current ones (RQ jobs look them up here)."""
-    global _current
-    _current = services
-
-
-def current() -> Services:
-    """The process's services; an RQ worker builds them from the environment on first use."""
-    global _current
-    if _current is None:
-        _current = Services.build(Config.from_env())
-    return _current

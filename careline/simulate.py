@@ -54,7 +54,7 @@ def simulate(to_number: str, from_number: str, press: str, url: str, message_sec
     """
     from callsim import CallerScriptError, CallSimulator, HttpTransport, new_sid
     from ivr.hold_audio import CLIP_SECONDS
-    from webhooks.phone import normalize_number
+    from core.phone import normalize_number
 
     services = current_app.extensions["careline"]
     token = services.config.TWILIO_AUTH_TOKEN

@@ -13,9 +13,9 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from core.errors import DependencyDown
 from console import formatting
 from console.errors import ConsoleError, ConsoleMisconfigured
+from web.problems import TABLE, problem_for
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,15 @@ def _csrf_error(exc: CSRFError):
                        "Go back, reload the page and try again.")
 
 
-@bp.errorhandler(DependencyDown)
-def _dependency_down(exc: DependencyDown):
-    return _error_page(503, "service-unavailable", f"Careline cannot reach its {exc} right now. "
-                       "Try again in a minute.", dependency=str(exc))
+def _domain_error(exc: Exception):
+    """A domain error (a flow's `errors.py`, e.g. DependencyDown) as a page, as the one table says
+    (`web/problems.py`)."""
+    problem = problem_for(exc)
+    return _error_page(problem.status, problem.error_id, problem.sentence, **problem.details)
+
+
+for _error in TABLE:
+    bp.register_error_handler(_error, _domain_error)
 
 
 # The routes register themselves on `bp`.

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.queue_view import _practice_queue_json  # the JSON API's own builder: /api/queue and the page agree
 from agents.users import ApiUser, answers_for
 from core.db import database_errors_as_dependency_down
 from core.errors import DependencyDown
@@ -19,8 +18,8 @@ from console import charts
 from console.errors import NotAllowed, PracticeUnknown
 from console.period import Period, local_today, parse_period
 from models import Practice
-from queueing.overview import PracticeRef, QueueOverview, mask_number
-from queueing.store import CallQueue
+from metrics.summary import MetricsService
+from queueing.overview import PracticeRef, QueueOverview, mask_number, practice_queue_json
 from callbacks.tasks import CallbackTaskService, TaskView
 
 log = logging.getLogger(__name__)
@@ -123,12 +122,13 @@ def practice_options(user: ApiUser, practices: list[PracticeOption]) -> list[tup
 class DashboardService:
     """Builds the dashboard from the metrics, the callback tasks and the queue."""
 
-    def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime],
-                 metrics_factory: Callable[[], object]):
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime], metrics: MetricsService,
+                 callback_tasks: CallbackTaskService, queue_overview: QueueOverview):
         self.session_factory = session_factory
-        self.queue = queue
         self.clock = clock
-        self.metrics_factory = metrics_factory  # metrics.summary.MetricsService(session_factory, clock)
+        self.metrics = metrics
+        self.callback_tasks = callback_tasks
+        self.queue_overview = queue_overview
 
     def selection(self, user: ApiUser, value: str | None) -> tuple[list[tuple[str, str]], Selection]:
         """The practice choice for `user` (NotAllowed, PracticeUnknown) and the options it came from."""
@@ -143,7 +143,7 @@ class DashboardService:
         options, selection = self.selection(user, args.get("practice"))
         now = self.clock()
         period = parse_period(args, local_today(now, [p.timezone for p in selection.practices]))
-        summary = self.metrics_factory().summary(selection.ids, period.date_from, period.date_to)
+        summary = self.metrics.summary(selection.ids, period.date_from, period.date_to)
         tasks = self._open_callbacks(selection)
         dashboard = Dashboard(user=user, options=options, selection=selection, period=period, summary=summary,
                               callbacks_open=len(tasks), callbacks=[_callback_line(task, selection)
@@ -158,10 +158,10 @@ class DashboardService:
 
     def queue_json(self, selection: Selection, quiet: bool = False) -> dict | None:
         """The live queue of the selection, as GET /api/queue shows it; DependencyDown (with `quiet`: None)."""
-        overview = QueueOverview(self.session_factory, self.queue, self.clock)
+        overview = self.queue_overview
         refs = [PracticeRef(p.id, p.slug, p.name) for p in selection.practices]
         try:
-            return {"practices": [_practice_queue_json(queue) for queue in overview.view(refs)],
+            return {"practices": [practice_queue_json(queue) for queue in overview.view(refs)],
                     "at": self.clock().isoformat()}
         except DependencyDown as exc:
             if not quiet:
@@ -171,9 +171,7 @@ class DashboardService:
 
     def _open_callbacks(self, selection: Selection) -> list[TaskView]:
         ids = set(selection.ids)
-        # Only listing: the task service's Twilio client and base URL are never used here.
-        tasks = CallbackTaskService(self.session_factory, self.clock, lambda: None, lambda: "")
-        return tasks.list(lambda practice_id: practice_id in ids, status="open")
+        return self.callback_tasks.list(lambda practice_id: practice_id in ids, status="open")
 
 
 def _callback_line(task: TaskView, selection: Selection) -> CallbackLine:

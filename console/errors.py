@@ -1,4 +1,5 @@
-"""Errors of the managers' console. The blueprint (`console/__init__.py`) renders them as HTML pages."""
+"""Errors of the managers' console itself. The blueprint (`console/__init__.py`) renders them as HTML pages, and the
+flows' errors as the one table says (`web/problems.py`)."""
 from __future__ import annotations
 
 

@@ -10,10 +10,7 @@ from agents.users import ApiUser
 from console import bp
 from console.dashboard import DashboardService
 from console.errors import NotAllowed, NotSignedIn
-from agents.passwords import PasswordService
 from console.period import PERIOD_LABELS
-from console.throttle import SignInThrottle
-from metrics.summary import MetricsService
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +23,8 @@ def _services():
     return current_app.extensions["careline"]
 
 
-def _metrics_service() -> MetricsService:
-    services = _services()
-    return MetricsService(services.session_factory, services.clock)
-
-
 def _dashboard_service() -> DashboardService:
-    services = _services()
-    return DashboardService(services.session_factory, services.queue, services.clock, _metrics_service)
+    return _services().dashboard
 
 
 def signed_in_user() -> ApiUser | None:
@@ -44,7 +35,7 @@ def signed_in_user() -> ApiUser | None:
     user = None
     agent_id, marker = session.get("agent_id"), session.get("password_marker")
     if isinstance(agent_id, int) and isinstance(marker, str):
-        found = PasswordService(_services().session_factory).find(agent_id, marker)
+        found = _services().passwords.find(agent_id, marker)
         if found is None:
             session.clear()
         else:
@@ -93,12 +84,12 @@ def sign_in_submit():
     email = request.form.get("email", "").strip().lower()[:EMAIL_MAX_LENGTH]
     password = request.form.get("password", "")
     target = request.form.get("next", "")
-    throttle = SignInThrottle(_services().redis, _services().clock)
+    throttle = _services().sign_in_throttle
     if throttle.refused(email):
         log.info("console: sign-in refused: too many failures for this email")
         return render_template("sign_in.html", email=email, next=target,
                                error="Too many failed sign-ins. Wait 15 minutes and try again."), 429
-    found = PasswordService(_services().session_factory).verify(email, password) if email else None
+    found = _services().passwords.verify(email, password) if email else None
     if found is None:
         throttle.record_failure(email)
         log.info("console: sign-in failed")

@@ -3,27 +3,35 @@ redirects the caller's leg through Twilio's REST API to a <Dial> of the first on
 leg ends. The provider hears who calls and presses 1; no answer (or a voicemail) and the caller leaves an
 urgent message, which pages the provider.
 
-`OnCallPatcher` is the API's side; `OnCallSteps` (mixed into `ivr.service.IvrService`) answers the webhooks.
+`OnCallPatcher` is the API's side; `OnCallFlow` (a part of `ivr.service.IvrService`) answers the webhooks.
 """
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
+from calllog.appender import CallLogAppender
 from calllog.events import Event
+from core.schedule import Scheduler
 from ivr import twiml
-from ivr.errors import CallNotConnected, NoOnCallProvider, PatchFailed, PatchInProgress
+from ivr.errors import CallNotConnected, CallNotYours, NoOnCallProvider, PatchFailed, PatchInProgress
 from ivr.flow import State, Transition
 from ivr.prompts import prompts_for
 from ivr.state import CALL_TTL_SECONDS, CallState, call_key
+from ivr.turns import CallTurns, Turn, VoiceRequest
 from models import OnCallProvider
-from queueing.jobs import schedule_wrap_up_end
+from practices.directory import PracticeDirectory
+from queueing.dispatch import Dispatcher
 from queueing.model import AgentStatus, CallerState, QueuePosition
+from queueing.store import CallQueue
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +67,41 @@ def first_provider(session_factory, practice_id: int) -> OnCallProvider | None:
 
 
 class OnCallPatcher:
-    """The API's side of a patch; `may_see(practice_id)` says whether the requesting user may act on it."""
+    """The API's side of a patch; `may_see(practice_id)` says whether the requesting user may act on it.
 
-    def __init__(self, services, url_for_patch):
-        self._services = services
-        self._url_for_patch = url_for_patch  # (provider_id) -> absolute URL of /voice/on-call/patch
+    `twilio()` gives Twilio's REST client; `url_for_patch(provider_id)` the absolute URL of /voice/on-call/patch
+    for a provider; `now()` Careline's clock.
+    """
+
+    def __init__(self, redis_client: redis.Redis, session_factory: sessionmaker[Session], twilio: Callable[[], object],
+                 directory: PracticeDirectory, queue: CallQueue, dispatcher: Dispatcher, scheduler: Scheduler,
+                 calllog: CallLogAppender, now: Callable[[], datetime], url_for_patch: Callable[[int], str]):
+        self._redis = redis_client
+        self._session_factory = session_factory
+        self._twilio = twilio
+        self._directory = directory
+        self._queue = queue
+        self._dispatcher = dispatcher
+        self._scheduler = scheduler
+        self._calllog = calllog
+        self._now = now
+        self._url_for_patch = url_for_patch
 
     def patch(self, call_sid: str, may_see, actor_id: int) -> Patched:
         """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider, once."""
-        services = self._services
-        raw = services.redis.hgetall(call_key(call_sid))
+        raw = self._redis.hgetall(call_key(call_sid))
         state = CallState.from_redis(call_sid, raw) if raw else None
         if state is None or not state.practice_id:
             raise CallNotConnected(call_sid)
         if not may_see(state.practice_id):
-            raise PermissionError(state.practice_id)
-        provider = first_provider(services.session_factory, state.practice_id)
+            raise CallNotYours(call_sid, state.practice_id)
+        provider = first_provider(self._session_factory, state.practice_id)
         if provider is None:
-            raise NoOnCallProvider(state.practice_id)
+            raise NoOnCallProvider(call_sid, state.practice_id)
         # One owner per patch: two requests at once (a double click, two desks) would both pass the checks
         # below and redirect the live call twice, the second pulling the caller out of the provider's ring.
         # The claim outlives the patch: a call is patched once.
-        if not services.redis.set(patch_key(call_sid), str(actor_id), nx=True, ex=PATCH_CLAIM_SECONDS):
+        if not self._redis.set(patch_key(call_sid), str(actor_id), nx=True, ex=PATCH_CLAIM_SECONDS):
             raise PatchInProgress(call_sid)
         try:
             # Checked under the claim: the caller may have hung up, or its agent's call ended, since the request.
@@ -89,7 +110,7 @@ class OnCallPatcher:
             self._release(call_sid)
             raise
         try:
-            services.twilio.calls(call_sid).update(url=self._url_for_patch(provider.id), method="POST")
+            self._twilio().calls(call_sid).update(url=self._url_for_patch(provider.id), method="POST")
         except TwilioRestException as exc:
             self._release(call_sid)
             log.error("call=%s patch to on-call refused by Twilio (%s %s)", call_sid, exc.status, exc.code)
@@ -99,16 +120,16 @@ class OnCallPatcher:
             log.error("call=%s patch to on-call failed (%s)", call_sid, type(exc).__name__)
             raise PatchFailed(call_sid) from exc
         agent_id = position.agent_id
-        now = services.clock()
-        practice = services.directory.get(state.practice_id)
+        now = self._now()
+        practice = self._directory.get(state.practice_id)
         wrap = practice.queue_setting("wrap_up_seconds") if practice else 0
         # The redirect ends the caller's Dial without its action request: the agent's call ends here.
-        if services.queue.call_ended(call_sid, agent_id, now, wrap):
+        if self._queue.call_ended(call_sid, agent_id, now, wrap):
             if wrap > 0:
-                schedule_wrap_up_end(services.jobs, agent_id, now + timedelta(seconds=wrap))
+                self._scheduler.wrap_up_end(agent_id, now + timedelta(seconds=wrap))
             else:
-                services.dispatcher.dispatch_for_agent(agent_id, now)
-        services.calllog.append([
+                self._dispatcher.dispatch_for_agent(agent_id, now)
+        self._calllog.append([
             Event(call_sid, "on-call-patch", f"on-call-patch:{provider.id}", now, {
                 "practice_id": state.practice_id, "agent_id": agent_id, "provider_id": provider.id,
                 "requested_by": actor_id}),
@@ -121,14 +142,13 @@ class OnCallPatcher:
     def _connected(self, call_sid: str) -> QueuePosition:
         """The caller's queue position, if it is still talking to its agent: connected in the queue, the agent
         busy with this call, and the IVR not moved on (a patch that arrived already leaves it patching)."""
-        services = self._services
-        position = services.queue.position(call_sid)
+        position = self._queue.position(call_sid)
         if position is None or position.state != CallerState.CONNECTED or position.agent_id is None:
             raise CallNotConnected(call_sid)
-        agent = services.queue.agent(position.agent_id)
+        agent = self._queue.agent(position.agent_id)
         if agent is None or agent.status != AgentStatus.BUSY or agent.call_sid != call_sid:
             raise CallNotConnected(call_sid)
-        raw = services.redis.hgetall(call_key(call_sid))
+        raw = self._redis.hgetall(call_key(call_sid))
         if not raw or CallState.from_redis(call_sid, raw).state not in PATCHABLE_STATES:
             raise CallNotConnected(call_sid)
         return position
@@ -136,21 +156,31 @@ class OnCallPatcher:
     def _release(self, call_sid: str) -> None:
         """Give up the patch's claim (Twilio did not redirect the call): the agent may try again."""
         # Only the claim's holder gets here, and the claim lasts far longer than a request.
-        self._services.redis.delete(patch_key(call_sid))
+        self._redis.delete(patch_key(call_sid))
 
 
-class OnCallSteps:
-    """The webhooks of a patched call (see the module's docstring)."""
+class OnCallFlow:
+    """The webhooks of a patched call (see the module's docstring): `turns` runs each caller step;
+    `urls(endpoint, **query)` builds Careline's webhook URLs; a Dial rings `ring_overhead_seconds` past its
+    timeout (DIAL_RING_OVERHEAD_SECONDS)."""
 
-    def on_call_patch(self, request) -> str:
+    def __init__(self, turns: CallTurns, directory: PracticeDirectory, session_factory: sessionmaker[Session],
+                 urls: twiml.Urls, *, ring_overhead_seconds: int):
+        self._turns = turns
+        self._directory = directory
+        self._session_factory = session_factory
+        self._urls = urls
+        self._ring_overhead_seconds = ring_overhead_seconds
+
+    def patch(self, request: VoiceRequest) -> str:
         """Where the REST redirect sends the caller: ring the on-call provider."""
-        return self._turn(request, self._on_call_patch)
+        return self._turns.run(request, self._patch)
 
-    def on_call_result(self, request) -> str:
+    def result(self, request: VoiceRequest) -> str:
         """The provider's Dial ended: talked, or an urgent message instead."""
-        return self._turn(request, self._on_call_result)
+        return self._turns.run(request, self._result)
 
-    def on_call_whisper(self, request, practice_id: int) -> str:
+    def whisper(self, request: VoiceRequest, practice_id: int) -> str:
         """What the provider hears on answering: who calls; press 1 to take the caller."""
         practice = self._directory.get(practice_id)
         response = twiml.VoiceResponse()
@@ -162,25 +192,25 @@ class OnCallSteps:
         twiml.goodbye(response, prompts, "whisper_missed")  # a voicemail never gets the caller
         return str(response)
 
-    def on_call_accept(self, request) -> str:
+    def accept(self, request: VoiceRequest) -> str:
         """The provider's key: 1 ends the whisper and Twilio bridges; anything else hangs up their leg."""
         response = twiml.VoiceResponse()
         if request.get("Digits") != "1":
             twiml.goodbye(response, prompts_for("en"), "whisper_missed")
         return str(response)
 
-    def _on_call_patch(self, turn) -> None:
+    def _patch(self, turn: Turn) -> None:
         provider_id = _int(turn.request.args.get("provider"))
         provider = None
         if provider_id is not None and turn.practice is not None:
-            with self._services.session_factory() as session:
+            with self._session_factory() as session:
                 provider = session.get(OnCallProvider, provider_id)
         if provider is None or provider.practice_id != turn.practice.id or \
                 turn.state.state not in (State.RINGING_AGENT, State.CONNECTED):
             log.warning("call=%s on-call patch without a provider or a connected call; taking a message",
                         turn.request.call_sid)
             turn.state.urgent = True
-            self._take_message(turn)
+            self._turns.take_message(turn)
             return
         turn.go(Transition.PATCH_ON_CALL)
         turn.event("on-call-dial", practice_id=turn.practice.id, provider_id=provider.id)
@@ -191,7 +221,7 @@ class OnCallSteps:
         dial.number(provider.phone, url=self._urls("voice.on_call_whisper", practice=turn.practice.id),
                     method="POST")
 
-    def _on_call_result(self, turn) -> None:
+    def _result(self, turn: Turn) -> None:
         status = turn.request.get("DialCallStatus")
         turn.event("on-call-result", provider_id=_int(turn.request.args.get("provider")), dial_call_status=status,
                    dial_call_duration=turn.request.get("DialCallDuration") or None)
@@ -203,7 +233,7 @@ class OnCallSteps:
             return
         turn.state.urgent = True
         twiml.say(turn.response, turn.prompts, "on_call_unavailable")
-        self._take_message(turn)
+        self._turns.take_message(turn)
 
 
 def _int(value) -> int | None:

@@ -7,7 +7,6 @@ comes from that state and the request alone.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
@@ -16,15 +15,15 @@ from twilio.twiml.voice_response import VoiceResponse
 from calllog.appender import CallLogAppender
 from calllog.events import Event
 from calllog.record import MESSAGE_MIN_SECONDS, TERMINAL_STATUSES
-from careline.services import Services
 from ivr import twiml
-from ivr.flow import MAX_MISSES, State, Transition, next_state
+from ivr.flow import MAX_MISSES, State, Transition
+from ivr.on_call import OnCallFlow
 from ivr.prompts import LANGUAGE_KEYS, prompts_for
-from ivr.on_call import OnCallSteps
-from ivr.queue_steps import QueueSteps
-from ivr.state import CallState, begin_call, call_key, save_call_state
+from ivr.queue_flow import QueueFlow
+from ivr.state import CallState, begin_call
+from ivr.turns import CallTurns, Turn, VoiceRequest
 from practices import schedule
-from practices.directory import CONFIG_VERSION_KEY
+from practices.directory import CONFIG_VERSION_KEY, PracticeDirectory
 from practices.snapshot import PracticeSnapshot
 
 log = logging.getLogger(__name__)
@@ -35,69 +34,31 @@ FIRST_ANSWER_CACHE_SIZE = 512  # rendered first answers kept per process: practi
 _FIRST_ANSWERS: dict[tuple, tuple[PracticeSnapshot, str]] = {}
 
 
-@dataclass(frozen=True)
-class VoiceRequest:
-    """What Careline reads from one of Twilio's voice requests."""
-
-    call_sid: str
-    from_number: str
-    to_number: str
-    params: dict[str, str]
-    received_at: datetime  # Careline's clock when the request came in: every event of the turn carries it
-    step: int | None = None  # the `s` query parameter of our own URLs
-    args: dict[str, str] = field(default_factory=dict)  # the query parameters of our own URLs
-
-    def get(self, name: str, default: str = "") -> str:
-        """A Twilio parameter, or `default`."""
-        return self.params.get(name, default)
-
-
 def front_desk_timeout(ring_budget_seconds: int, ring_overhead_seconds: int) -> int:
     """The Dial timeout that keeps the front desk's whole ring within the ring budget."""
     return twiml.dial_timeout(ring_budget_seconds, ring_overhead_seconds)
 
 
-class Turn:
-    """One webhook's work on one call: the state it read, the events it adds, the reply it renders."""
+class IvrService:
+    """Answers each voice webhook with TwiML: the call's start, the front desk, the language and the menu, the
+    message, the callbacks without TwiML and the fault path. `queue` (a QueueFlow) answers the live-agent
+    queue's webhooks and `on_call` (an OnCallFlow) those of a call patched to the on-call provider.
 
-    def __init__(self, request: VoiceRequest, state: CallState, practice: PracticeSnapshot | None):
-        self.request = request
-        self.state = state
-        self.practice = practice
-        self.events: list[Event] = []
-        self.response = VoiceResponse()
-        self.reply: str | None = None  # set when the answer was rendered without `response`
-        self.step = request.step if request.step is not None else state.step
+    `turns` runs each step on the call's state; `urls(endpoint, **query)` builds Careline's webhook URLs; the
+    front desk's Dial rings `ring_overhead_seconds` past its timeout (DIAL_RING_OVERHEAD_SECONDS).
+    """
 
-    @property
-    def next_step(self) -> int:
-        """The `s` value the URLs of this reply carry."""
-        return self.step + 1
-
-    @property
-    def prompts(self):
-        return prompts_for(self.state.language)
-
-    def event(self, kind: str, **data) -> None:
-        """Record a step of the call; a retried request yields the same dedupe key and is stored once."""
-        self.events.append(Event(self.request.call_sid, kind, f"{kind}:{self.step}", self.request.received_at,
-                                 data))
-
-    def go(self, transition: Transition) -> None:
-        """Move the call's state along `transition`."""
-        self.state.state = next_state(self.state.state, transition, self.request.call_sid)
-
-
-class IvrService(QueueSteps, OnCallSteps):
-    """Answers each voice webhook with TwiML; `urls(endpoint, **query)` builds Careline's webhook URLs."""
-
-    def __init__(self, services: Services, urls: twiml.Urls):
-        self._services = services
-        self._redis = services.redis
-        self._directory = services.directory
+    def __init__(self, turns: CallTurns, queue: QueueFlow, on_call: OnCallFlow, redis_client: redis.Redis,
+                 directory: PracticeDirectory, calllog: CallLogAppender, urls: twiml.Urls, *,
+                 ring_overhead_seconds: int):
+        self.queue = queue
+        self.on_call = on_call
+        self._turns = turns
+        self._redis = redis_client
+        self._directory = directory
+        self._calllog = calllog
         self._urls = urls
-        self._calllog = CallLogAppender(services)
-        self._ring_overhead_seconds = services.config.DIAL_RING_OVERHEAD_SECONDS  # rung past a Dial timeout
+        self._ring_overhead_seconds = ring_overhead_seconds  # rung past a Dial timeout
 
     # --- webhooks ----------------------------------------------------------------------------------------
 
@@ -114,15 +75,15 @@ class IvrService(QueueSteps, OnCallSteps):
             if start.existing_reply_step == 0 and start.existing_reply:
                 return start.existing_reply  # Twilio retried the Voice URL
             log.warning("call=%s Voice URL requested again mid-call; starting over", request.call_sid)
-            return self._store(turn)
+            return self._turns.store(turn)
         if start.drain_needed:
-            self._schedule_drain()
+            self._calllog.schedule_drain()
         if start.config_version != self._directory.version:
             current = self._directory.find_by_number(request.to_number, start.config_version)
             if current is not practice:  # the practices changed since this process loaded them
                 turn = self._new_call(request, current)
                 turn.events = []  # the call's first events are stored; its state and answer are redone
-                return self._store(turn)
+                return self._turns.store(turn)
         return turn.reply
 
     def _new_call(self, request: VoiceRequest, practice: PracticeSnapshot | None) -> Turn:
@@ -134,7 +95,7 @@ class IvrService(QueueSteps, OnCallSteps):
             turn.event("incoming", **self._call_data(request), practice_id=None, unknown_number=True)
             twiml.goodbye(turn.response, prompts_for("en"), "unknown_number")
             turn.go(Transition.FINISH)
-            self._render(turn)
+            self._turns.render(turn)
             return turn
         state.language = practice.default_language
         state.after_hours = not schedule.is_open(practice, request.received_at)
@@ -148,28 +109,28 @@ class IvrService(QueueSteps, OnCallSteps):
             turn.event("ivr-answer")
             turn.go(self._ivr_start_transition(practice))
         turn.reply = self._first_answer(practice, state.after_hours, request.received_at, turn.next_step)
-        self._render(turn)
+        self._turns.render(turn)
         return turn
 
     def front_desk(self, request: VoiceRequest) -> str:
         """The front desk's Dial ended: answered calls are done; anything else goes to the IVR at once."""
-        return self._turn(request, self._front_desk)
+        return self._turns.run(request, self._front_desk)
 
     def language(self, request: VoiceRequest) -> str:
         """The caller chose a language, pressed a wrong key, or said nothing."""
-        return self._turn(request, self._language)
+        return self._turns.run(request, self._language)
 
     def menu(self, request: VoiceRequest) -> str:
         """The caller's menu choice, a wrong key, or silence."""
-        return self._turn(request, self._menu)
+        return self._turns.run(request, self._menu)
 
     def message(self, request: VoiceRequest) -> str:
         """The <Record> action (or its empty-recording fall-through): keep the message or offer a retry."""
-        return self._turn(request, self._message)
+        return self._turns.run(request, self._message, keeps_without_state=True)
 
     def message_urgent(self, request: VoiceRequest) -> str:
         """The caller's answer to "is your message urgent?"."""
-        return self._turn(request, self._message_urgent)
+        return self._turns.run(request, self._message_urgent)
 
     def record_status(self, request: VoiceRequest, kind: str, dedupe_key: str, data: dict) -> None:
         """Append a callback that carries no TwiML (call status, recording status) to the call log; a
@@ -177,12 +138,12 @@ class IvrService(QueueSteps, OnCallSteps):
         events = [Event(request.call_sid, kind, dedupe_key, request.received_at,
                         {**self._call_data(request), **data})]
         if kind == "status" and data.get("call_status") in TERMINAL_STATUSES:
-            events += self.queue_call_gone(request)
-        self._append_events(events)
+            events += self.queue.call_gone(request)
+        self._calllog.append(events)
 
     def fault(self, request: VoiceRequest | None, where: str) -> str:
         """Apologise and take a message; used when anything on the normal path fails."""
-        practice = self._practice_or_none(request.to_number, None) if request is not None else None
+        practice = self._turns.practice_or_none(request.to_number, None) if request is not None else None
         language = practice.default_language if practice else "en"
         prompts = prompts_for(language)
         response = VoiceResponse()
@@ -191,7 +152,7 @@ class IvrService(QueueSteps, OnCallSteps):
         if request is not None:
             event = Event(request.call_sid, "fault", f"fault:{where}:{request.step}", request.received_at,
                           {**self._call_data(request), "where": where})
-            self._append_events([event], quiet=True)
+            self._calllog.append([event], quiet=True)
         return str(response)
 
     # --- steps -------------------------------------------------------------------------------------------
@@ -297,15 +258,15 @@ class IvrService(QueueSteps, OnCallSteps):
             turn.go(Transition.OFFER_MENU)
             self._menu_prompt(turn)
         elif choice == "someone":
-            self._join_queue(turn)
+            self.queue.join(turn)
         elif choice == "urgent":
             # An urgent question reaches a person first, ahead of the others: in office hours the practice's
             # agents, after hours the answering service's; with nobody on duty, an urgent message that pages
             # the on-call provider.
             turn.state.urgent = True
-            self._join_queue(turn)
+            self.queue.join(turn)
         else:
-            self._take_message(turn)
+            self._turns.take_message(turn)
 
     def _miss(self, turn: Turn, digits: str) -> bool:
         """Count a wrong key or silence; True when the caller should be asked again."""
@@ -315,7 +276,7 @@ class IvrService(QueueSteps, OnCallSteps):
         turn.go(Transition.MISS)
         if turn.state.misses >= MAX_MISSES:
             twiml.say(turn.response, turn.prompts, "too_many_misses")
-            self._take_message(turn)
+            self._turns.take_message(turn)
             return False
         twiml.say(turn.response, turn.prompts, "no_input" if reason == "silence" else "invalid_key")
         return True
@@ -323,14 +284,6 @@ class IvrService(QueueSteps, OnCallSteps):
     def _menu_prompt(self, turn: Turn) -> None:
         twiml.main_menu(turn.response, turn.prompts, self._urls("voice.menu", s=turn.next_step),
                         after_hours=turn.state.after_hours)
-
-    def _take_message(self, turn: Turn) -> None:
-        turn.go(Transition.TAKE_MESSAGE)
-        turn.state.message_tries += 1
-        if turn.state.urgent and turn.state.after_hours and turn.state.message_tries == 1:
-            twiml.say(turn.response, turn.prompts, "urgent_page_notice")  # paging.escalation pages at once
-        twiml.record_message(turn.response, turn.practice, turn.prompts, self._urls, turn.next_step,
-                             prompt_key="message_prompt_urgent" if turn.state.urgent else "message_prompt")
 
     def _message(self, turn: Turn) -> None:
         request = turn.request
@@ -364,7 +317,7 @@ class IvrService(QueueSteps, OnCallSteps):
         twiml.say(turn.response, turn.prompts, "message_too_short")
         if turn.state.message_tries < MESSAGE_TRIES and turn.practice is not None:
             twiml.say(turn.response, turn.prompts, "message_retry")
-            self._take_message(turn)
+            self._turns.take_message(turn)
         else:
             turn.go(Transition.FINISH)
             twiml.goodbye(turn.response, turn.prompts, "callback_promise")
@@ -378,82 +331,6 @@ class IvrService(QueueSteps, OnCallSteps):
         twiml.goodbye(turn.response, turn.prompts, "callback_promise")
 
     # --- plumbing ----------------------------------------------------------------------------------------
-
-    def _turn(self, request: VoiceRequest, step) -> str:
-        try:
-            version, state = self._read(request.call_sid)
-        except redis.RedisError as exc:
-            log.error("call=%s Redis read failed (%s); continuing without IVR state", request.call_sid,
-                      type(exc).__name__)
-            version, state = None, None
-        if state is None:
-            # No state: Redis is down or lost it, or the call began on the fault path. Take a message
-            # without it; a message that arrives this way is still kept.
-            state = CallState(call_sid=request.call_sid, state=State.RECORDING)
-            practice = self._practice_or_none(request.to_number, version)
-            if practice is not None:
-                state.practice_id, state.language = practice.id, practice.default_language
-            turn = Turn(request, state, practice)
-            if step != self._message:  # bound methods: compare by equality, never identity
-                log.warning("call=%s no IVR state; taking a message", request.call_sid)
-                self._take_message(turn)
-                return self._store(turn)
-        else:
-            if request.step is not None and request.step == state.reply_step and state.reply:
-                log.info("call=%s step %s repeated by Twilio; same answer again", request.call_sid, request.step)
-                return state.reply
-            practice = self._directory.get(state.practice_id, version) if state.practice_id else None
-            turn = Turn(request, state, practice)
-        step(turn)
-        return self._store(turn)
-
-    def _practice_or_none(self, number: str, version: str | None) -> PracticeSnapshot | None:
-        """The practice for `number`, or None when the database cannot be asked (the writer resolves it later)."""
-        try:
-            return self._directory.find_by_number(number, version)
-        except Exception as exc:  # noqa: BLE001 - a message must still be taken with the database down
-            log.error("practice lookup failed (%s); taking the message without it", type(exc).__name__)
-            return None
-
-    def _read(self, call_sid: str) -> tuple[str | None, CallState | None]:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.get(CONFIG_VERSION_KEY)
-        pipe.hgetall(call_key(call_sid))
-        version, raw = pipe.execute()
-        return version, (CallState.from_redis(call_sid, raw) if raw else None)
-
-    @staticmethod
-    def _render(turn: Turn) -> str:
-        """The turn's TwiML, kept in the call's state so a retried request gets the same answer."""
-        if turn.reply is None:
-            turn.reply = str(turn.response)
-        turn.state.reply_step, turn.state.reply = turn.step, turn.reply
-        turn.state.step = turn.next_step
-        return turn.reply
-
-    def _store(self, turn: Turn) -> str:
-        """Render the turn, then write its state and events in one command; the answer stands if that fails."""
-        reply = self._render(turn)
-        try:
-            drain_needed = save_call_state(self._redis, turn.state, turn.events)
-        except redis.RedisError as exc:
-            # The reply still stands; the events go straight to the database instead.
-            log.error("call=%s Redis write failed (%s); writing the call log directly", turn.request.call_sid,
-                      type(exc).__name__)
-            self._persist_directly(turn.events)
-            return reply
-        if drain_needed:
-            self._schedule_drain()
-        return reply
-
-    def _append_events(self, events: list[Event], quiet: bool = False) -> None:
-        self._calllog.append(events, quiet)
-
-    def _persist_directly(self, events: list[Event]) -> None:
-        self._calllog.persist_directly(events)
-
-    def _schedule_drain(self) -> None:
-        self._calllog.schedule_drain()
 
     def _fault_urls(self, endpoint: str, **query) -> str:
         return self._urls(endpoint, **{**query, "fault": 1})

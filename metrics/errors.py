@@ -1,5 +1,7 @@
-"""Errors of the metrics; the JSON API turns them into responses."""
+"""Errors of the metrics; the web layer decides what a client hears (`web/problems.py`)."""
 from __future__ import annotations
+
+from practices import errors as practices
 
 
 class MetricsError(Exception):
@@ -13,18 +15,13 @@ class PracticeRequired(MetricsError):
         super().__init__('name the practice: practice=SLUG (an admin may ask for practice=all)')
 
 
-class PracticeUnknown(MetricsError):
+class PracticeUnknown(MetricsError, practices.PracticeUnknown):
     """No practice has this slug."""
 
-    def __init__(self, slug: str):
-        super().__init__("no practice has this slug")
-        self.slug = slug
 
-
-class PracticeNotYours(MetricsError):
+class PracticeNotYours(MetricsError, practices.PracticeNotYours):
     """The viewer may not read this practice's metrics (or every practice's together)."""
 
     def __init__(self, slug: str):
-        super().__init__("you may not read this practice's metrics" if slug != "all"
+        super().__init__(slug, "you may not read this practice's metrics" if slug != "all"
                          else "only an admin may read every practice's metrics together")
-        self.slug = slug

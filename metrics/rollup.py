@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Text, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from calllog.writer import RebuiltCalls
 from core.upsert import upsert_statement
 from metrics import definitions as d
 from metrics.facts import (CallView, PracticeRules, QueueRow, StatusRow, agent_facts, call_fact, closed_segments,
@@ -44,6 +45,12 @@ AgentDay = tuple[int, int, date]  # agent, practice, local date
 
 
 # --- as calls end (the writer) ------------------------------------------------------------------------------
+
+def record_rebuilt(batch: RebuiltCalls) -> None:
+    """The call log rebuilt these calls: bring their facts and roll-ups up to
+    date, in the same transaction."""
+    record_calls(batch.session, batch.records)
+
 
 def record_calls(session: Session, records: Iterable) -> None:
     """Bring the facts and roll-ups of these freshly rebuilt call records up to date (calllog.writer)."""

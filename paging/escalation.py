@@ -4,7 +4,7 @@ The steps, `escalation_minutes` apart (default 10), until someone acknowledges:
   0. the first on-call provider;  1. the first provider again;  2, 3, ... each next provider in order;
   last: every manager of the practice (by SMS, those with a phone).
 Each step's SMS is queued in the outbox (sms.outbox) and sent by its own job; each step runs from RQ's
-scheduler (paging.jobs), and the page row says which step is next, so a step that runs twice, late or
+scheduler (jobs.paging), and the page row says which step is next, so a step that runs twice, late or
 after an acknowledgement does nothing.
 """
 from __future__ import annotations

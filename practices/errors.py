@@ -20,8 +20,8 @@ class PracticeUnknown(LookupError):
 
 
 class PracticeNotYours(PermissionError):
-    """The user does not answer for this practice."""
+    """The user does not answer for this practice (or may not do this with it: `description` says what)."""
 
-    def __init__(self, slug: str):
-        super().__init__("you do not answer for this practice")
+    def __init__(self, slug: str, description: str = "you do not answer for this practice"):
+        super().__init__(description)
         self.slug = slug

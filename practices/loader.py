@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
+from core.phone import is_valid_e164
 from models.agent import ROLES
 from practices.errors import ConfigInvalid
 from practices.snapshot import DAYS, parse_hours
@@ -193,7 +192,7 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
             problems.add(where, "timezone", f"{timezone!r} is not a known time zone (e.g. America/Chicago)")
     languages = _languages(problems, where, table.get("languages", ["en"]))
     front_desk = _string(problems, where, table, "front_desk")
-    if front_desk is not None and not _is_e164(front_desk):
+    if front_desk is not None and not is_valid_e164(front_desk):
         problems.add(where, "front_desk", f"{front_desk!r} is not an E.164 number (e.g. +13125550111)")
     budget = _integer(problems, where, table, "ring_budget_seconds", DEFAULT_RING_BUDGET, RING_BUDGET_RANGE)
     if front_desk is not None and budget is not None and budget < MIN_BUDGET_WITH_FRONT_DESK:
@@ -251,7 +250,7 @@ def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> Age
         problems.add(where, "email", f"{email!r} is not an email address")
     name = _string(problems, where, table, "name", required=True)
     phone = _string(problems, where, table, "phone")
-    if phone is not None and not _is_e164(phone):
+    if phone is not None and not is_valid_e164(phone):
         problems.add(where, "phone", f"{phone!r} is not an E.164 number")
     client = _string(problems, where, table, "client")
     if client is not None and not CLIENT_IDENTITY.fullmatch(client):
@@ -349,17 +348,6 @@ def _section(problems: _Problems, where: str, table: Any, defaults: dict[str, in
     return values
 
 
-def _is_e164(number: str) -> bool:
-    if not number.startswith("+"):
-        return False
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return (phonenumbers.is_valid_number(parsed)
-            and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == number)
-
-
 def _numbers(problems: _Problems, where: str, value: Any) -> tuple[str, ...]:
     if value is None:
         problems.add(where, "numbers", "is required: the numbers patients call")
@@ -368,7 +356,7 @@ def _numbers(problems: _Problems, where: str, value: Any) -> tuple[str, ...]:
         problems.add(where, "numbers", "must be a non-empty list of E.164 numbers")
         return ()
     for number in value:
-        if not _is_e164(number):
+        if not is_valid_e164(number):
             problems.add(where, "numbers", f"{number!r} is not an E.164 number (e.g. +13125550100)")
     if len(set(value)) != len(value):
         problems.add(where, "numbers", "lists the same number twice")
@@ -437,7 +425,7 @@ def _on_call(problems: _Problems, where: str, value: Any) -> tuple[OnCallSpec, .
         problems.unknown_keys(entry, table, {"name", "phone"})
         name = _string(problems, entry, table, "name", required=True)
         phone = _string(problems, entry, table, "phone", required=True)
-        if phone is not None and not _is_e164(phone):
+        if phone is not None and not is_valid_e164(phone):
             problems.add(entry, "phone", f"{phone!r} is not an E.164 number")
         elif name is not None and phone is not None:
             providers.append(OnCallSpec(name, phone))

@@ -21,20 +21,16 @@ from datetime import datetime
 from twilio.base.exceptions import TwilioException
 
 from calllog.events import Event
+from core.links import Links
+from practices.directory import PracticeDirectory
 from queueing.model import Match
-from queueing.store import DELIVERY_REST, DELIVERY_WEBHOOK, CallQueue, to_ms
+from queueing.events import offered_event
+from queueing.store import DELIVERY_REST, DELIVERY_WEBHOOK, CallQueue
 
 log = logging.getLogger(__name__)
 
-CONNECT_PATH = "/voice/queue/connect"  # the caller's TwiML that dials the agent it was matched with
+CONNECT_ENDPOINT = "voice.queue_connect"  # the caller's TwiML that dials the agent it was matched with
 MAX_MATCHES_PER_DISPATCH = 200  # each match takes one free agent; a bound in case a script misbehaved
-
-
-def offered_event(match: Match, now: datetime) -> Event:
-    """The call-log event of an offer; one per caller, agent and instant."""
-    return Event(match.call_sid, "queue-offered", f"queue-offered:{match.agent_id}:{to_ms(now)}", now,
-                 {"practice_id": match.practice_id, "agent_id": match.agent_id, "urgent": match.urgent,
-                  "language": match.language, "wait_seconds": round(match.wait_seconds, 3)})
 
 
 @dataclass(frozen=True)
@@ -50,13 +46,13 @@ class DispatchResult:
 class Dispatcher:
     """Matches callers and agents, logs the offers, and redirects the matched calls."""
 
-    def __init__(self, queue: CallQueue, twilio: Callable[[], object], directory, append_events,
-                 public_base_url: Callable[[], str]):
+    def __init__(self, queue: CallQueue, twilio: Callable[[], object], directory: PracticeDirectory,
+                 append_events: Callable[[list[Event]], None], links: Links):
         self.queue = queue
         self._twilio = twilio  # built on first use: most dispatches match nobody
         self.directory = directory
         self.append_events = append_events
-        self.public_base_url = public_base_url
+        self._links = links
 
     def dispatch(self, practice_ids: Iterable[int], now: datetime, keep: str | None = None) -> DispatchResult:
         """Offer every caller of `practice_ids` that has a free eligible agent; redirect each matched call,
@@ -96,7 +92,7 @@ class Dispatcher:
 
     def claim_redirect(self, match: Match) -> bool:
         """Claim the offer for the REST redirect; False when it is not standing or another path has it."""
-        if not self.public_base_url():
+        if not self._links.configured:
             log.warning("call=%s matched agent %s, but PUBLIC_BASE_URL is not set: the hold loop will connect",
                         match.call_sid, match.agent_id)
             return False
@@ -112,8 +108,7 @@ class Dispatcher:
     def send_redirect(self, match: Match) -> bool:
         """Redirect the call whose offer this dispatch claimed; on failure, a hold turn may deliver it."""
         try:
-            self._twilio().calls(match.call_sid).update(url=self.public_base_url().rstrip("/") + CONNECT_PATH,
-                                                        method="POST")
+            self._twilio().calls(match.call_sid).update(url=self._links.url(CONNECT_ENDPOINT), method="POST")
         except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
             # Twilio runs an accepted redirect at once, so a caller still asking for hold turns was not moved:
             # its next turn may take the offer.

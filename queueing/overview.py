@@ -6,37 +6,19 @@ row is not written yet shows no number.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.db import database_errors_as_dependency_down
 from core.errors import redis_errors_as_dependency_down
+from core.phone import mask_number
 from models import Agent, Call, Practice
 from queueing.model import AgentStatus, CallerState, QueueSnapshot
 from queueing.store import CallQueue, to_ms
-
-MASK = "•••"
-_E164 = re.compile(r"\+[1-9]\d{7,14}")
-_DIGITS_SHOWN_AT_START = 4  # "+1312": the country and area code of a NANP number
-_DIGITS_SHOWN_AT_END = 4
-_DIGITS_HIDDEN_AT_LEAST = 3  # a number too short to hide three digits between the ends shows its end only
-
-
-def mask_number(number: str | None) -> str | None:
-    """A caller's number as the queue view shows it: `+13125550199` -> `+1312•••0199`; None when it is
-    not an E.164 number (anonymous, a SIP or client address, unknown)."""
-    if not number or not _E164.fullmatch(number):
-        return None
-    digits = number[1:]
-    if len(digits) < _DIGITS_SHOWN_AT_START + _DIGITS_HIDDEN_AT_LEAST + _DIGITS_SHOWN_AT_END:
-        return f"+{MASK}{digits[-_DIGITS_SHOWN_AT_END:]}"
-    return f"+{digits[:_DIGITS_SHOWN_AT_START]}{MASK}{digits[-_DIGITS_SHOWN_AT_END:]}"
-
 
 @dataclass(frozen=True)
 class PracticeRef:
@@ -149,3 +131,28 @@ def _agents_by_status(snapshot: QueueSnapshot, member_ids: Iterable[int],
             grouped[agent.status].append(AgentLine(agent_id, names.get(agent_id), agent.status, agent.reason,
                                                    agent.idle_since))
     return grouped
+
+
+# --- as JSON (the API's /api/queue and the console's live queue, alike) -----------------------------------
+
+def iso_time(seconds: float | None) -> str | None:
+    """Seconds since the epoch as ISO 8601 in UTC, for JSON."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def _caller_json(caller: CallerLine) -> dict:
+    return {"call_sid": caller.call_sid, "position": caller.position, "state": caller.state.value,
+            "wait_seconds": caller.wait_seconds, "urgent": caller.urgent, "language": caller.language,
+            "number": caller.masked_number, "agent_id": caller.agent_id}
+
+
+def _agent_json(agent: AgentLine) -> dict:
+    return {"id": agent.agent_id, "name": agent.name, "reason": agent.reason, "idle_since": iso_time(agent.idle_since)}
+
+
+def practice_queue_json(queue: PracticeQueue) -> dict:
+    """One practice's queue as JSON: the API's `/api/queue` and the console's live queue show the same."""
+    return {"practice": {"slug": queue.practice.slug, "name": queue.practice.name},
+            "callers": [_caller_json(caller) for caller in queue.callers],
+            "agents": {status.value: [_agent_json(agent) for agent in agents]
+                       for status, agents in queue.agents.items()}}

@@ -12,18 +12,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import database_errors_as_dependency_down, session_scope
 from core.upsert import insert_ignoring_duplicates
 from models import InboundSms, SmsOptOut
-from paging.escalation import acknowledge_by_phone
 from sms.keywords import Reply, classify
 
 log = logging.getLogger(__name__)
 
 
-class InboundSmsService:
-    """Handles Twilio's incoming-message webhook."""
+# Acknowledges the open page sent to this number, if any (paging's); True when it did.
+Acknowledge = Callable[[Session, str, datetime], bool]
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime]):
+
+class InboundSmsService:
+    """Handles Twilio's incoming-message webhook; `acknowledge` is paging's, for a provider's reply."""
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
+                 acknowledge: Acknowledge):
         self._session_factory = session_factory
         self._clock = clock
+        self._acknowledge = acknowledge
 
     def receive(self, message_sid: str, from_number: str, to_number: str, body: str) -> str:
         """Handle one inbound SMS; returns what it was handled as ("repeat" for a MessageSid seen before)."""
@@ -39,8 +44,7 @@ class InboundSmsService:
         log.info("sms %s from a number handled as %s", message_sid, handled_as)
         return handled_as
 
-    @staticmethod
-    def _act(session: Session, reply: Reply, from_number: str, now: datetime) -> str:
+    def _act(self, session: Session, reply: Reply, from_number: str, now: datetime) -> str:
         if reply == Reply.OPT_OUT:
             session.execute(insert_ignoring_duplicates(session, SmsOptOut, ("phone",)),
                             [dict(phone=from_number, opted_out_at=now)])
@@ -48,6 +52,6 @@ class InboundSmsService:
         if reply == Reply.OPT_IN:
             session.execute(delete(SmsOptOut).where(SmsOptOut.phone == from_number))
             return "opt-in"
-        if reply == Reply.OTHER and acknowledge_by_phone(session, from_number, now):
+        if reply == Reply.OTHER and self._acknowledge(session, from_number, now):
             return "acknowledgement"
         return "ignored"

@@ -1,14 +1,14 @@
 """Careline's outgoing SMS: each is queued once as a row (keyed by what it is for), then sent by an RQ job
 that retries with backoff; the row says what became of it, so none is lost silently.
 
-A body is rendered when it is sent, by the package the SMS belongs to (`RENDERERS`): the row keeps no
-text, so no patient data sits in it or in RQ's job arguments (only the row's id).
+A body is rendered when it is sent, by the package the SMS belongs to (the sender's `renderers`, wired by
+the composition root): the row keeps no text, so no patient data sits in it or in RQ's job arguments (only
+the row's id).
 """
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,19 +23,15 @@ from sms.errors import SendFailed
 
 log = logging.getLogger(__name__)
 
-MAX_SEND_ATTEMPTS = 4  # the first try and RQ's retries (sms.jobs.RETRY)
+MAX_SEND_ATTEMPTS = 4  # the first try and RQ's retries (jobs.sms.RETRY)
 TWILIO_UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient": the number replied STOP
 # Twilio refusals that another try cannot fix: invalid or unreachable number, not a mobile, not permitted.
 PERMANENT_ERRORS = frozenset({21211, 21612, 21614, 21408, 21606, 21610})
 
-# purpose -> "module:function" rendering (session, sms) -> body | None (None: nothing to send any more)
-RENDERERS = {
-    "receipt": "voicemail.receipts:receipt_body",
-    "page": "paging.texts:page_body",
-    "manager-alert": "paging.texts:page_body",
-}
-# purpose -> "module:function" told (session, sms) once the SMS was sent or failed for good
-RESULT_HOOKS = {"page": "paging.escalation:record_page_sms", "manager-alert": "paging.escalation:record_page_sms"}
+# Renders an SMS's body when it is sent; None: nothing to send any more.
+Renderer = Callable[[Session, OutboundSms], "str | None"]
+# Told once the SMS was sent or failed for good, with Careline's time.
+ResultHook = Callable[[Session, OutboundSms, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -62,18 +58,19 @@ def queue_sms(session: Session, items: list[QueuedSms], now: datetime) -> list[i
         OutboundSms.key.in_([i.key for i in items]), OutboundSms.status == "pending", OutboundSms.attempts == 0)))
 
 
-def _resolve(path: str) -> Callable:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 class SmsSender:
-    """Sends one queued SMS through Twilio's REST API, honouring STOP."""
+    """Sends one queued SMS through Twilio's REST API, honouring STOP.
 
-    def __init__(self, session_factory: sessionmaker[Session], twilio_factory: Callable, clock: Callable[[], datetime]):
+    `renderers` (by purpose) write the bodies; `result_hooks` (by purpose) are told what became of an SMS.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], twilio_factory: Callable, clock: Callable[[], datetime],
+                 renderers: Mapping[str, Renderer], result_hooks: Mapping[str, ResultHook]):
         self._session_factory = session_factory
         self._twilio = twilio_factory
         self._clock = clock
+        self._renderers = dict(renderers)
+        self._result_hooks = dict(result_hooks)
 
     def send(self, sms_id: int) -> str:
         """Send the SMS `sms_id` if it is still pending; returns its status. Raises SendFailed to be retried."""
@@ -85,7 +82,7 @@ class SmsSender:
                 self._finish(session, sms, "opted-out")
                 log.info("sms=%s purpose=%s not sent: the number opted out (STOP)", sms.id, sms.purpose)
                 return sms.status
-            body = _resolve(RENDERERS[sms.purpose])(session, sms)
+            body = self._renderers[sms.purpose](session, sms)
             if body is None:
                 self._finish(session, sms, "failed")
                 log.info("sms=%s purpose=%s not sent: nothing to say any more", sms.id, sms.purpose)
@@ -134,9 +131,9 @@ class SmsSender:
 
     def _finish(self, session: Session, sms: OutboundSms, status: str) -> None:
         sms.status = status
-        hook = RESULT_HOOKS.get(sms.purpose)
+        hook = self._result_hooks.get(sms.purpose)
         if hook:
-            _resolve(hook)(session, sms, self._clock())
+            hook(session, sms, self._clock())
 
 
 def _practice_number(session: Session, practice_id: int | None) -> str:

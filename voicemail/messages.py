@@ -4,8 +4,33 @@ from __future__ import annotations
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
+from calllog.record import CallRecord
+from calllog.writer import RebuiltCalls
 from core.upsert import insert_ignoring_duplicates
 from models import Message
+
+
+def keep_messages(batch: RebuiltCalls) -> None:
+    """The call log rebuilt these calls: save their messages, their recordings' and transcriptions' news."""
+    session, events = batch.session, batch.events
+    save_messages(session, [
+        _message_row(r, batch.caller_ids.get(r.from_number), events[r.call_sid])
+        for r in batch.records if r.message is not None and r.practice_id is not None])
+    record_recording_statuses(session, {
+        row.data["recording_sid"]: row.data["status"]
+        for r in batch.records for row in events[r.call_sid] if row.kind == "recording-status"})
+    record_transcriptions(session, [
+        row.data for r in batch.records for row in events[r.call_sid] if row.kind == "transcription"])
+
+
+def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
+    message = record.message
+    created_at = [r.occurred_at for r in rows if r.kind == "message" and r.data.get("kept")][-1]
+    return dict(practice_id=record.practice_id, call_sid=record.call_sid, caller_id=caller_id,
+                from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
+                duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],
+                recording_url=message["recording_url"], created_at=created_at, after_hours=record.after_hours,
+                transcription_status="pending" if message.get("transcription_requested") else None)
 
 
 def save_messages(session: Session, messages: list[dict]) -> None:

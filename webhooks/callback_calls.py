@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.prompts import prompts_for
-from callbacks.errors import TaskClosed, TaskNotFound
 from callbacks.tasks import CallbackConnect, CallbackTaskService
+from web.problems import problem_for
 from webhooks.security import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,7 @@ def _twiml(xml: str) -> Response:
 
 
 def _service() -> CallbackTaskService:
-    services = current_app.extensions["careline"]
-    return CallbackTaskService(services.session_factory, services.clock, lambda: services.twilio,
-                               services.public_base_url, append_events=services.calllog.append)
+    return current_app.extensions["careline"].callback_tasks
 
 
 def _task_query() -> tuple[int, int]:
@@ -126,15 +124,14 @@ def _agent_leg(where: str, accept: bool) -> Response:
                                                           attempt=attempt)))
         action = url_for("callback_calls.dial_result", task=task_id, attempt=attempt)
         return _twiml(connect_to_patient(connect, action))
-    except TaskClosed:
-        log.info("call=%s callback task %s is closed: hanging up", call_sid or "-", request.args.get("task"))
-        return _twiml(say_and_hang_up("task_closed"))
-    except TaskNotFound:
-        log.warning("call=%s callback task %s not found: hanging up", call_sid or "-", request.args.get("task"))
-        return _twiml(say_and_hang_up("task_unknown"))
-    except Exception as exc:  # noqa: BLE001 - the agent hears an apology, never an application error
-        _log_fault(where, exc)
-        return _twiml(say_and_hang_up("fault"))
+    except Exception as exc:  # noqa: BLE001 - the agent hears what the table says or an apology, never an error
+        problem = problem_for(exc)  # web/problems.py: a closed or unknown task has its own prompt
+        if problem is None or problem.prompt is None:
+            _log_fault(where, exc)
+            return _twiml(say_and_hang_up("fault"))
+        log.info("call=%s callback task %s: %s, hanging up", call_sid or "-", request.args.get("task"),
+                 problem.error_id)
+        return _twiml(say_and_hang_up(problem.prompt))
 
 
 @bp.post("/dial-result")

@@ -7,8 +7,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from core.errors import DependencyDown
-from sms.inbound import InboundSmsService
-from webhooks.phone import normalize_number
+from core.phone import normalize_number
+from web.problems import problem_for
 from webhooks.security import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,11 @@ def incoming():
     if missing:
         log.warning("refused %s: missing %s", request.path, ", ".join(missing))
         return jsonify(error_id="missing-parameter", details={"missing": missing}), 400
-    services = current_app.extensions["careline"]
     try:
-        InboundSmsService(services.session_factory, services.clock).receive(
+        current_app.extensions["careline"].inbound_sms.receive(
             form["MessageSid"], normalize_number(form["From"]), normalize_number(form["To"]), form.get("Body", ""))
-    except DependencyDown:
-        log.error("sms %s could not be handled: the database is down", form["MessageSid"])
-        return jsonify(error_id="service-unavailable", details={"dependency": "database"}), 503
+    except DependencyDown as exc:
+        log.error("sms %s could not be handled: the %s is down", form["MessageSid"], exc)
+        problem = problem_for(exc)
+        return jsonify(problem.body()), problem.status
     return Response(str(MessagingResponse()), status=200, mimetype="application/xml")

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from core.phone import normalize_number
 from ivr.hold_audio import hold_clip_wav
-from ivr.service import IvrService, VoiceRequest
-from webhooks.phone import normalize_number
+from ivr.service import IvrService
+from ivr.turns import VoiceRequest
 from webhooks.security import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _twiml(xml: str) -> Response:
 
 
 def _ivr() -> IvrService:
-    return IvrService(current_app.extensions["careline"], lambda endpoint, **query: url_for(endpoint, **query))
+    return current_app.extensions["careline"].ivr
 
 
 def _voice_request(required=REQUIRED) -> VoiceRequest:
@@ -129,35 +130,35 @@ def message_urgent(ivr: IvrService, req: VoiceRequest) -> str:
 @voice_webhook
 def queue_wait(ivr: IvrService, req: VoiceRequest) -> str:
     """The hold loop's Redirect: the next turn of holding, or the agent's Dial. 200 TwiML, 400, 403."""
-    return ivr.queue_wait(req)
+    return ivr.queue.wait(req)
 
 
 @bp.post("/queue/key")
 @voice_webhook
 def queue_key(ivr: IvrService, req: VoiceRequest) -> str:
     """Gather action while holding: 1 a message, 2 a callback. 200 TwiML, 400, 403."""
-    return ivr.queue_key(req)
+    return ivr.queue.key(req)
 
 
 @bp.post("/queue/connect")
 @voice_webhook
 def queue_connect(ivr: IvrService, req: VoiceRequest) -> str:
     """Where dispatch redirects a matched call (REST calls.update): dial its agent. 200 TwiML, 400, 403."""
-    return ivr.queue_connect(req)
+    return ivr.queue.connect(req)
 
 
 @bp.post("/queue/dial-result")
 @voice_webhook
 def queue_dial_result(ivr: IvrService, req: VoiceRequest) -> str:
     """Dial action of an agent's ring: talk ended, or no answer and the next agent. 200 TwiML, 400, 403."""
-    return ivr.queue_dial_result(req)
+    return ivr.queue.dial_result(req)
 
 
 @bp.post("/queue/choice")
 @voice_webhook
 def queue_choice(ivr: IvrService, req: VoiceRequest) -> str:
     """Gather action of "1 a message, 2 a callback". 200 TwiML, 400, 403."""
-    return ivr.queue_choice(req)
+    return ivr.queue.choice(req)
 
 
 def _leg_webhook(handler, leg_args):
@@ -203,14 +204,14 @@ def agent_leg_webhook(handler):
 @agent_leg_webhook
 def queue_whisper(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: int) -> str:
     """<Number url> of an agent's ring: the whisper, press 1 to accept. 200 TwiML, 400, 403."""
-    return ivr.queue_whisper(req, caller_sid, agent_id)
+    return ivr.queue.whisper(req, caller_sid, agent_id)
 
 
 @bp.post("/queue/accept")
 @agent_leg_webhook
 def queue_accept(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: int) -> str:
     """Gather action of the whisper: 1 connects the caller. 200 TwiML, 400, 403."""
-    return ivr.queue_accept(req, caller_sid, agent_id)
+    return ivr.queue.accept(req, caller_sid, agent_id)
 
 
 @bp.post("/on-call/patch")
@@ -218,14 +219,14 @@ def queue_accept(ivr: IvrService, req: VoiceRequest, caller_sid: str, agent_id: 
 def on_call_patch(ivr: IvrService, req: VoiceRequest) -> str:
     """Where an agent's patch redirects the caller (REST calls.update): ring the on-call provider. 200 TwiML, 400,
     403."""
-    return ivr.on_call_patch(req)
+    return ivr.on_call.patch(req)
 
 
 @bp.post("/on-call/result")
 @voice_webhook
 def on_call_result(ivr: IvrService, req: VoiceRequest) -> str:
     """Dial action of the on-call provider's ring: talked, or an urgent message. 200 TwiML, 400, 403."""
-    return ivr.on_call_result(req)
+    return ivr.on_call.result(req)
 
 
 def _practice_args() -> tuple[int]:
@@ -245,14 +246,14 @@ def provider_leg_webhook(leg_args=tuple):
 @provider_leg_webhook(_practice_args)
 def on_call_whisper(ivr: IvrService, req: VoiceRequest, practice_id: int) -> str:
     """<Number url> of the provider's ring: who calls, press 1. 200 TwiML, 400, 403."""
-    return ivr.on_call_whisper(req, practice_id)
+    return ivr.on_call.whisper(req, practice_id)
 
 
 @bp.post("/on-call/accept")
 @provider_leg_webhook()
 def on_call_accept(ivr: IvrService, req: VoiceRequest) -> str:
     """Gather action of the provider's whisper: 1 bridges the caller. 200 TwiML, 400, 403."""
-    return ivr.on_call_accept(req)
+    return ivr.on_call.accept(req)
 
 
 @bp.get("/hold-audio.wav")

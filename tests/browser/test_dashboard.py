@@ -16,7 +16,6 @@ import requests
 
 from callsim import Callee, Caller
 from careline.app import create_app
-from careline.services import install
 from agents.passwords import PasswordService
 from tests.browser.conftest import ARTIFACTS
 from tests.integration.conftest import (PHONE_AGENTS_TOML,
@@ -165,7 +164,6 @@ def live(serve, config, services, history):
     url = serve(served)
     yield url
     served.extensions["careline"].close()
-    install(services)  # create_app made the served app's services the process's current ones
 
 
 def api_metrics(live: str, token: str, practice: str, date_from: date, date_to: date) -> dict:

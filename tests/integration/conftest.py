@@ -15,7 +15,6 @@ from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
 from core.config import Config
 from core.db import session_scope
-from careline.services import install
 from careline.worker import CarelineWorker
 from models import Agent, Practice
 from practices.loader import load_config_text
@@ -203,7 +202,7 @@ def run_jobs(services, clock: Clock, until: datetime | None = None) -> int:
         if queue.count == 0:
             return ran
         ran += queue.count
-        CarelineWorker([queue], connection=queue.connection, clock=clock).work(burst=True)
+        CarelineWorker([queue], connection=queue.connection, services=services).work(burst=True)
     raise AssertionError("jobs kept coming")
 
 
@@ -356,4 +355,3 @@ def redis_down_client(config, services, agents):
     down.extensions["careline"].clock = services.clock
     yield down.test_client()
     down.extensions["careline"].close()
-    install(services)  # create_app made the broken services the process's current ones

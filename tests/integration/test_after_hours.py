@@ -15,7 +15,7 @@ from sqlalchemy import select
 from callsim import Callee, Caller
 from calllog.events import STREAM_KEY, Event
 from models import Call, CallbackTask, InboundSms, Message, OnCallPage, OutboundSms, PageEvent, QueueEvent, SmsOptOut
-from paging.jobs import sweep_follow_ups
+from jobs.paging import sweep_follow_ups
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, bearer, issue, load_practices,
                                         post_at_once, run_jobs, simulator, with_rest_standin)
@@ -248,7 +248,7 @@ def test_given_a_page_unacknowledged_then_it_escalates_again_then_the_next_provi
     registry = services.jobs.scheduled_job_registry
     (page,) = rows(services, OnCallPage)
     (step,) = [job for job in map(services.jobs.fetch_job, registry.get_job_ids())
-               if job.func_name == "paging.jobs.run_page_step"]
+               if job.func_name == "jobs.paging.run_page_step"]
     assert step.args == (page.id, 1) and step.retries_left == 3
     assert registry.get_scheduled_time(step).replace(tzinfo=paged_at.tzinfo) == \
         (paged_at + timedelta(minutes=10)).replace(microsecond=0)
@@ -320,7 +320,7 @@ def test_given_a_lost_step_job_then_the_sweep_runs_it_late(ahsim, services, drai
     urgent_message_with_nobody_on_duty(ahsim, drain, services, clock)
     services.jobs.scheduled_job_registry.remove(services.jobs.scheduled_job_registry.get_job_ids()[0])
     clock.now += timedelta(minutes=12)
-    assert sweep_follow_ups() == 1
+    assert sweep_follow_ups(services) == 1
     run_jobs(services, clock)
     assert len(texts_to(standin, DR_RIVERA)) == 2
 
@@ -336,9 +336,9 @@ def test_given_sms_fails_then_rq_retries_it_with_backoff_and_it_is_sent(ahsim, s
     assert (sms.purpose, sms.status, sms.attempts, sms.error_code) == ("receipt", "pending", 1, 20500)
     assert "RQ retries it" in caplog.text
     (retry,) = [job for job in map(services.jobs.fetch_job, services.jobs.scheduled_job_registry.get_job_ids())
-                if job.func_name == "sms.jobs.send_sms"]
+                if job.func_name == "jobs.sms.send_sms"]
     assert retry.retries_left == 2
-    # The retry is due 10 s (sms.jobs.RETRY's first interval) after the failure on Careline's clock, whatever
+    # The retry is due 10 s (jobs.sms.RETRY's first interval) after the failure on Careline's clock, whatever
     # the real date: not a second earlier, and then it runs again.
     failed_at = clock.now
     assert services.jobs.scheduled_job_registry.get_scheduled_time(retry) == \

@@ -15,6 +15,7 @@ from sqlalchemy import select
 import core.twilio_rest
 from callsim import Caller
 from callsim.rest import WAV_BYTES
+from careline.app import create_app
 from models import Message, MessageAccess
 from tests.integration.conftest import (ACCOUNT_SID, AGENTS_TOML, AUTH_TOKEN, CALLER, NORTHSIDE, OPEN_TIME,
                                         PRACTICES_TOML, bearer, issue, load_practices, with_rest_standin)
@@ -290,11 +291,16 @@ def silent_twilio():
 
 
 def test_given_twilio_not_answering_when_played_then_502_after_the_timeout(
-        client, token, left, services, silent_twilio, monkeypatch, session_factory, caplog):
+        config, token, left, services, silent_twilio, monkeypatch, session_factory, caplog):
     caplog.set_level(logging.INFO)
-    services.config = dataclasses.replace(services.config, TWILIO_API_BASE_URL=silent_twilio)
+    silent = create_app(dataclasses.replace(config, TWILIO_API_BASE_URL=silent_twilio))
+    silent.extensions["careline"].clock = services.clock
     monkeypatch.setattr(core.twilio_rest, "REST_TIMEOUT_SECONDS", 0.2)
-    response = client.get(f"/api/messages/{left['urgent'].id}/recording", headers=bearer(token("ana")))
+    try:
+        response = silent.test_client().get(f"/api/messages/{left['urgent'].id}/recording",
+                                            headers=bearer(token("ana")))
+    finally:
+        silent.extensions["careline"].close()
     assert response.status_code == 502
     assert response.get_json()["error_id"] == "recording-unavailable"
     assert "ReadTimeout" in caplog.text and CALLER not in caplog.text

@@ -199,7 +199,7 @@ def test_given_a_task_call_marked_urgent_afterwards_then_the_task_becomes_due_by
                                                           OPEN_TIME + timedelta(minutes=15))
     # An agent tries; a late callback for the call (its recording's status) then rebuilds the record.
     tasks = CallbackTaskService(services.session_factory, lambda: OPEN_TIME + timedelta(minutes=10), lambda: None,
-                                lambda: "")
+                                services.links, services.calllog.append, services.redis, ring_overhead_seconds=5)
     tasks.record_attempt(task.id, people["ben"], "no-answer", lambda practice_id: True)
     services.calllog_writer.persist([Event(sid, "recording-status", "recording:RE1:completed",
                                            OPEN_TIME + timedelta(minutes=11),
@@ -249,7 +249,7 @@ def test_given_tasks_of_several_practices_then_the_list_is_filtered_ordered_urge
 
 def test_given_a_user_answering_for_no_practice_then_no_task_is_listed(services, session_factory, people):
     left_call(services, OPEN_TIME)
-    tasks = CallbackTaskService(services.session_factory, services.clock, lambda: None, lambda: "")
+    tasks = services.callback_tasks
     assert tasks.list(lambda practice_id: False) == []
     assert len(tasks.list(lambda practice_id: True)) == 1
 

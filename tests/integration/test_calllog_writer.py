@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from calllog.events import Event
 from calllog.writer import CallLogWriter
+from careline.services import ON_CALLS_REBUILT
 from models import Call, CallbackTask, CallbackTaskCall, Caller, Message
 from tests.integration.conftest import NORTHSIDE
 
@@ -76,7 +77,7 @@ def test_given_one_batch_with_repeat_and_withheld_callers_then_one_task_per_know
 def test_given_two_writers_at_once_then_one_task_for_the_caller(services, session_factory):
     practice = northside_id(services)
     batches = [hung_up_call(f"CA{n:032d}", "+13125550177", n, practice) for n in range(8)]
-    writers = [CallLogWriter(session_factory, None) for _ in range(2)]
+    writers = [CallLogWriter(session_factory, None, on_rebuilt=ON_CALLS_REBUILT) for _ in range(2)]
     errors = []
 
     def write(writer, mine):

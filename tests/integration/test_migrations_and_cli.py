@@ -147,7 +147,7 @@ def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log
     from pathlib import Path
 
     from callsim import Caller
-    from calllog.jobs import drain_call_events
+    from jobs.calllog import drain_call_events
     from models import Call
     from tests.integration.conftest import CALLER, NORTHSIDE
 

@@ -17,7 +17,7 @@ from callsim import Callee, Caller
 from callsim.clock import DIAL_RING_BUFFER_SECONDS as TWILIO_RING_BUFFER_SECONDS
 from models import AgentStatusChange, Call, CallbackTask, CallbackTaskCall, Message, QueueEvent
 from queueing.dispatch import Dispatcher
-from queueing.jobs import dispatch_for_agent, schedule_wrap_up_end, sweep_queues
+from jobs.queue import dispatch_for_agent, sweep_queues
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue
 from tests.integration.conftest import (PHONE_AGENTS_TOML, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
@@ -372,10 +372,10 @@ def test_given_status_callback_lost_then_the_sweep_removes_the_caller_after_120_
     assert services.queue.position(result.call_sid) is not None  # nobody told Careline
 
     clock.now = last_seen + timedelta(seconds=119)
-    assert sweep_queues() == 0
+    assert sweep_queues(services) == 0
     assert services.queue.position(result.call_sid) is not None
     clock.now = last_seen + timedelta(seconds=121)
-    assert sweep_queues() == 1
+    assert sweep_queues(services) == 1
     assert services.queue.position(result.call_sid) is None
     drain()
     (abandoned,) = [e for e in queue_events(session_factory, result.call_sid) if e.kind == "abandoned"]
@@ -397,8 +397,8 @@ def test_given_a_withheld_number_then_no_callback_is_offered(nia_busy, qsim, ser
     assert "press 2" not in heard(result).split("Please stay on the line.")[-1]
 
 
-def test_given_redis_down_when_caller_asks_for_someone_then_a_message_is_taken(qsim, services, caplog):
-    services.queue = CallQueue(redis.Redis.from_url(REDIS_NOWHERE, decode_responses=True))
+def test_given_redis_down_when_caller_asks_for_someone_then_a_message_is_taken(qsim, services, caplog, monkeypatch):
+    monkeypatch.setattr(services.queue, "redis", redis.Redis.from_url(REDIS_NOWHERE, decode_responses=True))
     result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(6, then="#"))
     assert "Our team cannot take your call live right now, so I will take a message" in heard(result)
     assert "Thank you, your message has been saved." in heard(result)
@@ -417,7 +417,7 @@ def test_given_an_agent_in_wrap_up_then_the_next_caller_waits_for_its_end_and_th
     assert nia.status == AgentStatus.WRAP_UP
     scheduled = ScheduledJobRegistry("careline", connection=services.jobs.connection)
     jobs = [services.jobs.fetch_job(job_id) for job_id in scheduled.get_job_ids()]
-    wrap_up_ends = [job for job in jobs if job.func_name == "queueing.jobs.dispatch_for_agent"]
+    wrap_up_ends = [job for job in jobs if job.func_name == "jobs.queue.dispatch_for_agent"]
     assert [job.args for job in wrap_up_ends] == [(people["nia"],)]  # the dispatch at the wrap-up's end
     assert wrap_up_ends[0].retries_left == 3  # a worker dying mid-job: RQ runs it again
     second_start = clock.now.timestamp()
@@ -438,7 +438,7 @@ def test_given_the_wrap_up_job_runs_then_the_agent_takes_the_waiting_caller(
     waiting = "CA" + "7" * 32
     queue.enqueue(pid, waiting, urgent=False, language=None, now=clock.now)
     clock.now += timedelta(seconds=11)
-    assert dispatch_for_agent(people["nia"]) == 1
+    assert dispatch_for_agent(services, people["nia"]) == 1
     assert queue.position(waiting).state == CallerState.OFFERED
     (update,) = standin.requests_for("calls.update")
     assert waiting in update.path
@@ -452,17 +452,17 @@ def test_given_the_wrap_up_job_fails_when_redis_is_down_then_rq_runs_it_again_an
     waiting = "CA" + "7" * 32
     queue.enqueue(pid, waiting, urgent=False, language=None, now=clock.now)
     wrap_up_ends = clock.now + timedelta(seconds=10)
-    schedule_wrap_up_end(services.jobs, people["nia"], wrap_up_ends)
+    services.scheduler.wrap_up_end(people["nia"], wrap_up_ends)
     # The worker's first try finds Redis down: the job raises, and RQ schedules it again 1 s later
-    # (queueing.jobs.RETRY) on Careline's clock.
-    services.__dict__["dispatcher"] = Dispatcher(
+    # (jobs.queue.RETRY) on Careline's clock.
+    dispatcher, services.dispatcher = services.dispatcher, Dispatcher(
         CallQueue(redis.Redis.from_url(REDIS_NOWHERE, decode_responses=True)), lambda: services.twilio,
-        services.directory, services.calllog.append, services.public_base_url)
+        services.directory, services.calllog.append, services.links)
     assert run_jobs(services, clock, until=wrap_up_ends) == 1
     assert queue.position(waiting).state == CallerState.WAITING
     (retry,) = services.jobs.scheduled_job_registry.get_job_ids()
     assert services.jobs.scheduled_job_registry.get_scheduled_time(retry) == wrap_up_ends + timedelta(seconds=1)
-    del services.__dict__["dispatcher"]  # Redis is back
+    services.dispatcher = dispatcher  # Redis is back
     assert run_jobs(services, clock, until=wrap_up_ends + timedelta(seconds=1)) == 1
     assert queue.position(waiting).state == CallerState.OFFERED
     (update,) = standin.requests_for("calls.update")

@@ -1,0 +1,42 @@
+"""The call queue's jobs: the end of an agent's wrap-up, and the sweep.
+
+`sweep_queues` runs every SWEEP_INTERVAL_SECONDS from RQ's cron scheduler (`careline/cron.py`, the
+Procfile's `cron` process): it removes callers whose calls ended unnoticed and dispatches every practice,
+so a missed trigger (a lost status callback, a worker that died mid-job, a wrap-up job that never ran)
+leaves no caller or agent stuck for longer than that.
+"""
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+
+from queueing.events import abandoned_event
+from jobs import JobServices
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 15
+# A caller's hold loop touches it every hold turn (a clip, 12 s) and while an agent's phone rings for it
+# (agent_ring_seconds, at most 60, plus Twilio's 5 s and the whisper); a caller not seen for this long has
+# no live call behind it.
+STALE_AFTER_SECONDS = 120
+JOB_TIMEOUT_SECONDS = 60
+RETRY = Retry(max=3, interval=[1, 5, 15])  # seconds between tries
+
+
+def dispatch_for_agent(services: JobServices, agent_id: int) -> int:
+    """Offer the agent the next caller (its wrap-up ended); returns how many callers were matched."""
+    return len(services.dispatcher.dispatch_for_agent(agent_id, services.clock()).matches)
+
+
+def sweep_queues(services: JobServices) -> int:
+    """Remove callers whose calls ended unnoticed, then dispatch every practice; returns how many went."""
+    now = services.clock()
+    removed = services.queue.sweep(now, STALE_AFTER_SECONDS)
+    for gone in removed:
+        log.warning("call=%s removed from the queue by the sweep (no hold turn for %s s)", gone.call_sid,
+                    STALE_AFTER_SECONDS)
+    services.calllog.append([abandoned_event(gone, now) for gone in removed])
+    services.dispatcher.dispatch(services.directory.practice_ids(), now)
+    return len(removed)

@@ -1,0 +1,71 @@
+"""`RqScheduler`: the flows' `core.schedule.Scheduler` on RQ. Jobs are enqueued by reference to their
+functions in this package; times come from Careline's clock (`enqueue_at`), never RQ's own."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import redis
+from rq import Queue
+
+from core.clock import Clock
+from jobs import calllog, paging, queue, sms
+
+log = logging.getLogger(__name__)
+
+
+class RqScheduler:
+    """Enqueues Careline's jobs on `jobs` (an RQ queue); `drain_delay_seconds` gathers call events a moment."""
+
+    def __init__(self, jobs: Queue, clock: Clock, drain_delay_seconds: float):
+        self._jobs = jobs
+        self._clock = clock
+        self._drain_delay_seconds = drain_delay_seconds
+
+    def drain_call_log(self) -> None:
+        """Run the drain after the delay, so the events of that moment are written as one batch.
+
+        Called when an event set the drain flag anew. If this fails, nothing is lost: the events stay in the
+        stream, the flag expires, and the next event schedules the drain again.
+        """
+        options = dict(job_timeout=calllog.DRAIN_JOB_TIMEOUT_SECONDS, result_ttl=60)
+        try:
+            if self._drain_delay_seconds > 0:
+                at = self._clock() + timedelta(seconds=self._drain_delay_seconds)
+                self._jobs.enqueue_at(at, calllog.drain_call_events, **options)
+            else:
+                self._jobs.enqueue(calllog.drain_call_events, **options)
+        except redis.RedisError as exc:
+            log.warning("could not schedule the call-log drain (%s)", type(exc).__name__)
+
+    def wrap_up_end(self, agent_id: int, at: datetime) -> None:
+        """Dispatch for the agent when its wrap-up ends (RQ's scheduler, in the worker, enqueues it then).
+
+        If this fails the agent is not lost: it is free from `at` on, and the next hold turn or sweep offers it.
+        """
+        try:
+            self._jobs.enqueue_at(at, queue.dispatch_for_agent, int(agent_id), job_timeout=queue.JOB_TIMEOUT_SECONDS,
+                                  result_ttl=60, retry=queue.RETRY)
+        except redis.RedisError as exc:
+            log.warning("agent %s: could not schedule the end of its wrap-up (%s)", agent_id, type(exc).__name__)
+
+    def page_step(self, page_id: int, step: int, at: datetime | None = None) -> None:
+        """Run step `step` of the page at `at` (now when None). If Redis fails the sweep runs it when due."""
+        options = dict(job_timeout=paging.JOB_TIMEOUT_SECONDS, retry=paging.RETRY)
+        try:
+            if at is None:
+                self._jobs.enqueue(paging.run_page_step, int(page_id), int(step), **options)
+            else:
+                self._jobs.enqueue_at(at, paging.run_page_step, int(page_id), int(step), **options)
+        except redis.RedisError as exc:
+            log.warning("page=%s step %s could not be scheduled (%s); the sweep will run it", page_id, step,
+                        type(exc).__name__)
+
+    def send_sms(self, sms_ids: list[int]) -> None:
+        """Have the worker send these SMS now. If Redis fails, the rows stay pending and the sweep sends them."""
+        for sms_id in sms_ids:
+            try:
+                self._jobs.enqueue(sms.send_sms, int(sms_id), job_timeout=sms.JOB_TIMEOUT_SECONDS, retry=sms.RETRY,
+                                   result_ttl=300)
+            except redis.RedisError as exc:
+                log.warning("sms=%s could not be enqueued (%s); the sweep will send it", sms_id, type(exc).__name__)
