@@ -50,12 +50,6 @@ class Links:
             raise RuntimeError("Links.bind(app.url_map) was not called")
         return self._paths.build(endpoint, values)
 
-    def base_url(self) -> str:
-        """PUBLIC_BASE_URL, or inside a request without it, the request's host (development); else ""."""
-        if self._base:
-            return self._base
-        return request.host_url.rstrip("/") if has_request_context() else ""
-
     def _adapter_for(self, base: str) -> MapAdapter:
         parts = urlsplit(base)
         return self._url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https")
