@@ -1,4 +1,5 @@
-"""Who is calling the JSON API (`Authorization: Bearer TOKEN`) and what they may do."""
+"""Who is calling the JSON API and what they may do: `Authorization: Bearer TOKEN`, or the console's session
+(the desk's own requests; a change needs the page's CSRF token too)."""
 from __future__ import annotations
 
 import functools
@@ -7,13 +8,18 @@ import re
 from collections.abc import Iterable
 
 from flask import current_app, g, request
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
-from api.errors import AgentNotFound, NotAllowed, NotAuthenticated
+from api.errors import AgentNotFound, CsrfFailed, NotAllowed, NotAuthenticated
 from agents.users import ApiUser, find_user, may_act_on
 from models import ROLES
+from web.sessions import signed_in_user
 
 log = logging.getLogger(__name__)
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "X-CSRFToken"  # the console page's token (<meta name="csrf-token">), as Flask-WTF reads it
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750's b64token
 
 
@@ -61,10 +67,26 @@ def acting_on(agent_id: int) -> ApiUser:
     return target
 
 
+def _check_csrf() -> None:
+    """A request that changes something with the session cookie must carry the page's CSRF token: a cookie
+    alone could come from another site's form."""
+    try:
+        validate_csrf(request.headers.get(CSRF_HEADER, ""))
+    except ValidationError as exc:
+        log.info("api: refused %s %s: session without a valid CSRF token", request.method, request.path)
+        raise CsrfFailed("send the page's CSRF token in the X-CSRFToken header; reload the page if it expired") \
+            from exc
+
+
 def _authenticate() -> ApiUser:
     header = request.headers.get("Authorization", "")
     if not header:
-        raise NotAuthenticated("this needs an API token: send the header Authorization: Bearer TOKEN")
+        user = signed_in_user()  # the desk: the console's session, its cookie sent by the browser
+        if user is None:
+            raise NotAuthenticated("this needs an API token: send the header Authorization: Bearer TOKEN")
+        if request.method not in SAFE_METHODS:
+            _check_csrf()
+        return user
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(credentials):

@@ -25,6 +25,13 @@ class NotAuthenticated(ApiError):
         self.bearer_error = bearer_error  # RFC 6750's `error` of the WWW-Authenticate challenge, if any
 
 
+class CsrfFailed(ApiError):
+    """A change sent with the console's session cookie but without the page's CSRF token."""
+
+    status = 400
+    error_id = "csrf-failed"
+
+
 class NotAllowed(ApiError):
     """A valid token whose user may not do this."""
 

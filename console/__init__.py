@@ -37,7 +37,7 @@ def _set_up(state) -> None:
     app = state.app
     config = app.extensions["careline"].config
     app.config.update(
-        SESSION_COOKIE_NAME="careline_console", SESSION_COOKIE_PATH="/console", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_NAME="careline_console", SESSION_COOKIE_PATH="/", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=config.PUBLIC_BASE_URL.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_TIME_LIMIT=None)  # a token lives as long as its session: a page left open still signs out

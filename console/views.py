@@ -4,13 +4,14 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, jsonify, redirect, render_template, request, session, url_for
 
 from agents.users import ApiUser
 from console import bp
 from console.dashboard import DashboardService
 from console.errors import NotAllowed, NotSignedIn
 from console.period import PERIOD_LABELS
+from web.sessions import signed_in_user
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +26,6 @@ def _services():
 
 def _dashboard_service() -> DashboardService:
     return _services().dashboard
-
-
-def signed_in_user() -> ApiUser | None:
-    """The person this request's session belongs to, or None; a session whose password has changed since
-    it signed in is cleared."""
-    if "console_user" in g:
-        return g.console_user
-    user = None
-    agent_id, marker = session.get("agent_id"), session.get("password_marker")
-    if isinstance(agent_id, int) and isinstance(marker, str):
-        found = _services().passwords.find(agent_id, marker)
-        if found is None:
-            session.clear()
-        else:
-            user = found.user
-    g.console_user = user
-    return user
 
 
 def console_user_required(view):

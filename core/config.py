@@ -49,7 +49,19 @@ class Config:
     # timeout is a ring budget minus this, so the whole ring fits the budget.
     DIAL_RING_OVERHEAD_SECONDS: int = 5
     LOG_LEVEL: str = "INFO"
+    # The desk's softphone: Twilio access tokens are signed with an API key; calls the browser places go to
+    # the TwiML app. Empty: the desk works without a softphone (agents with a phone are rung on it).
+    TWILIO_API_KEY_SID: str = ""
+    TWILIO_API_KEY_SECRET: str = ""
+    TWILIO_TWIML_APP_SID: str = ""
+    # The reasons an agent picks from when pausing at the desk, comma-separated.
+    PAUSE_REASONS: str = "Break,Lunch,Training,Callbacks,Meeting"
     extra: dict = field(default_factory=dict)
+
+    @property
+    def pause_reasons(self) -> list[str]:
+        """PAUSE_REASONS as a list, blanks dropped."""
+        return [reason.strip() for reason in self.PAUSE_REASONS.split(",") if reason.strip()]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Config":

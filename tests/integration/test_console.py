@@ -106,7 +106,7 @@ def test_given_the_right_password_when_signing_in_then_a_fresh_locked_down_sessi
     assert response.status_code == 303 and response.headers["Location"] == "/console/"
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("careline_console=")
-    for attribute in ("HttpOnly", "SameSite=Lax", "Path=/console", "Secure"):  # PUBLIC_BASE_URL is https
+    for attribute in ("HttpOnly", "SameSite=Lax", "Path=/", "Secure"):  # PUBLIC_BASE_URL is https
         assert attribute in cookie
     with client.session_transaction("/console/") as fresh:
         assert "planted" not in fresh and fresh["agent_id"] != 999
