@@ -3,6 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The console's browser packages (package.json): `npm ci` again whenever the lock file changes.
+NPM_STAMP := node_modules/.installed-$(shell cksum package-lock.json | cut -d' ' -f1)
 
 .PHONY: install run test test-sqlite test-postgresql bench clean
 
@@ -12,7 +14,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
 	rm -f $(VENV)/.installed-*; touch $@
 
-install: $(STAMP)
+# --ignore-scripts: the packages are served as built files; no package runs code on this machine at install.
+$(NPM_STAMP): package-lock.json
+	scripts/ensure-node.sh
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn
+	rm -f node_modules/.installed-*; touch $@
+
+install: $(STAMP) $(NPM_STAMP)
 
 .env:
 	scripts/make-env.sh

@@ -20,3 +20,19 @@ class UnknownToken(LookupError):
 
 class PasswordRejected(ValueError):
     """A new password does not meet the rules (`agents.passwords.MIN_PASSWORD_LENGTH`)."""
+
+
+class SoftphoneNotConfigured(RuntimeError):
+    """The desk's softphone needs settings that are missing (`missing`: their names): no voice token is made."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(f"the softphone is not configured: set {', '.join(missing)}")
+        self.missing = missing
+
+
+class NoClientIdentity(LookupError):
+    """The agent has no Twilio Client identity (`client` in the configuration file), so no softphone."""
+
+    def __init__(self, agent_id: int):
+        super().__init__(f"agent {agent_id} has no Twilio Client identity (`client` in the configuration file)")
+        self.agent_id = agent_id

@@ -23,6 +23,7 @@ from core.errors import DependencyDown, redis_errors_as_dependency_down
 from metrics.rollup import refresh_agent_time
 from models import Agent
 from queueing.model import SETTABLE, AgentChange, AgentStatus, AgentView
+from queueing.notices import AgentNotices
 from queueing.store import CallQueue
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,12 @@ class AgentStatusService:
     """Agents' live status in the call queue, and its history in the database."""
 
     def __init__(self, session_factory: sessionmaker[Session], queue: CallQueue, clock: Callable[[], datetime],
-                 dispatcher=None):
+                 dispatcher=None, notices: AgentNotices | None = None):
         self.session_factory = session_factory
         self.queue = queue
         self.clock = clock
         self.dispatcher = dispatcher  # given: an agent that became free, or let a caller go, triggers dispatch
+        self.notices = notices or AgentNotices()  # the agent's desks (and its colleagues') hear of a change
 
     def set_status(self, agent_id: int, status: AgentStatus | str, reason: str | None = None) -> StatusResult:
         """Set the agent offline, available or paused (with `reason`), with its current practices and
@@ -89,6 +91,9 @@ class AgentStatusService:
             session.close()
         log.info("agent %s: asked %s; now %s%s", agent_id, status, change.status,
                  "" if change.changed else " (unchanged)")
+        if change.changed:  # before the dispatch, whose offer (if any) comes after it on the desk
+            withdrawn = change.released_call_sid if change.previous_status == AgentStatus.RINGING else None
+            self.notices.status_set(agent_id, change.status, change.reason, now, ended_offer=withdrawn)
         self._dispatch(change, now)
         return StatusResult(agent_id, status, change.changed, self._live_after(change, now))
 

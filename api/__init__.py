@@ -40,4 +40,4 @@ for _error in TABLE:
 
 
 # The routes register themselves on `bp`.
-from api import agent_status, callbacks, calls, messages, metrics, pages, queue_view, views  # noqa: E402,F401
+from api import agent_status, callbacks, calls, desk, messages, metrics, pages, queue_view, views  # noqa: E402,F401

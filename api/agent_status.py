@@ -78,6 +78,24 @@ def set_my_status():
     return _set_status(current_user().id)
 
 
+@bp.get("/agents/me/status")
+@token_required()
+def my_status():
+    """One's own live state (what the queue says), as the desk shows it. 200; 401; 503."""
+    me = current_user().id
+    return jsonify(id=me, state=state_json(_service().live_states([me]).get(me)),
+                   at=current_app.extensions["careline"].now().isoformat())
+
+
+@bp.get("/agents/me/day")
+@token_required()
+def my_day():
+    """One's shift so far (the last 12 hours): calls handled, average talk, offers missed. 200; 401; 503."""
+    day = current_app.extensions["careline"].agent_days.of(current_user().id)
+    return jsonify(since=day.since.isoformat(), calls_handled=day.calls_handled,
+                   talk_mean_seconds=day.talk_mean_seconds, offers_missed=day.offers_missed)
+
+
 @bp.post("/agents/<int:agent_id>/status")
 @token_required()
 def set_agent_status(agent_id: int):

@@ -26,14 +26,16 @@ def _reader() -> Reader:
 
 
 def message_json(message: MessageView) -> dict:
-    """A message as the API shows it; `recording_url` is Careline's own, never Twilio's."""
+    """A message as the API shows it; `recording_url` is Careline's own, never Twilio's (null without a recording:
+    a message an agent took, whose `author_agent_id` and form's `fields` are shown)."""
     links = current_app.extensions["careline"].links
+    recording_url = links.url("api.message_recording", message_id=message.id) if message.has_recording else None
     return {"id": message.id, "practice": message.practice_slug, "call_sid": message.call_sid,
             "created_at": message.created_at.isoformat(), "from": message.from_number,
             "language": message.language, "urgent": message.urgent, "after_hours": message.after_hours,
             "duration_seconds": message.duration_seconds, "recording_status": message.recording_status,
             "transcription": {"status": message.transcription_status, "text": message.transcription_text},
-            "recording_url": links.url("api.message_recording", message_id=message.id)}
+            "recording_url": recording_url, "author_agent_id": message.author_agent_id, "fields": message.fields}
 
 
 def _message_filter() -> MessageFilter:

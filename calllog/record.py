@@ -68,7 +68,7 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     practice_id = (incoming.data.get("practice_id") if incoming else None) or practice_ids_by_number.get(to_number)
 
     answered_by, first_voice_at = _answer(events)
-    if any(e.kind == "queue-connected" for e in events):
+    if any(e.kind in ("queue-connected", "message-taken") for e in events):
         answered_by = "agent"  # the IVR spoke first; a person (an agent) then took the call
     callback = next((e for e in events if e.kind == "callback-requested"), None)
     status, ended_at, duration = _final_status(events)
@@ -77,6 +77,10 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
         any(e.kind == "message-urgent" for e in events) or bool(message and message.get("urgent"))
     if message is not None and urgent:
         message = {**message, "urgent": True}
+    # A message an agent took (voicemail.taken) is saved with its callback task already: the call stays
+    # "answered" (unless the caller also left a recording) and needs no callback of its own; an urgent one
+    # makes the call urgent, not the caller's recorded message.
+    taken_urgent = any(e.kind == "message-taken" and e.data.get("urgent") for e in events)
     languages = [e.data["language"] for e in events if e.kind == "language"]
     language = languages[-1] if languages else (incoming.data.get("language") if incoming else None)
 
@@ -99,9 +103,9 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     return CallRecord(
         call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
         started_at=(incoming or first).occurred_at, first_voice_at=first_voice_at, answered_by=answered_by,
-        after_hours=bool(incoming and incoming.data.get("after_hours")), language=language, urgent=urgent,
-        outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration, message=message,
-        needs_callback=needs_callback, callback_queued_at=callback_queued_at)
+        after_hours=bool(incoming and incoming.data.get("after_hours")), language=language,
+        urgent=urgent or taken_urgent, outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration,
+        message=message, needs_callback=needs_callback, callback_queued_at=callback_queued_at)
 
 
 def _callback_call_record(call_sid: str, events: list[EventView]) -> CallRecord:

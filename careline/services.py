@@ -17,10 +17,12 @@ from twilio.rest import Client as TwilioClient
 from agents.passwords import PasswordService
 from agents.status import AgentStatusService
 from agents.tokens import TokenService
+from agents.voice_token import VoiceTokens
 from callbacks.attach import attach_from_calls
 from callbacks.tasks import CallbackTaskService
 from calllog.appender import CallLogAppender
 from calllog.writer import CallLogWriter, FollowUps
+from core.agent_feed import AgentFeed
 from core.clock import Clock, system_clock
 from core.config import Config
 from core.db import make_engine, make_session_factory
@@ -28,6 +30,10 @@ from core.links import Links
 from console.dashboard import DashboardService
 from console.throttle import SignInThrottle
 from core.twilio_rest import api_base_url, get_with_basic_auth, make_twilio_client
+from desk.day import AgentDays
+from desk.presence import DESK_CLOSED_REASON, DeskPresence
+from desk.screen_pop import ScreenPop
+from desk.stream import DeskStreams
 from ivr.on_call import OnCallFlow, OnCallPatcher
 from ivr.queue_flow import QueueFlow
 from ivr.service import IvrService
@@ -40,6 +46,8 @@ from paging.service import PageService
 from paging.texts import PageTexts
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
+from queueing.model import AgentStatus
+from queueing.notices import AgentNotices
 from queueing.overview import QueueOverview
 from queueing.store import CallQueue
 from queueing.waits import WaitEstimator
@@ -49,6 +57,7 @@ from voicemail.access import MessageService
 from voicemail.follow_ups import page_and_receipt
 from voicemail.messages import keep_messages
 from voicemail.receipts import receipt_body
+from voicemail.taken import TakenMessages
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,9 @@ log = logging.getLogger(__name__)
 ON_CALLS_REBUILT = (keep_messages, attach_from_calls, page_and_receipt, record_rebuilt)
 REDIS_TIMEOUT_SECONDS = 1.0  # a webhook must answer Twilio within 15 s; a dead Redis must fail fast
 JOB_QUEUE = "careline"
+# Desks' event streams a web process serves at once: each holds one of gunicorn's threads (the Procfile's
+# --threads 16); the other 4 answer Twilio's webhooks and the API, which must never wait behind desks.
+DESK_STREAMS_PER_PROCESS = 12
 
 
 class Services:
@@ -102,8 +114,12 @@ class Services:
         self.calllog = CallLogAppender(self.redis, self.calllog_writer, self.scheduler)
         self.queue = CallQueue(self.redis)
         self.waits = WaitEstimator(self.redis)
+        # Agents' desks hear of what the queue does through their feeds; an offer carries its screen pop.
+        self.agent_feed = AgentFeed(self.redis)
+        self.screen_pop = ScreenPop(session_factory, self.redis, self.directory, now)
+        self.agent_notices = AgentNotices(self.agent_feed, self.screen_pop.build)
         self.dispatcher = Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
-                                     self.links)
+                                     self.links, self.agent_notices)
         page_texts = PageTexts(self.links)
         self.sms_sender = SmsSender(
             session_factory, lambda: self.twilio, now,
@@ -119,7 +135,8 @@ class Services:
         self.ivr = IvrService(
             turns,
             QueueFlow(turns, self.queue, self.dispatcher, self.waits, self.directory, self.calllog, self.scheduler,
-                      self.links.path, ring_overhead_seconds=overhead, hold_music_url=config.HOLD_MUSIC_URL),
+                      self.links.path, ring_overhead_seconds=overhead, hold_music_url=config.HOLD_MUSIC_URL,
+                      notices=self.agent_notices),
             OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead),
             self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead)
         self.on_call_patcher = OnCallPatcher(
@@ -129,17 +146,26 @@ class Services:
         # What the API and the console serve.
         self.tokens = TokenService(session_factory, now)
         self.passwords = PasswordService(session_factory)
-        self.agent_status = AgentStatusService(session_factory, self.queue, now, self.dispatcher)
+        self.voice_tokens = VoiceTokens(session_factory, config.TWILIO_ACCOUNT_SID, config.TWILIO_API_KEY_SID,
+                                        config.TWILIO_API_KEY_SECRET, config.TWILIO_TWIML_APP_SID, now)
+        self.agent_status = AgentStatusService(session_factory, self.queue, now, self.dispatcher, self.agent_notices)
         self.messages = MessageService(
             session_factory, now, media_get=functools.partial(
                 get_with_basic_auth, account_sid=config.TWILIO_ACCOUNT_SID, auth_token=config.TWILIO_AUTH_TOKEN),
             account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
+        self.taken_messages = TakenMessages(session_factory, now, self.scheduler, self.queue, self.redis,
+                                            self.calllog.append)
         self.pages = PageService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
         self.queue_overview = QueueOverview(session_factory, self.queue, now)
+        self.desk_presence = DeskPresence(self.redis, self.queue, now, functools.partial(
+            self.agent_status.set_status, status=AgentStatus.OFFLINE, reason=DESK_CLOSED_REASON))
+        self.desk_streams = DeskStreams(self.agent_feed, self.queue, self.queue_overview, self.desk_presence, now,
+                                        DESK_STREAMS_PER_PROCESS)
         self.dashboard = DashboardService(session_factory, now, self.metrics, self.callback_tasks,
                                           self.queue_overview)
         self.sign_in_throttle = SignInThrottle(self.redis, now)
+        self.agent_days = AgentDays(session_factory, now)
 
     def start_follow_ups(self, follow_ups: FollowUps) -> None:
         """Start what the call log set in motion: the first step of new pages, the queued SMS."""

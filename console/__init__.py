@@ -26,10 +26,16 @@ csrf = CSRFProtect()
 SESSION_HOURS = 12  # hours a console sign-in lasts (one working day), then the manager signs in again
 # Twilio's webhooks (X-Twilio-Signature) and the JSON API (Authorization: Bearer) carry no cookie.
 CSRF_EXEMPT_BLUEPRINTS = ("voice", "callback_calls", "sms", "api")
+# Code, not data: the console's own files and the browser packages from npm (console/vendor.py) may be cached.
+CACHED_ENDPOINTS = ("console.static", "console.twilio_voice_sdk")
 # Pages draw their charts as inline SVG whose <style> pygal writes; nothing else inline, nothing from elsewhere.
+# The desk's softphone (Twilio's Voice SDK, served from 'self') talks to Twilio's signalling and event gateway
+# and plays its ringtones from Twilio's CDN: the SDK's README lists these hosts.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                           "frame-ancestors 'none'")
+                           "frame-ancestors 'none'; "
+                           "connect-src 'self' wss://voice-js.roaming.twilio.com https://eventgw.twilio.com; "
+                           "media-src 'self' mediastream: https://sdk.twilio.com https://media.twiliocdn.com")
 
 
 @bp.record_once
@@ -59,7 +65,7 @@ def _security_headers(response):
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    if request.endpoint != "console.static":
+    if request.endpoint not in CACHED_ENDPOINTS:
         response.headers["Cache-Control"] = "no-store"  # patients' numbers and figures stay off disk caches
     return response
 

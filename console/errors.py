@@ -47,3 +47,10 @@ class ConsoleMisconfigured(ConsoleError):
 
     status = 503
     error_id = "misconfigured"
+
+
+class VendorPackageMissing(ConsoleError):
+    """A browser package from npm (package.json) is not in node_modules: `make install` (npm ci) did not run."""
+
+    status = 404
+    error_id = "not-installed"

@@ -7,7 +7,7 @@ import logging
 from flask import current_app, jsonify, redirect, render_template, request, session, url_for
 
 from agents.users import ApiUser
-from console import bp
+from console import bp, vendor
 from console.dashboard import DashboardService
 from console.errors import NotAllowed, NotSignedIn
 from console.period import PERIOD_LABELS
@@ -46,18 +46,26 @@ def console_user_required(view):
     return wrapper
 
 
-def _safe_next(target: str | None) -> str:
+def _landing(user: ApiUser | None) -> str:
+    """Where a person starts: agents at the desk, managers and admins at the dashboard (both open to them)."""
+    if user is not None and user.role not in CONSOLE_ROLES:
+        return url_for("console.desk")
+    return url_for("console.dashboard")
+
+
+def _safe_next(target: str | None, user: ApiUser | None = None) -> str:
     """Where to go after signing in: a console page of this site, never another site."""
     if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("console.dashboard")
+    return _landing(user)
 
 
 @bp.get("/sign-in")
 def sign_in():
     """The sign-in form. 200; 303 to the dashboard when already signed in."""
-    if signed_in_user() is not None:
-        return redirect(_safe_next(request.args.get("next")), 303)
+    user = signed_in_user()
+    if user is not None:
+        return redirect(_safe_next(request.args.get("next"), user), 303)
     return render_template("sign_in.html", email="", error=None, next=request.args.get("next", ""))
 
 
@@ -85,7 +93,7 @@ def sign_in_submit():
     session["agent_id"] = found.user.id
     session["password_marker"] = found.password_marker
     log.info("console: agent %s (%s) signed in", found.user.id, found.user.role)
-    return redirect(_safe_next(target), 303)
+    return redirect(_safe_next(target, found.user), 303)
 
 
 @bp.post("/sign-out")
@@ -115,3 +123,39 @@ def queue_json(user: ApiUser):
     service = _dashboard_service()
     _, selection = service.selection(user, request.args.get("practice"))
     return jsonify(service.queue_json(selection))
+
+
+def desk_user_required(view):
+    """Decorate a desk page: without a session, to the sign-in page; every role may open the desk."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = signed_in_user()
+        if user is None:
+            return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")), 303)
+        return view(user, *args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/desk")
+@desk_user_required
+def desk(user: ApiUser):
+    """The answering desk: presence, the offer and its screen pop, the softphone, the message form, the
+    agent's day, the queue and colleagues. 200; 303 to sign-in without a session."""
+    return render_template("desk.html", user=user, pause_reasons=_services().config.pause_reasons,
+                           dashboard=user.role in CONSOLE_ROLES,
+                           softphone=_services().voice_tokens.available_to(user.id))
+
+
+@bp.get("/vendor/twilio-voice.js")
+def twilio_voice_sdk():
+    """Twilio's Voice JavaScript SDK (the global `Twilio.Device`) for the desk's softphone, from node_modules.
+    200; 304; 404 when `make install` (npm ci) has not installed it."""
+    return vendor.send_script(vendor.TWILIO_VOICE)
+
+
+@bp.app_template_global()
+def twilio_voice_url() -> str:
+    """The SDK's URL with its installed version, so browsers keep it until an upgrade (`console.vendor`)."""
+    return url_for("console.twilio_voice_sdk", v=vendor.TWILIO_VOICE.version())

@@ -1,6 +1,6 @@
 """Phone numbers: the one place that says what an E.164 number is, how one is normalised and how it is masked.
 
-Two checks, on purpose:
+Two checks, on purpose (and `is_complete_e164` for a number a person types, between the two):
 - `is_e164`: well-formed, as Twilio sends a dialable caller ('+', then 7 to 15 digits, the first not 0: the
   shortest numbers in use, Niue's or St Helena's, have 7 with their country code). Twilio's
   `From` is not always a number ("anonymous" for a withheld caller ID, "client:alice" for a Twilio Client,
@@ -37,6 +37,19 @@ def is_valid_e164(text: str) -> bool:
         return False
     return (phonenumbers.is_valid_number(parsed)
             and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == text)
+
+
+def is_complete_e164(text: str | None) -> bool:
+    """Whether `text` is E.164 with as many digits as its country's numbers have (phonenumbers' possible
+    lengths, without asking whether the number is assigned): what a number a person typed to be called back on
+    must be. A local number normalised without its area code ("555-0188" as +15550188) is not."""
+    if not is_e164(text):
+        return False
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number_with_reason(parsed) == phonenumbers.ValidationResult.IS_POSSIBLE
 
 
 def normalize_number(raw: str, default_region: str = "US") -> str:

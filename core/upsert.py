@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def insert_ignoring_duplicates(session: Session, model, conflict_columns: tuple[str, ...]):
-    """INSERT that does nothing where a row with the same `conflict_columns` exists."""
-    return _insert_ignoring_for(session.get_bind().dialect.name, model.__table__, conflict_columns)
+def insert_ignoring_duplicates(session: Session, model, conflict_columns: tuple[str, ...], index_where=None):
+    """INSERT that does nothing where a row with the same `conflict_columns` exists; `index_where` names a partial
+    unique index by its condition (a module-level constant, so the statement is built once)."""
+    return _insert_ignoring_for(session.get_bind().dialect.name, model.__table__, conflict_columns, index_where)
 
 
 def upsert_statement(session: Session, model, conflict_columns: tuple[str, ...], update_columns: tuple[str, ...]):
@@ -24,8 +25,9 @@ def upsert_statement(session: Session, model, conflict_columns: tuple[str, ...],
 
 
 @cache
-def _insert_ignoring_for(dialect: str, table, conflict_columns: tuple[str, ...]):
-    return _INSERTS[dialect](table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+def _insert_ignoring_for(dialect: str, table, conflict_columns: tuple[str, ...], index_where=None):
+    return _INSERTS[dialect](table).on_conflict_do_nothing(index_elements=list(conflict_columns),
+                                                           index_where=index_where)
 
 
 @cache

@@ -125,6 +125,7 @@ class OnCallPatcher:
         wrap = practice.queue_setting("wrap_up_seconds") if practice else 0
         # The redirect ends the caller's Dial without its action request: the agent's call ends here.
         if self._queue.call_ended(call_sid, agent_id, now, wrap):
+            self._dispatcher.notices.call_ended(agent_id, state.practice_id, now, wrap)  # the agent's desk
             if wrap > 0:
                 self._scheduler.wrap_up_end(agent_id, now + timedelta(seconds=wrap))
             else:

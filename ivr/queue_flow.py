@@ -25,7 +25,8 @@ from practices.snapshot import PracticeSnapshot
 from queueing.dispatch import Dispatcher
 from queueing.errors import AlreadyConnected
 from queueing.events import abandoned_event
-from queueing.model import CallerState
+from queueing.model import CallerState, Match
+from queueing.notices import AgentNotices
 from queueing.store import (CALL_ENDED_REASON, DELIVERY_REST, DELIVERY_WAIT_LOOP, DELIVERY_WEBHOOK, REST_ARRIVED,
                             CallQueue, to_ms)
 from queueing.waits import WaitEstimator, expected_wait_seconds
@@ -42,12 +43,12 @@ class QueueFlow:
 
     `turns` runs each caller step; `urls(endpoint, **query)` builds Careline's webhook URLs; an agent's Dial
     rings `ring_overhead_seconds` past its timeout (DIAL_RING_OVERHEAD_SECONDS); `hold_music_url` (HOLD_MUSIC_URL)
-    replaces Careline's own hold clip when set.
+    replaces Careline's own hold clip when set; `notices` tells agents' desks what the queue did.
     """
 
     def __init__(self, turns: CallTurns, queue: CallQueue, dispatcher: Dispatcher, waits: WaitEstimator,
                  directory: PracticeDirectory, calllog: CallLogAppender, scheduler: Scheduler, urls: twiml.Urls,
-                 *, ring_overhead_seconds: int, hold_music_url: str):
+                 *, ring_overhead_seconds: int, hold_music_url: str, notices: AgentNotices | None = None):
         self._turns = turns
         self._queue = queue
         self._dispatcher = dispatcher
@@ -58,6 +59,7 @@ class QueueFlow:
         self._urls = urls
         self._ring_overhead_seconds = ring_overhead_seconds
         self._hold_music_url = hold_music_url
+        self._notices = notices or AgentNotices()
 
     # --- webhooks on the caller's leg ---------------------------------------------------------------------
 
@@ -113,6 +115,7 @@ class QueueFlow:
             twiml.goodbye(response, prompts, "whisper_gone")
             return str(response)
         if not connected.repeated:
+            self._notices.answered(agent_id, caller_sid, connected.practice_id)
             self._calllog.append([Event(caller_sid, "queue-connected", f"queue-connected:{agent_id}", now, {
                 "practice_id": connected.practice_id, "agent_id": agent_id,
                 "wait_seconds": round(connected.wait_seconds, 3), "reason": connected.delivered_by or None})])
@@ -135,12 +138,16 @@ class QueueFlow:
         if gone is None:
             return []
         if gone.reason == CALL_ENDED_REASON:  # before the Dial action (or without one): end the agent's call
+            self._notices.call_ended(gone.agent_id, gone.practice_id, now, wrap)
             self._after_wrap_up(gone.agent_id, now, wrap)
             return [Event(request.call_sid, "agent-call-ended", f"agent-call-ended:{gone.agent_id}", now,
                           {"practice_id": gone.practice_id, "agent_id": gone.agent_id, "talk_seconds": None,
                            "wrap_up_seconds": wrap})]
         if gone.agent_id is not None:  # the caller hung up while an agent's phone rang for it
+            self._notices.caller_gone(gone.agent_id, gone.call_sid, gone.practice_id)
             self._dispatcher.dispatch_for_agent(gone.agent_id, now)
+        else:
+            self._notices.queue_changed([gone.practice_id])
         return [abandoned_event(gone, now)]
 
     # --- joining ------------------------------------------------------------------------------------------
@@ -173,6 +180,7 @@ class QueueFlow:
             self._turns.take_message(turn)
             return
         turn.state.queued_at = turn.state.queued_at or _seconds(now)
+        self._notices.queue_changed([practice.id])
         turn.event("queue-entered", practice_id=practice.id, urgent=turn.state.urgent, language=language,
                    position=position, on_duty=on_duty)
         turn.go(Transition.JOIN_QUEUE)
@@ -273,7 +281,8 @@ class QueueFlow:
             if not caller_gone:
                 twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
             return
-        queue.offer_missed(request.call_sid, agent_id, request.received_at)
+        if queue.offer_missed(request.call_sid, agent_id, request.received_at):
+            self._notices.missed(agent_id, request.call_sid, turn.practice.id, request.received_at)
         turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id, dial_call_status=status)
         if position is None:
             turn.state.state = State.IN_MENU
@@ -339,7 +348,8 @@ class QueueFlow:
         if agent is None or not agent.reachable:
             log.error("call=%s matched agent %s, who has no phone or client identity; trying the next",
                       turn.request.call_sid, agent_id)
-            self._queue.offer_missed(turn.request.call_sid, agent_id, turn.request.received_at)
+            if self._queue.offer_missed(turn.request.call_sid, agent_id, turn.request.received_at):
+                self._notices.missed(agent_id, turn.request.call_sid, turn.practice.id, turn.request.received_at)
             turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id,
                        dial_call_status="unreachable")
             if turn.state.state == State.RINGING_AGENT:
@@ -348,6 +358,8 @@ class QueueFlow:
             return
         turn.go(Transition.RING_AGENT)
         turn.event("queue-ringing", practice_id=turn.practice.id, agent_id=agent_id, delivered_by=delivered_by)
+        if delivered_by != DELIVERY_REST:  # the REST redirect's dispatcher told the desk when Twilio took it
+            self._notices.offered(self._match(turn, agent_id), turn.request.received_at)
         twiml.ring_agent(
             turn.response, turn.prompts, target=agent.client_identity or agent.phone,
             client=bool(agent.client_identity),
@@ -367,6 +379,7 @@ class QueueFlow:
         ended = self._queue.call_ended(turn.request.call_sid, agent_id, now, wrap)
         if ended:
             self._waits.record_handle_time(turn.practice.id, talk_seconds, wrap)
+            self._notices.call_ended(agent_id, turn.practice.id, now, wrap)
             self._after_wrap_up(agent_id, now, wrap)
         if ended or not caller_gone:
             turn.event("agent-call-ended", practice_id=turn.practice.id, agent_id=agent_id,
@@ -383,6 +396,10 @@ class QueueFlow:
         removed = self._queue.remove(turn.request.call_sid, data.get("reason") or kind,
                                               turn.request.received_at)
         wait = removed.wait_seconds if removed else _seconds(turn.request.received_at) - turn.state.queued_at
+        if removed is not None and removed.agent_id is not None:
+            self._notices.caller_gone(removed.agent_id, removed.call_sid, removed.practice_id)
+        elif removed is not None:
+            self._notices.queue_changed([removed.practice_id])
         turn.event(kind, practice_id=turn.practice.id, urgent=turn.state.urgent, wait_seconds=round(wait, 3),
                    agent_id=removed.agent_id if removed else None, **data)
         return removed
@@ -405,6 +422,14 @@ class QueueFlow:
                    queued_at=datetime.fromtimestamp(queued_at, turn.request.received_at.tzinfo).isoformat())
         turn.go(Transition.REQUEST_CALLBACK)
         twiml.goodbye(turn.response, turn.prompts, "queue_callback_confirmed")
+
+    @staticmethod
+    def _match(turn: Turn, agent_id: int) -> Match:
+        """The offer this turn delivers, as dispatch matched it (for the agent's screen pop)."""
+        practice, state = turn.practice, turn.state
+        waited = _seconds(turn.request.received_at) - state.queued_at if state.queued_at else 0.0
+        return Match(turn.request.call_sid, agent_id, practice.id, state.urgent,
+                     state.language if len(practice.languages) > 1 else None, max(0.0, waited))
 
     def _not_holding(self, turn: Turn) -> None:
         """A queue webhook for a call that is not holding (a late redirect, lost state): never a dead end."""

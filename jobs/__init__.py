@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from calllog.appender import CallLogAppender
 from calllog.writer import CallLogWriter
 from core.schedule import Scheduler
+from desk.presence import DeskPresence
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
@@ -31,6 +32,7 @@ class JobServices(Protocol):
     calllog: CallLogAppender
     queue: CallQueue
     dispatcher: Dispatcher
+    desk_presence: DeskPresence
     scheduler: Scheduler
     sms_sender: SmsSender
     jobs: Queue

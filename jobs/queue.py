@@ -3,7 +3,8 @@
 `sweep_queues` runs every SWEEP_INTERVAL_SECONDS from RQ's cron scheduler (`careline/cron.py`, the
 Procfile's `cron` process): it removes callers whose calls ended unnoticed and dispatches every practice,
 so a missed trigger (a lost status callback, a worker that died mid-job, a wrap-up job that never ran)
-leaves no caller or agent stuck for longer than that.
+leaves no caller or agent stuck for longer than that. It also takes the agents whose desks closed out of
+rotation (`desk.presence`), before dispatching, so no caller is offered to them.
 """
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ RETRY = Retry(max=3, interval=[1, 5, 15])  # seconds between tries
 
 
 def dispatch_for_agent(services: JobServices, agent_id: int) -> int:
-    """Offer the agent the next caller (its wrap-up ended); returns how many callers were matched."""
-    return len(services.dispatcher.dispatch_for_agent(agent_id, services.clock()).matches)
+    """Offer the agent the next caller (its wrap-up ended); returns how many callers were matched. Not
+    offered one, its desk hears that it is available (an offer tells it itself)."""
+    now = services.clock()
+    matches = services.dispatcher.dispatch_for_agent(agent_id, now).matches
+    if all(match.agent_id != agent_id for match in matches):
+        services.dispatcher.notices.state(agent_id, services.queue.agent(agent_id, now))
+    return len(matches)
 
 
 def sweep_queues(services: JobServices) -> int:
@@ -38,5 +44,12 @@ def sweep_queues(services: JobServices) -> int:
         log.warning("call=%s removed from the queue by the sweep (no hold turn for %s s)", gone.call_sid,
                     STALE_AFTER_SECONDS)
     services.calllog.append([abandoned_event(gone, now) for gone in removed])
+    notices = services.dispatcher.notices
+    for gone in removed:
+        if gone.agent_id is not None:
+            notices.caller_gone(gone.agent_id, gone.call_sid, gone.practice_id)
+    if removed:
+        notices.queue_changed({gone.practice_id for gone in removed})
+    services.desk_presence.sweep()
     services.dispatcher.dispatch(services.directory.practice_ids(), now)
     return len(removed)

@@ -396,7 +396,7 @@ def _call_chunks(session: Session, practice_ids: list[int]):
             rows = session.execute(
                 select(Call.call_sid, Call.practice_id, Call.direction, Call.started_at, Call.first_voice_at,
                        Call.answered_by, Call.ended_at, Message.id.label("message_id"), Message.urgent)
-                .outerjoin(Message, Message.call_sid == Call.call_sid)
+                .outerjoin(Message, (Message.call_sid == Call.call_sid) & Message.author_agent_id.is_(None))
                 .where(Call.practice_id == practice_id, Call.started_at >= day, Call.started_at < following,
                        Call.direction == "inbound")).all()
             for start in range(0, len(rows), REBUILD_CHUNK):

@@ -4,7 +4,7 @@ from models.agent_status import AGENT_STATUSES, AgentStatusChange
 from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, DIRECTIONS, OUTCOMES, Call, CallEvent, Caller
 from models.message import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, TASK_ACTIONS, TASK_STATUSES, TRANSCRIPTION_STATUSES,
-                            CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageAccess)
+                            CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageAccess, MessageDraft)
 from models.metrics import AgentStatsDaily, AgentTimeHourly, CallbackStatsDaily, CallFact, CallStatsHourly
 from models.paging import PAGE_EVENT_KINDS, PAGE_STATUSES, OnCallPage, PageEvent
 from models.sms import SMS_PURPOSES, SMS_STATUSES, InboundSms, OutboundSms, SmsOptOut
@@ -16,6 +16,7 @@ __all__ = [
     "AgentStatsDaily", "AgentTimeHourly", "CallFact", "CallStatsHourly", "CallbackStatsDaily",
     "ATTEMPT_OUTCOMES", "CLOSING_OUTCOMES", "DIRECTIONS", "PAGE_EVENT_KINDS", "PAGE_STATUSES", "SMS_PURPOSES",
     "SMS_STATUSES", "TASK_ACTIONS", "TRANSCRIPTION_STATUSES", "CallbackTaskAction", "InboundSms", "MessageAccess",
+    "MessageDraft",
     "OnCallPage", "OutboundSms", "PageEvent", "SmsOptOut",
     "AGENT_STATUSES", "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "AgentStatusChange", "ApiToken",
     "Base", "Call", "CallEvent", "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider",

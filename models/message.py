@@ -1,9 +1,11 @@
-"""Messages patients leave, and callback tasks that keep them from being forgotten."""
+"""Messages patients leave (recorded by the IVR, or taken by an agent during the call), the drafts of the ones
+being taken, and callback tasks that keep them from being forgotten."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, false, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -19,32 +21,62 @@ TASK_ACTIONS = ("opened", "call-added", "claimed", "call-started", "attempt", "f
 
 
 class Message(Base):
-    """A recorded message; one per call at most. The audio stays at Twilio (`recording_url`)."""
+    """A message for a practice: recorded by the IVR (its audio stays at Twilio, `recording_url`), or taken by
+    an agent during the call (`author_agent_id`, its form's `fields`, no recording). A call has at most one
+    recorded message, and at most one taken by each agent on it."""
 
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
-    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(34))
     caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"))
+    # The number to call back: the caller's for a recorded message, the one the caller gave for a taken one.
     from_number: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    duration_seconds: Mapped[int] = mapped_column(Integer)
-    recording_sid: Mapped[str] = mapped_column(String(34), unique=True)
-    recording_url: Mapped[str] = mapped_column(String(300))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)  # the recording's; NULL without one
+    recording_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    recording_url: Mapped[str | None] = mapped_column(String(300))
     recording_status: Mapped[str | None] = mapped_column(String(16))  # from the recording status callback
     transcription_status: Mapped[str | None] = mapped_column(String(16))  # TRANSCRIPTION_STATUSES or NULL
     transcription_sid: Mapped[str | None] = mapped_column(String(34))
     transcription_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     after_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Taken by an agent: who took it (an agent with messages is kept, not deleted), and the form's values.
+    author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    fields: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         CheckConstraint("transcription_status IN ('pending', 'completed', 'failed')", name="transcription_known"),
+        # A message has its recording, or its author.
+        CheckConstraint("author_agent_id IS NOT NULL OR (recording_sid IS NOT NULL AND recording_url IS NOT NULL "
+                        "AND duration_seconds IS NOT NULL)", name="recorded_or_taken"),
         # GET /api/messages reads a practice's messages newest first, since a time.
         Index("ix_messages_practice_id_created_at", "practice_id", "created_at"),
+        # One recorded message per call (the call log saves it by CallSid), one taken message per agent and call.
+        Index("uq_messages_call_sid_recorded", "call_sid", unique=True,
+              sqlite_where=text("author_agent_id IS NULL"), postgresql_where=text("author_agent_id IS NULL")),
+        UniqueConstraint("call_sid", "author_agent_id"),
     )
+
+
+# The rows of a recorded message (the partial unique index's condition, for ON CONFLICT).
+RECORDED = text("author_agent_id IS NULL")
+
+
+class MessageDraft(Base):
+    """The form of a message an agent is taking, as typed so far: one per agent and call, kept until the message
+    is saved (the call may end first)."""
+
+    __tablename__ = "message_drafts"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    fields: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CallbackTask(Base):

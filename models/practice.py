@@ -39,6 +39,9 @@ class Practice(Base):
     next_day_callback_by: Mapped[str] = mapped_column(String(5), default="10:00", server_default="10:00")
     callback_retry_minutes: Mapped[list] = mapped_column(JSON, default=lambda: [15, 60], server_default="[15, 60]")
     callback_max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # [[practices.message_fields]]: the form of a message an agent takes, as a list of {name, label, kind,
+    # required, choices}; NULL when the file gives none (practices.snapshot.DEFAULT_MESSAGE_FIELDS).
+    message_fields: Mapped[list | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     numbers: Mapped[list["PracticeNumber"]] = relationship(

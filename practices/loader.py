@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.phone import is_valid_e164
 from models.agent import ROLES
 from practices.errors import ConfigInvalid
-from practices.snapshot import DAYS, parse_hours
+from practices.snapshot import DAYS, MESSAGE_FIELD_KINDS, MessageField, parse_hours
 
 SUPPORTED_LANGUAGES = ("en", "es")  # each has a prompt file in ivr/prompts/
 ALL_PRACTICES = "*"
@@ -62,7 +62,12 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
-                 "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks"}
+                 "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks", "message_fields"}
+MESSAGE_FIELD_KEYS = {"name", "label", "kind", "required", "choices"}
+MESSAGE_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a JSON key and an HTML name alike
+MAX_MESSAGE_FIELDS = 30  # fields of one form
+MAX_LABEL_CHARS = 200
+MAX_CHOICE_CHARS = 100
 AGENT_KEYS = {"email", "name", "phone", "client", "languages", "practices", "role"}
 CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # a Twilio Client identity: no spaces or markup
 
@@ -90,6 +95,7 @@ class PracticeSpec:
     after_hours: dict[str, int] = field(default_factory=lambda: dict(AFTER_HOURS_DEFAULTS))
     callbacks: dict = field(default_factory=lambda: dict(CALLBACK_DEFAULTS, next_day_due_by=DEFAULT_NEXT_DAY_DUE_BY,
                                                          retry_minutes=DEFAULT_RETRY_MINUTES))
+    message_fields: tuple[MessageField, ...] | None = None  # None: none configured, the default form
 
 
 @dataclass(frozen=True)
@@ -208,12 +214,13 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
     after_hours = _section(problems, f"{where}.after_hours", table.get("after_hours", {}), AFTER_HOURS_DEFAULTS,
                            AFTER_HOURS_RANGES, unit="minutes")
     callbacks = _callbacks(problems, f"{where}.callbacks", table.get("callbacks", {}))
+    message_fields = _message_fields(problems, where, table.get("message_fields"))
     if len(problems.items) > count:
         return None
     return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
                         front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
                         queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
-                        after_hours=after_hours, callbacks=callbacks)
+                        after_hours=after_hours, callbacks=callbacks, message_fields=message_fields)
 
 
 def _callbacks(problems: _Problems, where: str, table: Any) -> dict:
@@ -240,6 +247,75 @@ def _callbacks(problems: _Problems, where: str, table: Any) -> dict:
                                              f"such as [15, 60]")
         retry = list(DEFAULT_RETRY_MINUTES)
     return {**values, "next_day_due_by": due_by, "retry_minutes": tuple(retry)}
+
+
+def _message_fields(problems: _Problems, where: str, value: Any) -> tuple[MessageField, ...] | None:
+    """[[practices.message_fields]]: the form of a message an agent takes; None when the file gives none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.add(where, "message_fields", "must be a list of tables ([[practices.message_fields]])")
+        return None
+    if not value:
+        problems.add(where, "message_fields", "lists no field: leave it out for the default form")
+        return None
+    if len(value) > MAX_MESSAGE_FIELDS:
+        problems.add(where, "message_fields", f"lists {len(value)} fields; a form has at most {MAX_MESSAGE_FIELDS}")
+    fields, first = [], {}
+    for index, table in enumerate(value):
+        entry = f"{where}.message_fields[{index}]"
+        problems.unknown_keys(entry, table, MESSAGE_FIELD_KEYS)
+        field_spec = _message_field(problems, entry, table)
+        name = table.get("name")
+        if isinstance(name, str):
+            if name in first:
+                problems.add(entry, "name", f"{name!r} is already the name of message_fields[{first[name]}]")
+                field_spec = None
+            first.setdefault(name, index)
+        if field_spec is not None:
+            fields.append(field_spec)
+    return tuple(fields)
+
+
+def _message_field(problems: _Problems, entry: str, table: dict) -> MessageField | None:
+    count = len(problems.items)
+    name = _string(problems, entry, table, "name", required=True)
+    if name is not None and not MESSAGE_FIELD_NAME.fullmatch(name):
+        problems.add(entry, "name", f"{name!r} must start with a lower-case letter and hold only lower-case "
+                                    f"letters, digits and _ (at most 40), such as \"patient_name\"")
+    label = _string(problems, entry, table, "label", required=True)
+    if label is not None and len(label) > MAX_LABEL_CHARS:
+        problems.add(entry, "label", f"is longer than {MAX_LABEL_CHARS} characters")
+    kind = _string(problems, entry, table, "kind", required=True)
+    if kind is not None and kind not in MESSAGE_FIELD_KINDS:
+        problems.add(entry, "kind", f"{kind!r} is not a kind of field (expected one of: "
+                                    f"{', '.join(MESSAGE_FIELD_KINDS)})")
+    required = table.get("required", False)
+    if not isinstance(required, bool):
+        problems.add(entry, "required", f"must be true or false, not {required!r}")
+    choices = _choices(problems, entry, table.get("choices"), kind)
+    if len(problems.items) > count:
+        return None
+    return MessageField(name=name, label=label, kind=kind, required=required, choices=choices)
+
+
+def _choices(problems: _Problems, entry: str, value: Any, kind: str | None) -> tuple[str, ...]:
+    if kind != "choice":
+        if value is not None and kind in MESSAGE_FIELD_KINDS:
+            problems.add(entry, "choices", f"only a field of kind \"choice\" has choices, not a {kind} field")
+        return ()
+    if value is None:
+        problems.add(entry, "choices", "is required for a choice field: the values the agent picks from")
+        return ()
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(c, str) and c.strip() and len(c) <= MAX_CHOICE_CHARS for c in value)):
+        problems.add(entry, "choices", f"must be a non-empty list of non-empty strings of at most "
+                                       f"{MAX_CHOICE_CHARS} characters, such as [\"new\", \"refill\"]")
+        return ()
+    if len(set(value)) != len(value):
+        problems.add(entry, "choices", "lists the same choice twice")
+        return ()
+    return tuple(value)
 
 
 def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> AgentSpec | None:

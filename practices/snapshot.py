@@ -6,6 +6,7 @@ from datetime import date, time
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+MESSAGE_FIELD_KINDS = ("text", "phone", "date", "choice", "bool")  # [[practices.message_fields]] kind
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,32 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True)
+class MessageField:
+    """One field of the form an agent fills in when taking a message during a call ([[practices.message_fields]])."""
+
+    name: str  # the key in the message's `fields`: lower-case letters, digits and _
+    label: str  # what the agent reads on the form
+    kind: str  # one of MESSAGE_FIELD_KINDS
+    required: bool = False
+    choices: tuple[str, ...] = ()  # a choice field's allowed values, in order
+
+    def as_dict(self) -> dict:
+        """The field as JSON (the desk builds its form from it)."""
+        return {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required,
+                "choices": list(self.choices)}
+
+
+# The form when a practice configures none: who, where to call back, date of birth, why, and how urgent.
+DEFAULT_MESSAGE_FIELDS = (
+    MessageField("patient_name", "Patient's name", "text", required=True),
+    MessageField("callback_number", "Callback number", "phone", required=True),
+    MessageField("date_of_birth", "Date of birth", "date"),
+    MessageField("reason", "Reason for the call", "text", required=True),
+    MessageField("urgent", "Urgent", "bool"),
+)
+
+
+@dataclass(frozen=True)
 class PracticeSnapshot:
     """A practice as the IVR needs it; built from the database, cached per process."""
 
@@ -49,6 +76,7 @@ class PracticeSnapshot:
     queue: dict[str, int] = field(default_factory=dict)
     escalation_minutes: int = 10  # [practices.after_hours]: an unacknowledged page escalates after this
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    message_fields: tuple[MessageField, ...] = DEFAULT_MESSAGE_FIELDS  # the form of a message an agent takes
 
     def queue_setting(self, name: str) -> int:
         """One of the `[practices.queue]` settings (seconds), with the configuration file's default."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from models import Agent, OnCallProvider, Practice, PracticeNumber
 from practices.errors import ConfigInvalid
 from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
-from practices.snapshot import CallbackSettings, PracticeSnapshot, parse_hours
+from practices.snapshot import DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot, parse_hours
 
 QUEUE_COLUMNS = tuple(QUEUE_DEFAULTS)  # the queue settings are columns of the same names
 
@@ -100,7 +100,16 @@ def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
             next_day_due_by=time.fromisoformat(practice.next_day_callback_by),
             retry_minutes=tuple(practice.callback_retry_minutes or DEFAULT_RETRY_MINUTES),
             max_attempts=practice.callback_max_attempts),
+        message_fields=_message_fields(practice.message_fields),
     )
+
+
+def _message_fields(stored: list | None) -> tuple[MessageField, ...]:
+    """The practice's message form from its column; the default form when it has none."""
+    if not stored:
+        return DEFAULT_MESSAGE_FIELDS
+    return tuple(MessageField(name=f["name"], label=f["label"], kind=f["kind"], required=bool(f.get("required")),
+                              choices=tuple(f.get("choices") or ())) for f in stored)
 
 
 def _refuse_numbers_owned_elsewhere(session: Session, spec: ConfigSpec, existing: dict[str, Practice]) -> None:
@@ -144,6 +153,7 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "next_day_callback_by": spec.callbacks["next_day_due_by"],
         "callback_retry_minutes": list(spec.callbacks["retry_minutes"]),
         "callback_max_attempts": spec.callbacks["max_attempts"],
+        "message_fields": None if spec.message_fields is None else [f.as_dict() for f in spec.message_fields],
     })
     current_numbers = {n.e164 for n in practice.numbers}
     if current_numbers != set(spec.numbers):

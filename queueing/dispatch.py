@@ -25,6 +25,7 @@ from core.links import Links
 from practices.directory import PracticeDirectory
 from queueing.model import Match
 from queueing.events import offered_event
+from queueing.notices import AgentNotices
 from queueing.store import DELIVERY_REST, DELIVERY_WEBHOOK, CallQueue
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ class Dispatcher:
     """Matches callers and agents, logs the offers, and redirects the matched calls."""
 
     def __init__(self, queue: CallQueue, twilio: Callable[[], object], directory: PracticeDirectory,
-                 append_events: Callable[[list[Event]], None], links: Links):
+                 append_events: Callable[[list[Event]], None], links: Links, notices: AgentNotices | None = None):
         self.queue = queue
+        self.notices = notices or AgentNotices()  # the agent's desk hears of an offer once it is redirected
         self._twilio = twilio  # built on first use: most dispatches match nobody
         self.directory = directory
         self.append_events = append_events
@@ -74,7 +76,7 @@ class Dispatcher:
         if kept is not None:  # just matched here: nobody else can hold it yet, but every delivery has an owner
             self.queue.claim_delivery(kept.call_sid, kept.agent_id, DELIVERY_WEBHOOK)
         self.append_events([offered_event(match, now) for match in matches if match is not kept])
-        redirected = tuple(match.call_sid for match in matches if match is not kept and self.redirect(match))
+        redirected = tuple(match.call_sid for match in matches if match is not kept and self.redirect(match, now))
         return DispatchResult(tuple(matches), redirected, kept, offered_event(kept, now) if kept else None)
 
     def dispatch_for_agent(self, agent_id: int, now: datetime) -> DispatchResult:
@@ -85,10 +87,14 @@ class Dispatcher:
         practice_ids = self.directory.practice_ids() if view.practices == "all" else view.practices
         return self.dispatch(practice_ids, now)
 
-    def redirect(self, match: Match) -> bool:
+    def redirect(self, match: Match, now: datetime | None = None) -> bool:
         """Send the matched call to the connect URL through Twilio's REST API; False when that failed or when
-        the offer was delivered otherwise (a hold turn of the caller's dialled first)."""
-        return self.claim_redirect(match) and self.send_redirect(match)
+        the offer was delivered otherwise (a hold turn of the caller's dialled first). Once Twilio took the
+        redirect, the agent's desk gets the offer (at `now`)."""
+        if not (self.claim_redirect(match) and self.send_redirect(match)):
+            return False
+        self.notices.offered(match, now)
+        return True
 
     def claim_redirect(self, match: Match) -> bool:
         """Claim the offer for the REST redirect; False when it is not standing or another path has it."""

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import database_errors_as_dependency_down, session_scope
 from models import Message, MessageAccess, Practice
-from voicemail.errors import (MessageNotFound, MessageNotYours, PracticeNotYours, PracticeUnknown,
-                              RecordingNotFound, RecordingUnavailable)
+from voicemail.errors import (MessageHasNoRecording, MessageNotFound, MessageNotYours, PracticeNotYours,
+                              PracticeUnknown, RecordingNotFound, RecordingUnavailable)
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,13 @@ class MessageView:
     language: str
     urgent: bool
     after_hours: bool
-    duration_seconds: int
+    duration_seconds: int | None  # the recording's; None for a message an agent took
     recording_status: str | None
     transcription_status: str | None
     transcription_text: str | None
+    has_recording: bool = True
+    author_agent_id: int | None = None  # the agent who took the message during the call; None: recorded
+    fields: dict | None = None  # the form's values of a message an agent took
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,9 @@ class MessageService:
     def open_recording(self, reader: Reader, message_id: int) -> RecordingMedia:
         """The message's recording, streamed from Twilio, audited "play" once Twilio answered with the audio.
 
-        MessageNotFound, MessageNotYours (nothing fetched), RecordingNotFound (Twilio 404), RecordingUnavailable
-        (Twilio failed or timed out), DependencyDown. The caller must call `close()` when done."""
+        MessageNotFound, MessageNotYours (nothing fetched), RecordingNotFound (a message an agent took, which has
+        none, or Twilio 404), RecordingUnavailable (Twilio failed or timed out), DependencyDown. The caller must
+        call `close()` when done."""
         if self._media_get is None:
             raise RuntimeError("MessageService was built without a way to fetch media from Twilio")
         # The rights are checked in a first transaction, and the row written in a second once Twilio has
@@ -143,6 +147,8 @@ class MessageService:
         with database_errors_as_dependency_down(), self._session_factory() as session:
             message, _slug = self._find(session, reader, message_id)
             recording_sid = message.recording_sid
+        if recording_sid is None:
+            raise MessageHasNoRecording(message_id)
         upstream = self._fetch(message_id, recording_sid)
         try:
             with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
@@ -216,4 +222,6 @@ def _view(message: Message, practice_slug: str) -> MessageView:
                        urgent=message.urgent, after_hours=message.after_hours,
                        duration_seconds=message.duration_seconds, recording_status=message.recording_status,
                        transcription_status=message.transcription_status,
-                       transcription_text=message.transcription_text)
+                       transcription_text=message.transcription_text,
+                       has_recording=message.recording_sid is not None, author_agent_id=message.author_agent_id,
+                       fields=message.fields)

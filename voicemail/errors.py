@@ -27,9 +27,16 @@ class MessageNotYours(MessageError):
 class RecordingNotFound(MessageError):
     """Twilio has no such recording (404): deleted there, or never kept."""
 
-    def __init__(self, message_id: int):
-        super().__init__("Twilio no longer has this message's recording")
+    def __init__(self, message_id: int, description: str = "Twilio no longer has this message's recording"):
+        super().__init__(description)
         self.message_id = message_id
+
+
+class MessageHasNoRecording(RecordingNotFound):
+    """An agent took this message during the call: there is no recording to play."""
+
+    def __init__(self, message_id: int):
+        super().__init__(message_id, "an agent took this message during the call; it has no recording")
 
 
 class RecordingUnavailable(MessageError):
@@ -39,3 +46,41 @@ class RecordingUnavailable(MessageError):
         super().__init__("the recording could not be fetched from Twilio; try again shortly")
         self.message_id = message_id
         self.status = status
+
+
+class TakenMessageError(Exception):
+    """Base of the errors of taking a message during a call (and of its draft)."""
+
+
+class NotYourCall(TakenMessageError):
+    """The call is not connected, and was never connected, to this agent: no message or draft of it here."""
+
+    def __init__(self, call_sid: str):
+        super().__init__("this call is not yours: it is not, and was not, connected to you")
+        self.call_sid = call_sid
+
+
+class FieldInvalid(TakenMessageError):
+    """One field of a message's form (or draft) is missing, unknown or wrong; the description never repeats
+    the value (patient data)."""
+
+    def __init__(self, field: str, description: str):
+        super().__init__(description)
+        self.field = field
+
+
+class MessageAlreadyTaken(TakenMessageError):
+    """The agent saved a message for this call already (a repeated save, or a late draft)."""
+
+    def __init__(self, call_sid: str, message_id: int):
+        super().__init__("you saved a message for this call already")
+        self.call_sid = call_sid
+        self.message_id = message_id
+
+
+class DraftNotFound(TakenMessageError):
+    """The agent keeps no draft for this call."""
+
+    def __init__(self, call_sid: str):
+        super().__init__("no draft of a message for this call")
+        self.call_sid = call_sid

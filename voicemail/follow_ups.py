@@ -1,5 +1,6 @@
 """What a saved message sets in motion: a page to the on-call provider for an urgent after-hours message,
-and the receipt SMS that tells the caller when to expect the callback."""
+and the receipt SMS that tells the caller when to expect the callback. (For a recorded message; one an agent
+takes sets the same in motion itself, `voicemail.taken`.)"""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -22,7 +23,8 @@ def page_and_receipt(batch: RebuiltCalls) -> None:
     now = max(r.ended_at or r.started_at for r in records)
     messages = batch.session.execute(select(Message.id, Message.call_sid, Message.practice_id, Message.urgent,
                                             Message.after_hours, Message.from_number)
-                                     .where(Message.call_sid.in_(with_message))).all()
+                                     .where(Message.call_sid.in_(with_message),
+                                            Message.author_agent_id.is_(None))).all()
     pages = open_pages(batch.session, [(m.id, m.practice_id) for m in messages if m.urgent and m.after_hours], now)
     ended = {r.call_sid for r in records if r.ended_at is not None}
     receipts = queue_sms(batch.session, [receipt_for(m.id, m.practice_id, m.from_number) for m in messages

@@ -1,4 +1,5 @@
-"""Save messages from call records, a batch at a time; idempotent by CallSid and RecordingSid."""
+"""Save recorded messages from call records, a batch at a time; idempotent by CallSid and RecordingSid. (The
+messages agents take during a call are saved by `voicemail.taken`; a call may hold both.)"""
 from __future__ import annotations
 
 from sqlalchemy import or_, update
@@ -8,6 +9,7 @@ from calllog.record import CallRecord
 from calllog.writer import RebuiltCalls
 from core.upsert import insert_ignoring_duplicates
 from models import Message
+from models.message import RECORDED
 
 
 def keep_messages(batch: RebuiltCalls) -> None:
@@ -34,17 +36,18 @@ def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
 
 
 def save_messages(session: Session, messages: list[dict]) -> None:
-    """Insert the messages not there yet (keyed by call_sid), then set urgent where a message became urgent.
+    """Insert the recorded messages not there yet (keyed by call_sid), then set urgent where one became urgent.
 
     Each dict holds Message's columns. Urgent only ever goes on: a retried or late "not urgent" never
     clears it.
     """
     if not messages:
         return
-    session.execute(insert_ignoring_duplicates(session, Message, ("call_sid",)), messages)
+    session.execute(insert_ignoring_duplicates(session, Message, ("call_sid",), index_where=RECORDED), messages)
     urgent = [m["call_sid"] for m in messages if m["urgent"]]
     if urgent:
-        session.execute(update(Message).where(Message.call_sid.in_(urgent), Message.urgent.is_(False))
+        session.execute(update(Message).where(Message.call_sid.in_(urgent), Message.author_agent_id.is_(None),
+                                              Message.urgent.is_(False))
                         .values(urgent=True).execution_options(synchronize_session=False))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # The whole-app fixtures (test database, Redis, the practices, tokens, the REST stand-in).
-from tests.integration.conftest import app, client, clock, config, services, standin, tokens  # noqa: F401
+from tests.integration.conftest import app, client, clock, config, drain, services, standin, tokens  # noqa: F401
 
 CHROMIUM = os.environ.get("CARELINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -95,7 +95,8 @@ def test_given_messages_when_listed_by_an_agent_of_every_practice_then_newest_fi
         "created_at": "2026-11-24T18:00:00+00:00", "from": LAKESIDE_CALLER, "language": "en", "urgent": False,
         "after_hours": True, "duration_seconds": 31, "recording_status": "completed",
         "transcription": {"status": "completed", "text": TRANSCRIPT},
-        "recording_url": f"https://careline.test/api/messages/{lakeside.id}/recording"}
+        "recording_url": f"https://careline.test/api/messages/{lakeside.id}/recording", "author_agent_id": None,
+        "fields": None}
     assert (second["practice"], second["urgent"], second["from"], second["duration_seconds"]) == (
         "northside", True, CALLER, 8)
     assert (third["urgent"], third["after_hours"], third["duration_seconds"], third["call_sid"]) == (
