@@ -22,13 +22,13 @@ from callbacks.attach import attach_from_calls
 from callbacks.tasks import CallbackTaskService
 from calllog.appender import CallLogAppender
 from calllog.writer import CallLogWriter, FollowUps
+from console.dashboard import DashboardService
+from console.throttle import SignInThrottle
 from core.agent_feed import AgentFeed
 from core.clock import Clock, system_clock
 from core.config import Config
 from core.db import make_engine, make_session_factory
 from core.links import Links
-from console.dashboard import DashboardService
-from console.throttle import SignInThrottle
 from core.twilio_rest import api_base_url, get_with_basic_auth, make_twilio_client
 from desk.day import AgentDays
 from desk.presence import DESK_CLOSED_REASON, DeskPresence
@@ -38,9 +38,9 @@ from ivr.on_call import OnCallFlow, OnCallPatcher
 from ivr.queue_flow import QueueFlow
 from ivr.service import IvrService
 from ivr.turns import CallTurns
-from metrics.summary import MetricsService
 from jobs.schedule import RqScheduler
 from metrics.rollup import record_rebuilt
+from metrics.summary import MetricsService
 from paging.escalation import acknowledge_by_phone, record_page_sms
 from paging.service import PageService
 from paging.texts import PageTexts

@@ -27,12 +27,21 @@ from queueing.store import CallQueue
 from sms.inbound import InboundSmsService
 from sms.outbox import SmsSender
 from tests.integration.conftest import CALLER, NORTHSIDE, bearer, issue, run_jobs
+from agents.voice_token import VoiceTokens
+from core.agent_feed import AgentFeed
+from desk.day import AgentDays
+from desk.presence import DeskPresence
+from desk.screen_pop import ScreenPop
+from desk.stream import DeskStreams
+from queueing.notices import AgentNotices
 from voicemail.access import MessageService
+from voicemail.taken import TakenMessages
 
 SERVICES = (IvrService, CallTurns, QueueFlow, OnCallFlow, OnCallPatcher, CallbackTaskService, MessageService,
             MetricsService, PageService, AgentStatusService, TokenService, PasswordService, QueueOverview,
             DashboardService, SignInThrottle, InboundSmsService, SmsSender, CallLogAppender, CallLogWriter,
-            Dispatcher, CallQueue)
+            Dispatcher, CallQueue, AgentFeed, AgentNotices, ScreenPop, DeskPresence, DeskStreams, VoiceTokens,
+            TakenMessages, AgentDays)
 
 
 @pytest.fixture
@@ -55,7 +64,8 @@ def test_given_calls_api_requests_and_jobs_then_no_service_is_built_again(
     message = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="2").speak(8, then="#"))
     assert "Thank you, your message has been saved." in " ".join(message.heard)
     token = issue(tokens, "ana")
-    for path in ("/api/messages", "/api/callbacks", "/api/queue", "/api/pages", "/api/agents/me/status"):
+    for path in ("/api/messages", "/api/callbacks", "/api/queue", "/api/pages", "/api/agents/me/day",
+                 "/api/agents/me/status"):
         response = client.get(path, headers=bearer(token)) if not path.endswith("status") else client.post(
             path, json={"status": "available"}, headers=bearer(token))
         assert response.status_code == 200, (path, response.get_json())
