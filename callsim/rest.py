@@ -14,6 +14,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +54,7 @@ class RestRequest:
     params: dict  # form params; a name sent several times maps to a list
     auth: tuple[str, str] | None  # (username, password) from HTTP Basic auth
     sid: str = ""  # for a create the stand-in accepted: the SID it answered with
+    received_at: float = 0.0  # epoch seconds (time.time()) when the request arrived, before it was answered
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class TwilioRestStandin:
     # -- request handling ---------------------------------------------------------------------------------
 
     def _handle(self, method: str, path: str, body: bytes, authorization: str | None) -> tuple[int, str, bytes]:
+        received_at = time.time()
         params = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
         operation, match = "unknown", None
         for name, verb, pattern in ROUTES:
@@ -230,7 +233,8 @@ class TwilioRestStandin:
         answer = self._respond(operation, match, params, path, auth, failure, sid)
         with self._lock:
             # Recorded once answered, so that a refused create carries no SID.
-            self.requests.append(RestRequest(method, path, operation, params, auth, sid if answer[0] == 201 else ""))
+            self.requests.append(RestRequest(method, path, operation, params, auth, sid if answer[0] == 201 else "",
+                                             received_at))
         return answer
 
     def _respond(self, operation: str, match, params: dict, path: str, auth, failure,

@@ -27,6 +27,13 @@ function show(selector, visible) { const el = $(selector); if (el) { el.hidden =
 function clock(iso) {
   return new Date(iso).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
 }
+// A time of the practice's, in its zone and saying which (e.g. "Nov 24, 2026, 20:00 EST").
+function practiceTime(iso, zone) {
+  const options = {year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+                   hourCycle: "h23", timeZoneName: "short"};
+  if (zone) { options.timeZone = zone; }
+  return new Date(iso).toLocaleString([], options);
+}
 function duration(seconds) {
   if (seconds === null || seconds === undefined) { return DASH; }
   const s = Math.max(0, Math.round(seconds)), m = Math.floor(s / 60);
@@ -100,19 +107,20 @@ function showOffer(pop) {
   const list = $("[data-pop-history]");
   list.replaceChildren();
   const history = pop.history || {};
+  const zone = practice.timezone;
   for (const call of history.calls || []) {
     const li = document.createElement("li");
-    li.textContent = `${new Date(call.started_at).toLocaleString()}: ${call.outcome || "in progress"}`;
+    li.textContent = `${practiceTime(call.started_at, zone)}: ${call.outcome || "in progress"}`;
     list.appendChild(li);
   }
   for (const task of history.callbacks || []) {
     const li = document.createElement("li");
-    li.textContent = `Open callback task${task.due_at ? ", due " + new Date(task.due_at).toLocaleString() : ""}`;
+    li.textContent = `Open callback task${task.due_at ? ", due " + practiceTime(task.due_at, zone) : ""}`;
     list.appendChild(li);
   }
   for (const message of history.messages || []) {
     const li = document.createElement("li");
-    li.textContent = `Message ${new Date(message.created_at).toLocaleString()}${message.urgent ? " (urgent)" : ""}`;
+    li.textContent = `Message ${practiceTime(message.created_at, zone)}${message.urgent ? " (urgent)" : ""}`;
     list.appendChild(li);
   }
   if (!list.children.length) {
@@ -125,8 +133,12 @@ function showOffer(pop) {
   text("[data-call-status]", "Ringing: accept to talk to the caller.");
 }
 
+// What the desk says when an offer stops ringing (the `offer-ended` event's `reason`).
+const OFFER_ENDED = {answered: "On the call with the caller.", missed: "You missed this call.",
+                     "caller-gone": "The caller hung up before you answered.", withdrawn: "The offer was withdrawn."};
+
 function endOffer(reason) {
-  text("[data-call-status]", reason || "The call ended.");
+  text("[data-call-status]", OFFER_ENDED[reason] || "The call ended.");
 }
 
 function callSid() { return state.offer ? state.offer.call_sid : state.callSid; }
@@ -218,6 +230,9 @@ async function saveMessage(event) {
   const result = await api("POST", `/api/calls/${encodeURIComponent(sid)}/messages`, formValues());
   if (result.ok) {
     text("[data-message-status]", `Message saved (number ${result.data.id}).`);
+    const phone = state.fields.find((f) => f.kind === "phone");
+    const saved = phone && result.data.fields ? result.data.fields[phone.name] : null;
+    if (saved) { show("[data-readback]", true); text("[data-readback-number]", saved); }  // as checked: E.164
     return;
   }
   const field = result.data && result.data.details && result.data.details.field;
@@ -290,7 +305,7 @@ function listen() {
     showOffer(JSON.parse(e.data));
     desk.dataset.offerShownAt = String(performance.timeOrigin + performance.now());
   });
-  source.addEventListener("offer-ended", (e) => endOffer((JSON.parse(e.data) || {}).description));
+  source.addEventListener("offer-ended", (e) => endOffer((JSON.parse(e.data) || {}).reason));
   source.addEventListener("queue", (e) => showQueue(JSON.parse(e.data)));
   source.addEventListener("open", () => { desk.dataset.live = "connected"; });
   source.addEventListener("error", () => { desk.dataset.live = "reconnecting"; });

@@ -15,8 +15,8 @@ from callsim import Callee, Caller
 from careline.app import create_app
 from queueing.model import AgentStatus
 from tests.browser.conftest import ARTIFACTS
-from tests.integration.conftest import CALLER, EMAILS, NORTHSIDE, simulator, with_rest_standin
-from tests.integration.test_queue_calls import HOLD_CLIP, CLIP_SECONDS, NIA, QUEUE_TOML, load_people
+from tests.integration.conftest import CALLER, EMAILS, NORTHSIDE, queue_simulator, with_rest_standin
+from tests.integration.test_queue_calls import NIA, QUEUE_TOML, load_people
 
 try:
     from playwright.sync_api import expect
@@ -41,11 +41,7 @@ def people(services) -> dict[str, int]:
 
 @pytest.fixture
 def qsim(client, clock, standin, people):
-    sim = simulator(client, clock)
-    sim.rest = standin
-    sim.on_time = lambda now: setattr(clock, "now", now)
-    sim.media_seconds[HOLD_CLIP] = CLIP_SECONDS
-    return sim
+    return queue_simulator(client, clock, standin)
 
 
 @pytest.fixture

@@ -168,6 +168,20 @@ def simulator(client, clock: Clock, **options) -> ClockedSimulator:
                             **options)
 
 
+HOLD_CLIP = "https://careline.test/voice/hold-audio.wav"  # Careline's own clip, under PUBLIC_BASE_URL
+CLIP_SECONDS = 12.0  # its length, which the simulator plays
+
+
+def queue_simulator(client, clock: Clock, standin) -> ClockedSimulator:
+    """The simulator for calls through the live queue: Twilio's REST redirects arrive at `standin`, which the
+    simulator plays; the app's clock follows the calls; the hold clip lasts as long as Careline's."""
+    sim = simulator(client, clock)
+    sim.rest = standin
+    sim.on_time = lambda now: setattr(clock, "now", now)
+    sim.media_seconds[HOLD_CLIP] = CLIP_SECONDS
+    return sim
+
+
 @pytest.fixture
 def sim(client, clock) -> ClockedSimulator:
     return simulator(client, clock)

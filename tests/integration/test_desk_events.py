@@ -18,10 +18,10 @@ from desk.presence import DESK_CLOSED_REASON, PRESENCE_KEY, STALE_AFTER_SECONDS
 from desk.stream import DeskStreams
 from jobs.queue import sweep_queues
 from queueing.model import AgentStatus
-from tests.integration.conftest import (CALLER, NORTHSIDE, PHONE_AGENTS_TOML, PRACTICES_TOML, bearer, issue, run_jobs,
-                                        simulator)
-from tests.integration.test_queue_calls import (ANA, CLIP_SECONDS, HOLD_CLIP, JOINED, NIA, busy_elsewhere,  # noqa: F401
-                                                config, load_people, practice_id)
+from tests.integration.conftest import (CALLER, NORTHSIDE, PHONE_AGENTS_TOML, PRACTICES_TOML, bearer, issue,
+                                        queue_simulator, run_jobs)
+from tests.integration.test_queue_calls import (ANA, JOINED, NIA, busy_elsewhere, config, load_people,  # noqa: F401
+                                                practice_id)
 
 EVENTS = "/api/agents/me/events"
 DESK_TOML = PRACTICES_TOML + """
@@ -52,11 +52,7 @@ def people(services) -> dict[str, int]:
 
 @pytest.fixture
 def qsim(client, clock, standin, people):
-    sim = simulator(client, clock)
-    sim.rest = standin
-    sim.on_time = lambda now: setattr(clock, "now", now)
-    sim.media_seconds[HOLD_CLIP] = CLIP_SECONDS
-    return sim
+    return queue_simulator(client, clock, standin)
 
 
 @pytest.fixture

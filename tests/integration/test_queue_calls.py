@@ -20,9 +20,9 @@ from queueing.dispatch import Dispatcher
 from jobs.queue import dispatch_for_agent, sweep_queues
 from queueing.model import AgentStatus, CallerState
 from queueing.store import CallQueue
-from tests.integration.conftest import (PHONE_AGENTS_TOML, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
+from tests.integration.conftest import (CLIP_SECONDS, PHONE_AGENTS_TOML, CALLER, EMAILS, LAKESIDE, LAKESIDE_FRONT_DESK,
                                         NORTHSIDE, PRACTICES_TOML, REDIS_NOWHERE, bearer, issue, load_practices,
-                                        run_jobs, simulator, with_rest_standin)
+                                        queue_simulator, run_jobs, with_rest_standin)
 
 ANA, BEN, NIA = "+13125550133", "+13125550134", "+16175550135"
 OTHER_CALLER = "+13125550177"
@@ -36,8 +36,6 @@ wrap_up_seconds = 10
 """ + PHONE_AGENTS_TOML
 # The [practices.queue] table above follows northside's hours: it is northside's (TOML tables bind to the
 # last [[practices]] entry). Lakeside keeps the defaults: max wait 180 s, announcements every 30 s.
-HOLD_CLIP = "https://careline.test/voice/hold-audio.wav"
-CLIP_SECONDS = 12.0
 JOINED = 23.0  # seconds into a call that pressed 1 after hearing Northside's whole menu: it is holding by then
 
 
@@ -62,11 +60,7 @@ def people(services) -> dict[str, int]:
 
 @pytest.fixture
 def qsim(client, clock, standin, people):
-    sim = simulator(client, clock)
-    sim.rest = standin
-    sim.on_time = lambda now: setattr(clock, "now", now)
-    sim.media_seconds[HOLD_CLIP] = CLIP_SECONDS
-    return sim
+    return queue_simulator(client, clock, standin)
 
 
 @pytest.fixture
