@@ -33,6 +33,8 @@ from queueing.waits import WaitEstimator, expected_wait_seconds
 
 log = logging.getLogger(__name__)
 
+CLIENT_PREFIX = "client:"  # Twilio's `To` of a leg that rings a Twilio Client (the desk's softphone)
+
 
 def _seconds(now: datetime) -> float:
     return to_ms(now) / 1000
@@ -96,9 +98,15 @@ class QueueFlow:
         caller = self._turns.read_state(caller_sid)
         practice = self._directory.get(caller.practice_id) if caller and caller.practice_id else None
         language = caller.language if caller and practice and len(practice.languages) > 1 else None
-        twiml.whisper(response, prompts, practice_name=practice.name if practice else "",
-                      urgent=bool(caller and caller.urgent),
-                      language_name=prompts_for(language).text("language_name") if language else None,
+        announced = dict(practice_name=practice.name if practice else "", urgent=bool(caller and caller.urgent),
+                         language_name=prompts_for(language).text("language_name") if language else None)
+        if request.get("To").startswith(CLIENT_PREFIX):
+            # A desk's softphone: the agent pressed Accept there already, and a browser has no voicemail to
+            # screen out, so the practice is named and the call bridged without a key.
+            twiml.whisper_announcement(response, prompts, **announced)
+            self._take_offer(response, caller_sid, agent_id, request.received_at)
+            return str(response)
+        twiml.whisper(response, prompts, **announced,
                       accept_action=self._urls("voice.queue_accept", call=caller_sid, agent=agent_id))
         return str(response)
 
@@ -109,17 +117,21 @@ class QueueFlow:
         if request.get("Digits") != "1":
             twiml.goodbye(response, prompts, "whisper_missed")
             return str(response)
-        now = request.received_at
+        self._take_offer(response, caller_sid, agent_id, request.received_at)
+        return str(response)  # an empty document: it ends, and Twilio bridges the agent to the caller
+
+    def _take_offer(self, response: twiml.VoiceResponse, caller_sid: str, agent_id: int, now) -> None:
+        """The agent took the offer: connect it in the queue and log it once; a gone offer says goodbye."""
+        prompts = prompts_for("en")
         connected = self._queue.offer_answered(caller_sid, agent_id, now)
         if connected is None:
             twiml.goodbye(response, prompts, "whisper_gone")
-            return str(response)
+            return
         if not connected.repeated:
             self._notices.answered(agent_id, caller_sid, connected.practice_id)
             self._calllog.append([Event(caller_sid, "queue-connected", f"queue-connected:{agent_id}", now, {
                 "practice_id": connected.practice_id, "agent_id": agent_id,
                 "wait_seconds": round(connected.wait_seconds, 3), "reason": connected.delivered_by or None})])
-        return str(response)  # an empty document: it ends, and Twilio bridges the agent to the caller
 
     def call_gone(self, request: VoiceRequest) -> list[Event]:
         """Twilio's final status for a call: out of the queue at once (abandoned), or its agent's call ended.

@@ -163,13 +163,19 @@ def whisper(response: VoiceResponse, prompts: Prompts, *, practice_name: str, ur
     """The agent's side before the bridge: the practice, "urgent", the caller's language; press 1."""
     gather = response.gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT_SECONDS, action=accept_action,
                              method="POST")
-    say(gather, prompts, "whisper_call", practice=practice_name)
-    if urgent:
-        say(gather, prompts, "whisper_urgent")
-    if language_name:
-        say(gather, prompts, "whisper_language", language=language_name)
+    whisper_announcement(gather, prompts, practice_name=practice_name, urgent=urgent, language_name=language_name)
     say(gather, prompts, "whisper_accept")
     goodbye(response, prompts, "whisper_missed")  # no key: the Dial ends as no-answer
+
+
+def whisper_announcement(verb, prompts: Prompts, *, practice_name: str, urgent: bool,
+                         language_name: str | None) -> None:
+    """What the agent hears of the call before the bridge: the practice, "urgent", the caller's language."""
+    say(verb, prompts, "whisper_call", practice=practice_name)
+    if urgent:
+        say(verb, prompts, "whisper_urgent")
+    if language_name:
+        say(verb, prompts, "whisper_language", language=language_name)
 
 
 def leave_choice(response: VoiceResponse, practice: PracticeSnapshot, prompts: Prompts, urls: Urls, step: int, *,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,7 @@ except ImportError:  # fail, never skip: the browser test is part of the suite
 
 STANDIN = str(Path(__file__).resolve().parent / "device_standin.js")
 PASSWORD = "after hours shift 12"
+TALK_BEFORE_TYPING_SECONDS = 10  # simulated seconds Nia talks with the caller before she types the message
 CLIENT = "nia.desk"  # Nia's Twilio Client identity: Careline dials client:nia.desk
 DR_RIVERA = "+16175550122"
 CALLBACK = "+16175550188"  # the number the caller gives Nia
@@ -144,7 +146,9 @@ class NiasPart:
             if ringing:
                 self.accept(run, ringing[0])
         elif "message" not in self.done:
-            if self.services.queue.agent(self.nia_id).status == AgentStatus.BUSY:
+            # Nia greets the caller and listens first: the bridge is made once the whisper has named the practice.
+            if (self.services.queue.agent(self.nia_id).status == AgentStatus.BUSY
+                    and run.seconds >= self.seen["accepted_at"] + TALK_BEFORE_TYPING_SECONDS):
                 self.take_message(run)
         elif "patch" not in self.done:
             self.patch(run)
@@ -161,6 +165,9 @@ class NiasPart:
         page.keyboard.press("Alt+R")
         page.wait_for_function("() => document.getElementById('desk').dataset.offerShownAt")
         self.seen["offer_shown_at_ms"] = float(page.evaluate("document.getElementById('desk').dataset.offerShownAt"))
+        # The browser reads the machine's clock; this process's wall clock may be moved (CARELINE_TEST_DAYS):
+        # the difference between the two, taken now, puts both times on one clock.
+        self.seen["browser_minus_here_ms"] = page.evaluate("Date.now()") - time.time() * 1000
         expect(page.locator("[data-presence-label]")).to_have_text("Ringing")
         # The screen pop: the practice, what to say, who calls and why, the on-call provider, the history.
         expect(page.locator("[data-pop-practice]")).to_have_text("Northside Pediatrics")
@@ -185,6 +192,7 @@ class NiasPart:
         """Twilio rings client:nia.desk: the browser's Device rings with the leg's parameters; Alt+A accepts."""
         page = self.page
         self.seen["client_leg"] = client_leg
+        self.seen["accepted_at"] = run.seconds
         page.evaluate("(call) => __deviceStandin.ring(call)",
                       {"callSid": client_leg, "params": {"From": CALLER, "To": f"client:{CLIENT}"}})
         expect(page.locator("#desk")).to_have_attribute("data-softphone-state", "ringing")
@@ -264,10 +272,10 @@ def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_b
     shot(page, "2-before-the-call")
 
     nia = NiasPart(page, services, standin, people["nia"])
-    # Twilio's side of Nia's leg: it answers 4 s after ringing and presses 1 at the whisper, as a phone agent
-    # does (the desk's Accept only answers the browser's call: nothing in the page sends that 1).
+    # Twilio's side of Nia's leg: the browser answers 4 s after ringing (the desk's Accept); a Client leg hears
+    # the practice named and is bridged without a key (a browser has no voicemail to screen out).
     result = ssim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
-                       dial={f"client:{CLIENT}": Callee(press="1", answered_after=4, talk_seconds=900),
+                       dial={f"client:{CLIENT}": Callee(answered_after=4, talk_seconds=900),
                              DR_RIVERA: "no-answer"},
                        at={second: nia for second in range(1, 600)})
     assert nia.done == ["offer", "accept", "message", "patch", "hung-up"]
@@ -275,7 +283,7 @@ def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_b
     # The screen pop's latency: the REST redirect received by the stand-in -> the offer rendered in the page.
     redirect = next(r for r in standin.requests_for("calls.update") if result.call_sid in r.path)
     assert redirect.params["Url"] == "https://careline.test/voice/queue/connect"
-    latency_ms = nia.seen["offer_shown_at_ms"] - redirect.received_at * 1000
+    latency_ms = nia.seen["offer_shown_at_ms"] - (redirect.received_at * 1000 + nia.seen["browser_minus_here_ms"])
     print(f"\nscreen pop: offer shown {latency_ms:.1f} ms after the REST redirect (bound {LATENCY_BOUND_MS} ms)")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "screen-pop-latency.json").write_text(json.dumps({

@@ -143,6 +143,22 @@ def test_given_an_available_agent_when_caller_asks_for_someone_then_connected_at
         assert session.scalars(select(CallbackTask)).all() == []
 
 
+def test_given_an_agent_at_a_desks_softphone_then_the_practice_is_named_and_the_call_bridged_without_a_key(
+        qsim, set_status, services, people, drain, session_factory):
+    """The desk's Accept is the agent's yes, and a browser has no voicemail to screen out: no "press 1"."""
+    load_people(services, QUEUE_TOML.replace('phone = "+16175550135"', 'client = "nia.desk"'))
+    set_status("nia")
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                       dial={"client:nia.desk": Callee(answered_after=2, talk_seconds=20)})
+    (dial,) = result.dial_results
+    assert (dial.targets, dial.status) == (("client:nia.desk",), "completed")
+    assert "Call for Northside Pediatrics." in dial.whisper_heard and "Press 1" not in dial.whisper_heard
+    assert services.queue.agent(people["nia"]).status == AgentStatus.WRAP_UP
+    drain()
+    assert [(e.kind, e.agent_id) for e in queue_events(session_factory, result.call_sid)][-2:] == [
+        ("connected", people["nia"]), ("talk-ended", people["nia"])]
+
+
 def test_given_first_agent_does_not_answer_then_paused_missed_and_next_agent_rung(
         qsim, set_status, services, people, drain, session_factory, clock, caplog):
     caplog.set_level(logging.DEBUG)
