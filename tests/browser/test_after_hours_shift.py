@@ -34,8 +34,8 @@ from models import Agent, Call, CallbackTask, Message, OnCallPage
 from queueing.model import AgentStatus, CallerState
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_answering_desk import desk_page, serious_violations  # noqa: F401 - a fixture
-from tests.integration.conftest import (CALLER, CLOSED_TIME, EMAILS, NORTHSIDE, PRACTICES_TOML, bearer, issue,
-                                        load_practices, queue_simulator, run_jobs, with_rest_standin)
+from tests.integration.conftest import (CALLER, CLOSED_TIME, EMAILS, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML, bearer,
+                                        issue, load_practices, queue_simulator, run_jobs, with_rest_standin)
 from tests.integration.test_queue_calls import busy_elsewhere, practice_id
 
 try:
@@ -51,17 +51,7 @@ DR_RIVERA = "+16175550122"
 CALLBACK = "+16175550188"  # the number the caller gives Nia
 LATENCY_BOUND_MS = 1000  # the issue's bound: the offer on the screen at most 1 s after the REST redirect
 NIA_COMES_AT = 40  # seconds into the urgent call (it joins the queue some 28 s in): Nia goes available
-SHIFT_TOML = PRACTICES_TOML + """
-[practices.after_hours]
-escalation_minutes = 10
-
-[[practices.on_call]]
-name = "Dr. Ines Rivera"
-phone = "+16175550122"
-
-[[practices.on_call]]
-name = "Dr. Sam Okafor"
-phone = "+16175550123"
+SHIFT_TOML = PRACTICES_TOML + ON_CALL_TOML + """
 
 [[agents]]
 email = "ana@answering.example"

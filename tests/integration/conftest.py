@@ -62,6 +62,19 @@ wed = "09:00-18:00"
 thu = "09:00-18:00"
 fri = "09:00-18:00"
 """
+# Northside's after-hours escalation and its two on-call providers (it binds to the last [[practices]]).
+ON_CALL_TOML = """
+[practices.after_hours]
+escalation_minutes = 10
+
+[[practices.on_call]]
+name = "Dr. Ines Rivera"
+phone = "+16175550122"
+
+[[practices.on_call]]
+name = "Dr. Sam Okafor"
+phone = "+16175550123"
+"""
 
 LAKESIDE = "+13125550100"
 LAKESIDE_FRONT_DESK = "+13125550111"

@@ -16,7 +16,7 @@ from callsim import Callee, Caller
 from calllog.events import STREAM_KEY, Event
 from models import Call, CallbackTask, InboundSms, Message, OnCallPage, OutboundSms, PageEvent, QueueEvent, SmsOptOut
 from jobs.paging import sweep_follow_ups
-from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE,
+from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, LAKESIDE, ON_CALL_TOML,
                                         NORTHSIDE, OPEN_TIME, PRACTICES_TOML, bearer, issue, load_practices,
                                         post_at_once, run_jobs, simulator, with_rest_standin)
 
@@ -24,17 +24,7 @@ CALLER = "+13125550199"
 ANA = "+13125550133"
 DR_RIVERA, DR_OKAFOR = "+16175550122", "+16175550123"
 PAT = "+16175550144"  # Northside's manager
-AFTER_HOURS_TOML = PRACTICES_TOML + """
-[practices.after_hours]
-escalation_minutes = 10
-
-[[practices.on_call]]
-name = "Dr. Ines Rivera"
-phone = "+16175550122"
-
-[[practices.on_call]]
-name = "Dr. Sam Okafor"
-phone = "+16175550123"
+AFTER_HOURS_TOML = PRACTICES_TOML + ON_CALL_TOML + """
 
 [[agents]]
 email = "ana@answering.example"

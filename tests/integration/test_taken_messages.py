@@ -19,8 +19,8 @@ from models import (Call, CallbackTask, CallbackTaskCall, CallEvent, Message, Me
                     SmsOptOut)
 from practices.loader import load_config_text
 from practices.store import apply_config
-from tests.integration.conftest import (CLOSED_TIME, NORTHSIDE, PRACTICES_TOML, bearer, issue, load_practices,
-                                        run_jobs, simulator, with_rest_standin)
+from tests.integration.conftest import (CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML, bearer, issue,
+                                        load_practices, run_jobs, simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 ANA, NIA = "+13125550133", "+16175550135"
@@ -28,17 +28,7 @@ DR_RIVERA, DR_OKAFOR = "+16175550122", "+16175550123"
 CALLBACK = "+16175550188"  # the number the caller gives the agent
 NAME = "Maria Gonzalez"
 REASON = "Needs a refill of her inhaler"
-DESK_TOML = PRACTICES_TOML + """
-[practices.after_hours]
-escalation_minutes = 10
-
-[[practices.on_call]]
-name = "Dr. Ines Rivera"
-phone = "+16175550122"
-
-[[practices.on_call]]
-name = "Dr. Sam Okafor"
-phone = "+16175550123"
+DESK_TOML = PRACTICES_TOML + ON_CALL_TOML + """
 
 [[agents]]
 email = "ana@answering.example"
