@@ -34,8 +34,9 @@ from models import Agent, Call, CallbackTask, Message, OnCallPage
 from queueing.model import AgentStatus, CallerState
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_answering_desk import desk_page, serious_violations  # noqa: F401 - a fixture
-from tests.integration.conftest import (CALLER, CLOSED_TIME, EMAILS, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML, bearer,
-                                        issue, load_practices, queue_simulator, run_jobs, with_rest_standin)
+from tests.integration.conftest import (CALLER, CLOSED_TIME, EMAILS, NORTHSIDE, ON_CALL_TOML, PHONE_AGENTS_TOML,
+                                        PRACTICES_TOML, bearer, issue, load_practices, queue_simulator, run_jobs,
+                                        with_rest_standin)
 from tests.integration.test_queue_calls import busy_elsewhere, practice_id
 
 try:
@@ -51,21 +52,8 @@ DR_RIVERA = "+16175550122"
 CALLBACK = "+16175550188"  # the number the caller gives Nia
 LATENCY_BOUND_MS = 1000  # the issue's bound: the offer on the screen at most 1 s after the REST redirect
 NIA_COMES_AT = 40  # seconds into the urgent call (it joins the queue some 28 s in): Nia goes available
-SHIFT_TOML = PRACTICES_TOML + ON_CALL_TOML + """
-
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-client = "nia.desk"
-practices = ["northside"]
-"""
+# Nia answers in the desk's softphone: her Twilio Client identity instead of her phone.
+SHIFT_TOML = PRACTICES_TOML + ON_CALL_TOML + PHONE_AGENTS_TOML.replace('phone = "+16175550135"', 'client = "nia.desk"')
 # The after-hours table and the on-call providers bind to the last [[practices]]: Northside (default message form).
 
 

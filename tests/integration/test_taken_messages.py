@@ -19,8 +19,8 @@ from models import (Call, CallbackTask, CallbackTaskCall, CallEvent, Message, Me
                     SmsOptOut)
 from practices.loader import load_config_text
 from practices.store import apply_config
-from tests.integration.conftest import (CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML, bearer, issue,
-                                        load_practices, run_jobs, simulator, with_rest_standin)
+from tests.integration.conftest import (CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PHONE_AGENTS_TOML, PRACTICES_TOML,
+                                        bearer, issue, load_practices, run_jobs, simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 ANA, NIA = "+13125550133", "+16175550135"
@@ -28,26 +28,7 @@ DR_RIVERA, DR_OKAFOR = "+16175550122", "+16175550123"
 CALLBACK = "+16175550188"  # the number the caller gives the agent
 NAME = "Maria Gonzalez"
 REASON = "Needs a refill of her inhaler"
-DESK_TOML = PRACTICES_TOML + ON_CALL_TOML + """
-
-[[agents]]
-email = "ana@answering.example"
-name = "Ana Lopez"
-phone = "+13125550133"
-languages = ["en", "es"]
-practices = ["*"]
-
-[[agents]]
-email = "nia@answering.example"
-name = "Nia Okafor"
-phone = "+16175550135"
-practices = ["northside"]
-
-[[agents]]
-email = "ben@answering.example"
-name = "Ben Adler"
-practices = ["lakeside"]
-"""
+DESK_TOML = PRACTICES_TOML + ON_CALL_TOML + PHONE_AGENTS_TOML
 # The after-hours table and the on-call providers bind to the last [[practices]]: Northside. Its form is the default.
 CUSTOM_FORM = """
 [[practices.message_fields]]
