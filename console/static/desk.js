@@ -51,6 +51,10 @@ function showState(live, at) {
   state.wrapUpUntil = live.wrap_up_until ? Date.parse(live.wrap_up_until) : null;
   state.callSid = live.call_sid || null;
   desk.dataset.status = live.status;
+  // The call's buttons act on a call that is ringing or on: afterwards the panel keeps the screen pop to read,
+  // and the buttons are off, so nothing on the screen offers to act on a call that is over.
+  const onCall = live.status === "ringing" || live.status === "busy";
+  desk.querySelectorAll(".call-actions button").forEach((button) => { button.disabled = !onCall; });
   text("[data-presence-label]", LABELS[live.status] || live.status);
   text("[data-presence-detail]", live.reason && live.reason !== "missed" ? `(${live.reason})` : "");
   const notice = $("[data-missed]");
