@@ -137,7 +137,8 @@ class Services:
             QueueFlow(turns, self.queue, self.dispatcher, self.waits, self.directory, self.calllog, self.scheduler,
                       self.links.path, ring_overhead_seconds=overhead, hold_music_url=config.HOLD_MUSIC_URL,
                       notices=self.agent_notices),
-            OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead),
+            OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead,
+                       redis_client=self.redis, notices=self.agent_notices),
             self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead)
         self.on_call_patcher = OnCallPatcher(
             self.redis, session_factory, lambda: self.twilio, self.directory, self.queue, self.dispatcher,

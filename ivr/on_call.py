@@ -7,6 +7,7 @@ urgent message, which pages the provider.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -31,12 +32,16 @@ from models import OnCallProvider
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.model import AgentStatus, CallerState, QueuePosition
+from queueing.notices import (
+    PATCH_CALLER_GONE, PATCH_CONNECTED, PATCH_ENDED, PATCH_NOT_TAKEN, PATCH_RINGING, AgentNotices)
 from queueing.store import CallQueue
 
 log = logging.getLogger(__name__)
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
-PATCH_KEY = "careline:patch:{call_sid}"  # who patched the call (a user id): the patch's one owner
+# The patch's one owner: who asked (a user id), then also the agent on the call and the provider rung (JSON), so
+# the webhooks of the patched call tell that agent's desk how it goes.
+PATCH_KEY = "careline:patch:{call_sid}"
 PATCH_CLAIM_SECONDS = CALL_TTL_SECONDS  # seconds; a call is patched at most once, so the claim outlives it
 # The IVR states of a caller talking to an agent (the state says ringing until the agent's Dial ends).
 PATCHABLE_STATES = (State.RINGING_AGENT, State.CONNECTED)
@@ -57,6 +62,28 @@ class Patched:
 def patch_key(call_sid: str) -> str:
     """The Redis key of a call's patch claim."""
     return PATCH_KEY.format(call_sid=call_sid)
+
+
+@dataclass(frozen=True)
+class PatchClaim:
+    """Who patched a call: the user who asked, the agent whose call it was, the provider rung (id, name)."""
+
+    requested_by: int
+    agent_id: int
+    provider: dict
+
+    def dumps(self) -> str:
+        return json.dumps({"by": self.requested_by, "agent": self.agent_id, "provider": self.provider})
+
+    @classmethod
+    def read(cls, client: redis.Redis, call_sid: str) -> PatchClaim | None:
+        """The claim of `call_sid`'s patch, once its agent is known (None before, or without one)."""
+        raw = client.get(patch_key(call_sid))
+        try:
+            data = json.loads(raw) if raw else None
+            return cls(int(data["by"]), int(data["agent"]), dict(data["provider"])) if isinstance(data, dict) else None
+        except (ValueError, KeyError, TypeError):
+            return None
 
 
 def first_provider(session_factory, practice_id: int) -> OnCallProvider | None:
@@ -106,6 +133,9 @@ class OnCallPatcher:
         try:
             # Checked under the claim: the caller may have hung up, or its agent's call ended, since the request.
             position = self._connected(call_sid)
+            # The agent and provider, for the webhooks of the patched call to tell the agent's desk how it goes.
+            claim = PatchClaim(actor_id, position.agent_id, {"id": provider.id, "name": provider.name})
+            self._redis.set(patch_key(call_sid), claim.dumps(), xx=True, keepttl=True)
         except BaseException:
             self._release(call_sid)
             raise
@@ -120,6 +150,7 @@ class OnCallPatcher:
             log.error("call=%s patch to on-call failed (%s)", call_sid, type(exc).__name__)
             raise PatchFailed(call_sid) from exc
         agent_id = position.agent_id
+        self._dispatcher.notices.patch(agent_id, call_sid, claim.provider, PATCH_RINGING)
         now = self._now()
         practice = self._directory.get(state.practice_id)
         wrap = practice.queue_setting("wrap_up_seconds") if practice else 0
@@ -163,11 +194,14 @@ class OnCallPatcher:
 class OnCallFlow:
     """The webhooks of a patched call (see the module's docstring): `turns` runs each caller step;
     `urls(endpoint, **query)` builds Careline's webhook URLs; a Dial rings `ring_overhead_seconds` past its
-    timeout (DIAL_RING_OVERHEAD_SECONDS)."""
+    timeout (DIAL_RING_OVERHEAD_SECONDS); `notices` tells the desk of the agent who patched how it goes."""
 
     def __init__(self, turns: CallTurns, directory: PracticeDirectory, session_factory: sessionmaker[Session],
-                 urls: twiml.Urls, *, ring_overhead_seconds: int):
+                 urls: twiml.Urls, *, ring_overhead_seconds: int, redis_client: redis.Redis | None = None,
+                 notices: AgentNotices | None = None):
         self._turns = turns
+        self._redis = redis_client
+        self._notices = notices or AgentNotices()
         self._directory = directory
         self._session_factory = session_factory
         self._urls = urls
@@ -198,7 +232,22 @@ class OnCallFlow:
         response = twiml.VoiceResponse()
         if request.get("Digits") != "1":
             twiml.goodbye(response, prompts_for("en"), "whisper_missed")
+        else:
+            self._tell_desk(request.get("ParentCallSid"), PATCH_CONNECTED)
         return str(response)
+
+    def _tell_desk(self, call_sid: str | None, outcome: str, **details) -> None:
+        """Tell the desk of the agent who patched `call_sid` how the patch goes; nothing when it was not patched
+        from a desk's call or Redis does not answer (the call goes on regardless)."""
+        if self._redis is None or not call_sid or not CALL_SID.fullmatch(call_sid):
+            return
+        try:
+            claim = PatchClaim.read(self._redis, call_sid)
+        except redis.RedisError as exc:
+            log.warning("call=%s patch outcome not told to the desk (%s)", call_sid, type(exc).__name__)
+            return
+        if claim is not None:
+            self._notices.patch(claim.agent_id, call_sid, claim.provider, outcome, **details)
 
     def _patch(self, turn: Turn) -> None:
         provider_id = _int(turn.request.args.get("provider"))
@@ -226,12 +275,19 @@ class OnCallFlow:
         status = turn.request.get("DialCallStatus")
         turn.event("on-call-result", provider_id=_int(turn.request.args.get("provider")), dial_call_status=status,
                    dial_call_duration=turn.request.get("DialCallDuration") or None)
+        call_sid = turn.request.call_sid
         if turn.request.get("CallStatus") == "completed":
-            return  # the caller hung up: nothing of this reply runs
+            # The caller hung up: nothing of this reply runs.
+            self._tell_desk(call_sid, PATCH_ENDED if status == "completed" else PATCH_CALLER_GONE,
+                            dial_call_status=status, talk_seconds=_int(turn.request.get("DialCallDuration")))
+            return
         if status == "completed":
+            self._tell_desk(call_sid, PATCH_ENDED, dial_call_status=status,
+                            talk_seconds=_int(turn.request.get("DialCallDuration")))
             turn.go(Transition.FINISH)
             twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
             return
+        self._tell_desk(call_sid, PATCH_NOT_TAKEN, dial_call_status=status)
         turn.state.urgent = True
         twiml.say(turn.response, turn.prompts, "on_call_unavailable")
         self._turns.take_message(turn)

@@ -4,6 +4,8 @@
   when it was missed, `missed_at`);
 - `offer`: an offer ringing the agent, with its screen pop (built by `screen_pop`, given: the desk's);
 - `offer-ended`: the offer stopped ringing (`reason`: answered, missed, caller-gone, withdrawn);
+- `patch`: a patch to the on-call provider the agent asked for, as it goes (`outcome`: ringing, connected, ended,
+  not-taken: the caller leaves an urgent message that pages the provider, caller-gone);
 - and a wake-up on the queue channel for the desks of the practice (the queue or a colleague changed).
 
 Each notice is one pipeline round trip, built from what the queue's operation returned: nothing is read back
@@ -27,6 +29,9 @@ from queueing.store import to_ms
 log = logging.getLogger(__name__)
 
 ANSWERED, MISSED, CALLER_GONE, WITHDRAWN = "answered", "missed", "caller-gone", "withdrawn"  # offer-ended reasons
+# How a patch to the on-call provider goes (the `patch` event's `outcome`).
+PATCH_RINGING, PATCH_CONNECTED, PATCH_ENDED, PATCH_NOT_TAKEN, PATCH_CALLER_GONE = (
+    "ringing", "connected", "ended", "not-taken", "caller-gone")
 MISSED_REASON = "missed"  # the pause reason the queue gives an agent who let an offer ring out
 
 
@@ -105,6 +110,17 @@ class AgentNotices:
         view = (_view(agent_id, AgentStatus.WRAP_UP, wrap_up_until=seconds + wrap_up_seconds)
                 if wrap_up_seconds > 0 else _view(agent_id, AgentStatus.AVAILABLE, idle_since=seconds))
         self._publish(agent_id, agent_state_json(view), practices=(practice_id,))
+
+    def patch(self, agent_id: int, call_sid: str, provider: dict, outcome: str, **details) -> None:
+        """How the patch of `call_sid` that `agent_id` asked for goes: the `provider` ({"id", "name"}) and the
+        `outcome` (PATCH_OUTCOMES), with `details` (the provider's `dial_call_status`, `talk_seconds`)."""
+        if self._feed is None:
+            return
+        try:
+            self._feed.publish(agent_id, "patch", {"call_sid": call_sid, "provider": provider, "outcome": outcome,
+                                                   **details})
+        except redis.RedisError as exc:
+            log.warning("desk: agent %s's patch outcome was not published (%s)", agent_id, type(exc).__name__)
 
     def queue_changed(self, practice_ids: Iterable[int]) -> None:
         """Callers joined or left these practices' queues: their desks show the queue again."""

@@ -209,6 +209,7 @@ class NiasPart:
         page.get_by_role("button", name="Patch to on-call").focus()
         page.keyboard.press("Enter")
         expect(page.locator("[data-call-status]")).to_have_text("Patched to Dr. Ines Rivera.")
+        expect(page.locator("[data-patch-status]")).to_have_text("Ringing Dr. Ines Rivera, on call…")
         shot(page, "7-patched")
         self.done.append("patch")
 
@@ -296,6 +297,9 @@ def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_b
     assert (call.after_hours, call.urgent, call.answered_by, call.outcome) == (True, True, "agent", "message")
     tasks = sorted(rows(services, CallbackTask), key=lambda task: task.id)
     assert [task.urgent for task in tasks] == [False, True]  # the earlier message's, and this call's
+    # The desk says how the patch went, in the provider's name.
+    expect(page.locator("[data-patch-status]")).to_have_text(
+        "Dr. Ines Rivera did not answer: the caller is leaving an urgent message, and Dr. Ines Rivera will be paged.")
     shot(page, "8-paged")
 
     assert serious_violations(page) == []

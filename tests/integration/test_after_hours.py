@@ -498,14 +498,24 @@ def test_given_an_agent_patches_an_urgent_caller_then_the_on_call_provider_is_di
     assert "connect you with the on-call provider" in " ".join(result.heard)
     ana = services.queue.agent(people["ana"], clock.now)
     assert ana.status.value in ("wrap-up", "available")  # free for the next caller
+    # Ana's desk is told how the patch goes, in the provider's name: ringing, taken, ended.
+    assert _patch_events(services, people["ana"]) == [
+        (result.call_sid, "Dr. Ines Rivera", "ringing", None), (result.call_sid, "Dr. Ines Rivera", "connected", None),
+        (result.call_sid, "Dr. Ines Rivera", "ended", 40)]
     drain()
     (call,) = rows(services, Call, Call.call_sid == result.call_sid)
     assert (call.answered_by, call.outcome) == ("agent", "answered")
     assert rows(services, Message) == []
 
 
+def _patch_events(services, agent_id: int) -> list[tuple]:
+    """The `patch` events of an agent's desk feed: (call, provider, outcome, talk seconds)."""
+    return [(e.data["call_sid"], e.data["provider"]["name"], e.data["outcome"], e.data.get("talk_seconds"))
+            for e in services.agent_feed.read(agent_id, "0-0") if e.type == "patch"]
+
+
 def test_given_the_on_call_provider_does_not_take_the_patch_then_an_urgent_message_pages_them(
-        ahsim, client, tokens, services, drain, standin, clock):
+        ahsim, client, tokens, services, drain, standin, clock, people):
     token = issue(tokens, "ana")
     client.post("/api/agents/me/status", json={"status": "available"}, headers=bearer(token))
     outcome = {}
@@ -515,6 +525,8 @@ def test_given_the_on_call_provider_does_not_take_the_patch_then_an_urgent_messa
     assert outcome["answer"].status_code == 202
     assert result.dial_results[-1].status == "no-answer"
     assert "The on-call provider could not be reached." in " ".join(result.heard)
+    assert _patch_events(services, people["ana"]) == [
+        (result.call_sid, "Dr. Ines Rivera", "ringing", None), (result.call_sid, "Dr. Ines Rivera", "not-taken", None)]
     drain()
     run_jobs(services, clock)
     (message,) = rows(services, Message)
