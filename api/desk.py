@@ -119,3 +119,18 @@ def message_draft(call_sid: str):
     response = jsonify(call_sid=draft.call_sid, fields=draft.fields, updated_at=draft.updated_at.isoformat())
     response.headers["Cache-Control"] = "no-store"  # patient data
     return response
+
+
+@bp.get("/agents/me/message-drafts")
+@token_required()
+def my_message_drafts():
+    """One's drafts not saved as messages yet (a call that ended mid-form), newest first, each with its practice's
+    form: `{"drafts": [{"call_sid", "practice": {"id", "name", "timezone", "message_fields"}, "fields",
+    "updated_at"}]}`. 200; 401; 503."""
+    drafts = _taken_messages().unfinished(current_user().id)
+    response = jsonify(drafts=[{
+        "call_sid": draft.call_sid, "fields": draft.fields, "updated_at": draft.updated_at.isoformat(),
+        "practice": {"id": draft.practice_id, "name": draft.practice_name, "timezone": draft.timezone,
+                     "message_fields": list(draft.message_fields)}} for draft in drafts])
+    response.headers["Cache-Control"] = "no-store"  # patient data
+    return response

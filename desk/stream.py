@@ -92,17 +92,19 @@ class DeskStreams:
             cursor = resume_after or self._feed.last_id(agent_id)
             opening = self._opening(agent_id, cursor)
         return DeskStream(self._feed, self._presence, self._views, self._slots, agent_id, tuple(practices), cursor,
-                          opening)
+                          opening, self._clock)
 
     def _opening(self, agent_id: int, cursor: str) -> list[SseItem]:
-        """The agent's state now, and the offer ringing it, if one is."""
+        """The agent's state now, and the offer of the call ringing it or on, if one is."""
         view = self._queue.agent(agent_id, self._clock())
         missed_at = None
         if view is not None and view.status == AgentStatus.PAUSED and view.reason == MISSED_REASON:
             last_state = self._feed.latest(agent_id, "state")
             missed_at = _seconds(last_state.data.get("missed_at")) if last_state else None
-        items = [SseItem("state", agent_state_json(view, missed_at), cursor)]
-        if view is not None and view.status == AgentStatus.RINGING:
+        now = iso_time(self._clock().timestamp())
+        items = [SseItem("state", {**agent_state_json(view, missed_at), "at": now}, cursor)]
+        # The call ringing the agent, or on: a desk opened (or reloaded) then shows who is calling.
+        if view is not None and view.status in (AgentStatus.RINGING, AgentStatus.BUSY):
             offer = self._feed.latest(agent_id, "offer")
             if offer is not None and offer.data.get("call_sid") == view.call_sid:
                 items.append(SseItem("offer", offer.data, cursor))
@@ -113,8 +115,10 @@ class DeskStream:
     """One desk's stream (see the module's docstring); iterate it once."""
 
     def __init__(self, feed: AgentFeed, presence: DeskPresence, views: _SharedViews, slots: threading.Semaphore,
-                 agent_id: int, practices: tuple[PracticeRef, ...], cursor: str, opening: list[SseItem]):
+                 agent_id: int, practices: tuple[PracticeRef, ...], cursor: str, opening: list[SseItem],
+                 clock: Callable[[], datetime]):
         self._feed = feed
+        self._clock = clock
         self._presence = presence
         self._views = views
         self._slots = slots
@@ -182,7 +186,10 @@ class DeskStream:
             events = self._feed.read(self.agent_id, self._cursor, READ_BATCH)
             for event in events:
                 self._cursor = event.id
-                yield SseItem(event.type, event.data, event.id)
+                data = event.data
+                if event.type == "state":  # the server's now as it is sent: the desk's countdowns run on it
+                    data = {**data, "at": iso_time(self._clock().timestamp())}
+                yield SseItem(event.type, data, event.id)
             if len(events) < READ_BATCH:
                 return
 

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 CALLBACK_FIELD = "callback_number"  # the number to call back; else the form's first phone field
 URGENT_FIELD = "urgent"  # a bool field that says whether the message is urgent; else the call's urgency
 MAX_TEXT_CHARS = 2000  # characters of one text field of a message
+MAX_UNFINISHED = 50  # drafts listed on a desk at most (an agent finishes them; a manager sees the rest)
 MAX_DRAFT_KEYS = 50  # fields of one draft
 MAX_DRAFT_KEY_CHARS = 64
 MAX_DRAFT_VALUE_CHARS = 2000  # characters of one draft value
@@ -83,6 +84,19 @@ class Draft:
     """A form being typed, as the agent's desk last sent it."""
 
     call_sid: str
+    fields: dict
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UnfinishedDraft:
+    """A draft its agent has not saved as a message: the call, its practice (and its form), the values."""
+
+    call_sid: str
+    practice_id: int
+    practice_name: str
+    timezone: str
+    message_fields: tuple[dict, ...]
     fields: dict
     updated_at: datetime
 
@@ -153,6 +167,19 @@ class TakenMessages:
             if row is None:
                 raise DraftNotFound(call_sid)
             return Draft(call_sid, dict(row.fields), row.updated_at)
+
+    def unfinished(self, agent_id: int) -> list[UnfinishedDraft]:
+        """The agent's drafts not yet saved as messages (a call that ended mid-form), newest first, with their
+        practice's form to finish them in. DependencyDown."""
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            rows = session.scalars(select(MessageDraft).where(MessageDraft.agent_id == agent_id)
+                                   .order_by(MessageDraft.updated_at.desc()).limit(MAX_UNFINISHED)).all()
+            practices = {practice_id: self._practice(session, practice_id)
+                         for practice_id in {row.practice_id for row in rows}}
+            return [UnfinishedDraft(row.call_sid, row.practice_id, practices[row.practice_id].name,
+                                    practices[row.practice_id].timezone,
+                                    tuple(field.as_dict() for field in practices[row.practice_id].message_fields),
+                                    dict(row.fields), row.updated_at) for row in rows]
 
     # --- saving -------------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ const LABELS = {available: "Available", ringing: "Ringing", busy: "On a call", "
                 paused: "Paused", offline: "Offline"};
 
 const state = {status: "offline", reason: null, wrapUpUntil: null, callSid: null, offer: null, fields: [],
-               draftTimer: null, softphone: null, skewMs: 0, live: null};
+               draftTimer: null, formCall: null, softphone: null, skewMs: 0, live: null};
 const POLL_MS = 3000;  // while the live events are not connected, the state is read this often
 
 async function api(method, path, body) {
@@ -46,6 +46,7 @@ function duration(seconds) {
 function showState(live, at) {
   const serverNow = at || live.at;
   if (serverNow) { state.skewMs = Date.parse(serverNow) - Date.now(); }
+  const was = state.status;
   state.status = live.status;
   state.reason = live.reason || null;
   state.wrapUpUntil = live.wrap_up_until ? Date.parse(live.wrap_up_until) : null;
@@ -66,6 +67,9 @@ function showState(live, at) {
     notice.hidden = true;
   }
   tickWrapUp();
+  if (was === "busy" && live.status !== "busy") {  // a call ended: the shift's counts and any unsaved form
+    setTimeout(() => { refreshDay(); refreshDrafts(); }, 2000);  // once the call log has the call (about 1 s)
+  }
 }
 
 function tickWrapUp() {
@@ -93,6 +97,7 @@ async function setStatus(status, reason) {
 
 function showOffer(pop) {
   state.offer = pop;
+  show("[data-patch-status]", false);
   show("[data-no-call]", false);
   show("[data-offer]", true);
   const practice = pop.practice || {}, caller = pop.caller || {};
@@ -133,8 +138,64 @@ function showOffer(pop) {
     li.textContent = "No earlier calls from this number.";
     list.appendChild(li);
   }
+  state.formCall = null;
   showMessageForm(practice.message_fields || []);
-  text("[data-call-status]", "Ringing: accept to talk to the caller.");
+  text("[data-call-status]", state.status === "busy" && state.callSid === pop.call_sid
+    ? "On the call with the caller." : "Ringing: accept to talk to the caller.");
+  if (state.status === "busy") { restoreDraft(pop.call_sid); } else { refreshDrafts(); }
+}
+
+// A desk opened (or reloaded) during a call finds the form as the agent left it.
+async function restoreDraft(sid) {
+  const result = await api("GET", `/api/calls/${encodeURIComponent(sid)}/message-draft`);
+  if (result.ok && callSid() === sid && !formTouched()) { fillForm(result.data.fields || {}); }
+  refreshDrafts();
+}
+
+function formTouched() { return Object.values(formValues()).some((value) => value !== false); }
+
+function fillForm(values) {
+  for (const field of state.fields) {
+    const input = $(`[name="${field.name}"]`);
+    if (!input || !(field.name in values)) { continue; }
+    if (field.kind === "bool") { input.checked = Boolean(values[field.name]); }
+    else { input.value = values[field.name] ?? ""; }
+  }
+  saveDraftSoon.readback();
+}
+
+// --- drafts left unfinished (a call that ended mid-form) ---------------------------------------------------
+
+async function refreshDrafts() {
+  const result = await api("GET", "/api/agents/me/message-drafts");
+  if (!result.ok) { return; }
+  const open = callSid();
+  const drafts = (result.data.drafts || []).filter((draft) => draft.call_sid !== open);
+  const list = $("[data-drafts]");
+  list.replaceChildren(...drafts.map((draft) => {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.textContent = `${draft.practice.name}, ${practiceTime(draft.updated_at, draft.practice.timezone)}` +
+      (draft.fields.patient_name ? `: ${draft.fields.patient_name}` : "");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button-secondary";
+    button.textContent = "Finish";
+    button.setAttribute("aria-label", `Finish the message: ${label.textContent}`);
+    button.addEventListener("click", () => finishDraft(draft));
+    li.append(label, " ", button);
+    return li;
+  }));
+  show("[data-drafts-panel]", drafts.length > 0);
+}
+
+function finishDraft(draft) {
+  state.formCall = draft.call_sid;
+  showMessageForm(draft.practice.message_fields || []);
+  fillForm(draft.fields || {});
+  text("[data-message-status]", `Finishing the message of a call to ${draft.practice.name}.`);
+  const first = $("[data-message-fields] input, [data-message-fields] select");
+  if (first) { first.focus(); }
 }
 
 // What the desk says when an offer stops ringing (the `offer-ended` event's `reason`).
@@ -145,7 +206,28 @@ function endOffer(reason) {
   text("[data-call-status]", OFFER_ENDED[reason] || "The call ended.");
 }
 
-function callSid() { return state.offer ? state.offer.call_sid : state.callSid; }
+// How a patch to the on-call provider goes (the `patch` event), in the provider's name.
+function patchText(event) {
+  const name = (event.provider && event.provider.name) || "The on-call provider";
+  switch (event.outcome) {
+    case "ringing": return `Ringing ${name}, on call…`;
+    case "connected": return `${name} took the call.`;
+    case "ended": return `${name} talked with the caller${event.talk_seconds ? ` (${duration(event.talk_seconds)})` : ""}; the call has ended.`;
+    case "not-taken": return `${name} did not answer: the caller is leaving an urgent message, and ${name} will be paged.`;
+    case "caller-gone": return `The caller hung up before ${name} answered.`;
+    default: return `${name}: ${event.outcome}`;
+  }
+}
+
+function showPatch(event) {
+  if (!event || (state.offer && event.call_sid !== state.offer.call_sid)) { return; }
+  const el = $("[data-patch-status]");
+  el.textContent = patchText(event);
+  el.dataset.outcome = event.outcome;
+  el.hidden = false;
+}
+
+function callSid() { return state.formCall || (state.offer ? state.offer.call_sid : state.callSid); }
 
 async function patchOnCall() {
   const sid = callSid();
@@ -213,17 +295,21 @@ function formValues() {
 
 function saveDraftSoon() {
   clearTimeout(state.draftTimer);
+  saveDraftSoon.readback();
+  state.draftTimer = setTimeout(async () => {
+    const sid = callSid();
+    if (sid) { await api("PUT", `/api/calls/${encodeURIComponent(sid)}/message-draft`, formValues()); }
+  }, 400);
+}
+
+saveDraftSoon.readback = () => {  // the callback number shown back as typed, for the agent to read it back
   const phone = state.fields.find((f) => f.kind === "phone");
   if (phone) {
     const value = ($(`[name="${phone.name}"]`) || {}).value || "";
     show("[data-readback]", value !== "");
     text("[data-readback-number]", value);
   }
-  state.draftTimer = setTimeout(async () => {
-    const sid = callSid();
-    if (sid) { await api("PUT", `/api/calls/${encodeURIComponent(sid)}/message-draft`, formValues()); }
-  }, 400);
-}
+};
 
 async function saveMessage(event) {
   if (event) { event.preventDefault(); }
@@ -237,6 +323,7 @@ async function saveMessage(event) {
     const phone = state.fields.find((f) => f.kind === "phone");
     const saved = phone && result.data.fields ? result.data.fields[phone.name] : null;
     if (saved) { show("[data-readback]", true); text("[data-readback-number]", saved); }  // as checked: E.164
+    refreshDrafts();
     return;
   }
   const field = result.data && result.data.details && result.data.details.field;
@@ -267,7 +354,10 @@ function showQueue(data) {
   for (const practice of data.practices || []) {
     for (const caller of practice.callers || []) {
       const tr = document.createElement("tr");
-      for (const value of [practice.practice.name, caller.number || "withheld", duration(caller.wait_seconds),
+      // An offered caller is ringing an agent (perhaps this one): said, so nobody takes it for one still waiting.
+      const waited = duration(caller.wait_seconds) + (caller.state === "offered"
+        ? (String(caller.agent_id) === desk.dataset.agentId ? " (ringing you)" : " (ringing an agent)") : "");
+      for (const value of [practice.practice.name, caller.number || "withheld", waited,
                            caller.urgent ? "Urgent" : ""]) {
         const td = document.createElement("td");
         td.textContent = value;
@@ -309,6 +399,7 @@ function listen() {
     showOffer(JSON.parse(e.data));
     desk.dataset.offerShownAt = String(performance.timeOrigin + performance.now());
   });
+  source.addEventListener("patch", (e) => showPatch(JSON.parse(e.data)));
   source.addEventListener("offer-ended", (e) => endOffer((JSON.parse(e.data) || {}).reason));
   source.addEventListener("queue", (e) => showQueue(JSON.parse(e.data)));
   source.addEventListener("open", () => { desk.dataset.live = "connected"; });
@@ -383,6 +474,7 @@ setInterval(refreshDay, 30000);
   const now = await api("GET", "/api/agents/me/status");
   if (now.ok) { showState(now.data.state, now.data.at); }
   refreshDay();
+  refreshDrafts();
   const queue = await api("GET", "/api/queue");
   if (queue.ok) { showQueue(queue.data); }
   listen();

@@ -122,3 +122,66 @@ def test_given_an_agent_at_the_desk_then_presence_wrap_up_and_a_missed_offer_wor
     expect(page.locator("[data-day-missed]")).to_have_text("1")
     assert serious_violations(page) == []
     assert [p for p in problems if "events" not in p] == []  # no script error (the feed may still be building)
+
+
+class TypesThenLosesTheCall:
+    """Nia's part in a call she takes on her phone: once she is on it, her desk is reloaded (a second desk, or a
+    browser restarted) and shows the call; she starts the message form, and the caller hangs up before she saves."""
+
+    def __init__(self, page, services, nia_id: int):
+        self.page, self.services, self.nia_id = page, services, nia_id
+        self.done = False
+
+    def __call__(self, run) -> None:
+        if self.done or self.services.queue.agent(self.nia_id).status != AgentStatus.BUSY:
+            return
+        page = self.page
+        page.reload()
+        expect(page.locator("[data-presence-label]")).to_have_text("On a call")
+        expect(page.locator("[data-pop-number]")).to_have_text(CALLER)
+        expect(page.locator("[data-call-status]")).to_have_text("On the call with the caller.")
+        with page.expect_response(lambda r: r.url.endswith(f"/api/calls/{run.call_sid}/message-draft")
+                                  and r.request.method == "PUT") as kept:
+            page.get_by_label("Patient's name (required)").fill("Maria Gonzalez")
+            page.get_by_label("Reason for the call (required)").fill("Rash after the new antibiotic")
+        assert kept.value.status == 204
+        self.done = True
+
+
+def test_given_a_desk_reloaded_during_a_call_and_the_call_lost_mid_form_then_the_draft_is_finished_later(
+        desk_page, live, qsim, services, people):
+    page = desk_page
+    page.goto(f"{live}/console/desk")
+    page.get_by_label("Email", exact=True).fill(EMAILS["nia"])
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/desk$"))
+    expect(page.locator("[data-drafts-panel]")).to_be_hidden()  # nothing unfinished
+    page.keyboard.press("Alt+R")
+    expect(page.locator("[data-presence-label]")).to_have_text("Available")
+
+    nia = TypesThenLosesTheCall(page, services, people["nia"])
+    call = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                     dial={NIA: Callee(press="1", talk_seconds=60)}, at={second: nia for second in range(1, 120)})
+    assert nia.done and call.dial_results[-1].status == "completed"
+
+    # The call is over before the message was saved: the desk, opened again, lists the form to finish.
+    page.reload()
+    drafts = page.locator("[data-drafts] li")
+    expect(drafts).to_have_count(1)
+    expect(drafts.first).to_contain_text("Northside Pediatrics")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "desk-unfinished.png"), full_page=True)
+    assert serious_violations(page) == []
+    page.get_by_role("button", name=re.compile("^Finish the message")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Patient's name (required)")).to_have_value("Maria Gonzalez")
+    expect(page.get_by_label("Reason for the call (required)")).to_have_value("Rash after the new antibiotic")
+    expect(page.get_by_label("Patient's name (required)")).to_be_focused()
+    page.get_by_label("Callback number (required)").fill("(617) 555-0188")
+    with page.expect_response(lambda r: r.url.endswith(f"/api/calls/{call.call_sid}/messages")) as answer:
+        page.keyboard.press("Alt+S")
+    assert answer.value.status == 201
+    expect(page.locator("[data-message-status]")).to_have_text(f"Message saved (number {answer.value.json()['id']}).")
+    expect(page.locator("[data-drafts-panel]")).to_be_hidden()
+    page.screenshot(path=str(ARTIFACTS / "desk-unfinished-saved.png"), full_page=True)

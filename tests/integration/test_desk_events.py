@@ -7,7 +7,7 @@ import json
 import statistics
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -336,6 +336,34 @@ def test_given_a_holding_caller_who_called_before_when_an_agent_becomes_availabl
     # (RQ schedules in whole seconds, so the job may run in the last second of the wrap-up: it says so.)
     (last,) = services.agent_feed.read(people["ana"], feed_ids[-1])
     assert last.type == "state" and last.data["status"] in ("available", "wrap-up")
+
+
+def test_given_a_desk_opened_during_a_call_then_it_shows_the_call_and_careline_s_time(
+        client, qsim, services, people, clock, set_status, token_of):
+    """A desk reloaded (or a second one opened) while the agent talks shows the call she is on, with its screen
+    pop, and its state carries Careline's time (the wrap-up countdown runs on it)."""
+    set_status("ana")
+    seen = {}
+
+    def open_a_desk(run):
+        seen["now"] = clock.now
+        reader = open_events(client, bearer(token_of("ana")))
+        try:
+            opening = []  # what comes before the queue: the state, then the offer if there is one
+            while not opening or opening[-1]["event"] != "queue":
+                opening.append(reader.item())
+            seen["state"] = next(item for item in opening if item["event"] == "state")
+            seen["offer"] = next((item for item in opening if item["event"] == "offer"), None)
+        finally:
+            reader.close()
+
+    result = qsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                       dial={ANA: Callee(press="1", talk_seconds=120)}, at={60: open_a_desk})
+    state = seen["state"]["data"]
+    assert (state["status"], state["call_sid"]) == ("busy", result.call_sid)
+    assert datetime.fromisoformat(state["at"]) == seen["now"]
+    assert seen["offer"] is not None and seen["offer"]["data"]["call_sid"] == result.call_sid
+    assert seen["offer"]["data"]["caller"]["number"] == CALLER
 
 
 def test_given_an_agent_misses_an_offer_then_her_desk_says_when_and_the_next_agent_gets_it(

@@ -404,6 +404,15 @@ def test_given_a_draft_then_it_outlives_the_call_and_saving_the_message_removes_
     drain()
     later = desk.get_draft("ana", result.call_sid)  # the call has ended
     assert later.status_code == 200 and later.get_json()["fields"] == typed
+    # Ana's desk lists it among her unfinished messages, with Northside's form to finish it in; Nia's lists none.
+    unfinished = desk.get("ana", "/api/agents/me/message-drafts")
+    assert unfinished.status_code == 200 and unfinished.headers["Cache-Control"] == "no-store"
+    (draft,) = unfinished.get_json()["drafts"]
+    assert (draft["call_sid"], draft["fields"], draft["practice"]["name"], draft["practice"]["timezone"]) == (
+        result.call_sid, typed, "Northside Pediatrics", "America/New_York")
+    assert [f["name"] for f in draft["practice"]["message_fields"]] == [
+        "patient_name", "callback_number", "date_of_birth", "reason", "urgent"]
+    assert desk.get("nia", "/api/agents/me/message-drafts").get_json() == {"drafts": []}
     saved = desk.post("ana", result.call_sid, FORM)
     assert saved.status_code == 201, saved.get_json()
     gone = desk.get_draft("ana", result.call_sid)
@@ -411,6 +420,7 @@ def test_given_a_draft_then_it_outlives_the_call_and_saving_the_message_removes_
     late = desk.put_draft("ana", result.call_sid, {"patient_name": "late"})  # a draft sent after the save
     assert (late.status_code, late.get_json()["error_id"]) == (409, "message-already-taken")
     assert rows(services, MessageDraft) == []
+    assert desk.get("ana", "/api/agents/me/message-drafts").get_json() == {"drafts": []}
 
 
 def test_given_no_draft_or_one_too_large_then_404_and_400(dsim, desk, services):
