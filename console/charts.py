@@ -7,6 +7,7 @@ Content-Security-Policy forbids every inline script. pygal's inline <style> stay
 """
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pygal
@@ -68,7 +69,8 @@ def service_by_day(days: list[dict]) -> str:
     """Service level and abandonment rate per day, as lines (a day without calls leaves a gap)."""
     many = len(days) > 10
     chart = pygal.Line(**_config(
-        width=WIDE_CHART[0], height=WIDE_CHART[1], range=(0, 1), value_formatter=whole_percent, y_labels=[0, 0.25, 0.5, 0.75, 1.0], allow_interruptions=True,
+        width=WIDE_CHART[0], height=WIDE_CHART[1], range=(0, 1), value_formatter=whole_percent,
+        y_labels=[0, 0.25, 0.5, 0.75, 1.0], margin_top=TOP_MARGIN, allow_interruptions=True,
         show_minor_x_labels=not many, x_labels_major_every=max(1, len(days) // 8) if many else None,
         x_label_rotation=0, dots_size=3 if len(days) <= 31 else 1.5, stroke_style={"width": 2.5},
         show_legend=True))
@@ -78,12 +80,26 @@ def service_by_day(days: list[dict]) -> str:
     return _render(chart, "Service level and abandonment rate by day")
 
 
+COUNT_TICKS = 5  # about this many steps on a count's axis
+TOP_MARGIN = 16  # px above the plot, so the top tick's label (12 px) is not cut at the picture's edge
+
+
+def count_axis(values: list[int | None]) -> dict:
+    """A count's y axis: whole numbers only, each once (pygal's own ticks on small counts are 0, 0.5, 1, ...
+    which whole-number labels show as 0, 0, 1, 1, 2, 2), from 0 to a tick at or above the largest value."""
+    largest = max([value for value in values if value is not None] or [0])
+    step = max(1, math.ceil(largest / COUNT_TICKS))
+    top = max(step, math.ceil(largest / step) * step)
+    return {"y_labels": list(range(0, top + 1, step)), "range": (0, top), "margin_top": TOP_MARGIN}
+
+
 def calls_by_hour(by_hour: list[dict]) -> str:
     """Calls offered per local hour of the day, 0 to 23."""
+    counts = [row["calls_offered"] for row in by_hour]
     chart = pygal.Bar(**_config(show_legend=False, x_labels_major_every=3, show_minor_x_labels=False,
-                                value_formatter=lambda value: f"{value:,.0f}", min_scale=2, max_scale=6))
+                                value_formatter=lambda value: f"{value:,.0f}", **count_axis(counts)))
     chart.x_labels = [f"{row['hour']:02d}" for row in by_hour]
-    chart.add("Calls offered", [row["calls_offered"] for row in by_hour])
+    chart.add("Calls offered", counts)
     return _render(chart, "Calls offered by hour of day")
 
 
@@ -98,10 +114,11 @@ def wait_distribution_labels(buckets: list[dict]) -> list[str]:
 
 def answer_times(buckets: list[dict]) -> str:
     """How long callers connected from the queue waited: calls per wait bucket."""
+    counts = [bucket["calls"] for bucket in buckets]
     chart = pygal.Bar(**_config(show_legend=False, value_formatter=lambda value: f"{value:,.0f}",
-                                min_scale=2, max_scale=6, style=_with_colors(SLATE)))
+                                style=_with_colors(SLATE), **count_axis(counts)))
     chart.x_labels = wait_distribution_labels(buckets)
-    chart.add("Calls", [bucket["calls"] for bucket in buckets])
+    chart.add("Calls", counts)
     return _render(chart, "Answer-time distribution: calls by time waited")
 
 

@@ -186,4 +186,5 @@ def _callback_line(task: TaskView, selection: Selection) -> CallbackLine:
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+    """A time in the practice's zone, saying which ("Wed 18 Nov 13:05 CST"): the page also shows UTC times."""
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M %Z")

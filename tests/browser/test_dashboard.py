@@ -255,6 +255,12 @@ def test_given_a_week_of_calls_when_a_manager_reads_the_dashboard_then_the_figur
     assert_page_matches_api(page, api_metrics(live, token, "lakeside", TODAY - timedelta(days=3),
                                               TODAY - timedelta(days=1)), callbacks)
 
+    # Each time of the practice's says its zone (the page also shows the live queue's time in UTC).
+    opened = page.locator("[data-callbacks] tbody tr td:nth-child(3)")
+    assert opened.count() == callbacks and all(
+        re.fullmatch(r"\w{3} \d\d \w{3} \d\d:\d\d C[SD]T", text) for text in opened.all_inner_texts())
+    expect(page.locator("[data-hours-zone]")).to_contain_text("America/Chicago")
+
     choose(page, period="7d")
     expect(page.locator("[data-queue]")).to_have_attribute("data-queue-updated", re.compile("."), timeout=15_000)
     ARTIFACTS.mkdir(exist_ok=True)
