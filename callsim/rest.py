@@ -6,7 +6,8 @@ does, and an update for any other call is refused as Twilio refuses it.
 
 Creates are checked as Twilio checks them and recorded: ``created_calls()`` (which ``sim.run_outbound`` plays)
 and ``sent_messages()``; ``opt_out(number)`` makes messages to a number fail as after a STOP reply, and
-``forget_recording(sid)`` makes a recording answer 404.
+``forget_recording(sid)`` makes a recording answer 404. A recording's media honours one byte range
+(``Range: bytes=START-END``) as Twilio's media does: 206 with Content-Range, or 416 beyond its end.
 """
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class RestRequest:
     auth: tuple[str, str] | None  # (username, password) from HTTP Basic auth
     sid: str = ""  # for a create the stand-in accepted: the SID it answered with
     received_at: float = 0.0  # epoch seconds (time.time()) when the request arrived, before it was answered
+    range: str | None = None  # the Range header, if any
+    status: int = 0  # the HTTP status the stand-in answered
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ class TwilioRestStandin:
 
     # -- request handling ---------------------------------------------------------------------------------
 
-    def _handle(self, method: str, path: str, body: bytes, authorization: str | None) -> tuple[int, str, bytes]:
+    def _handle(self, method: str, path: str, body: bytes, authorization: str | None,
+                byte_range: str | None = None) -> tuple[int, str, bytes, dict]:
         received_at = time.time()
         params = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
         operation, match = "unknown", None
@@ -231,11 +235,14 @@ class TwilioRestStandin:
         with self._lock:
             failure = self._failures.get(operation, [None]).pop(0) if self._failures.get(operation) else None
         answer = self._respond(operation, match, params, path, auth, failure, sid)
+        headers = {}
+        if operation == "recordings.fetch" and answer[0] == 200 and answer[1].startswith("audio/"):
+            answer, headers = _media_range(answer, byte_range)
         with self._lock:
             # Recorded once answered, so that a refused create carries no SID.
             self.requests.append(RestRequest(method, path, operation, params, auth, sid if answer[0] == 201 else "",
-                                             received_at))
-        return answer
+                                             received_at, byte_range, answer[0]))
+        return (*answer, headers)
 
     def _respond(self, operation: str, match, params: dict, path: str, auth, failure,
                  sid: str) -> tuple[int, str, bytes]:
@@ -344,10 +351,13 @@ class TwilioRestStandin:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                status, content_type, payload = standin._handle(self.command, self.path, self.rfile.read(length),
-                                                                self.headers.get("Authorization"))
+                status, content_type, payload, headers = standin._handle(
+                    self.command, self.path, self.rfile.read(length), self.headers.get("Authorization"),
+                    self.headers.get("Range"))
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -358,6 +368,32 @@ class TwilioRestStandin:
                 pass
 
         return Handler
+
+
+def _media_range(answer: tuple[int, str, bytes], byte_range: str | None) -> tuple[tuple[int, str, bytes], dict]:
+    """A media answer cut to the one byte range asked, as Twilio's media serves it (RFC 9110): 206 with
+    Content-Range; 416 with `bytes */LENGTH` when the range starts past the end; the whole 200 for no Range or
+    one the stand-in does not read (several ranges, another unit), which a server may ignore."""
+    status, content_type, payload = answer
+    size = len(payload)
+    headers = {"Accept-Ranges": "bytes"}
+    wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", (byte_range or "").strip())
+    if wanted is None or not (wanted[1] or wanted[2]):
+        return answer, headers
+    if wanted[1]:
+        start = int(wanted[1])
+        if wanted[2] and int(wanted[2]) < start:
+            return answer, headers  # invalid: ignored
+        end = min(int(wanted[2]), size - 1) if wanted[2] else size - 1
+        if start >= size:
+            return (416, "application/json", json.dumps(_twilio_error(416, "Range Not Satisfiable")).encode()), \
+                {**headers, "Content-Range": f"bytes */{size}"}
+    else:  # a suffix: the last N bytes
+        start, end = max(0, size - int(wanted[2])), size - 1
+        if int(wanted[2]) == 0:
+            return (416, "application/json", json.dumps(_twilio_error(416, "Range Not Satisfiable")).encode()), \
+                {**headers, "Content-Range": f"bytes */{size}"}
+    return (206, content_type, payload[start:end + 1]), {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}
 
 
 def _update_from(sid: str, params: dict, current_status: str) -> CallUpdate | None:

@@ -42,12 +42,13 @@ def api_base_url(configured: str = "") -> str:
 
 
 def get_with_basic_auth(url: str, account_sid: str, auth_token: str,
-                        timeout: float | None = None) -> requests.Response:
+                        timeout: float | None = None, headers: dict | None = None) -> requests.Response:
     """GET `url` with HTTP Basic auth (account SID, auth token), streamed: the caller reads and closes the body.
 
     Twilio may answer a recording's media with a redirect to its storage; requests follows it and drops the
     Authorization header when the host changes, so the credentials go to Twilio only. `timeout`
     (seconds, REST_TIMEOUT_SECONDS unless given) bounds the connection and each wait for bytes, not the whole
-    download.
+    download. `headers`: extra request headers (a media player's Range, passed on).
     """
-    return requests.get(url, auth=(account_sid, auth_token), timeout=timeout or REST_TIMEOUT_SECONDS, stream=True)
+    return requests.get(url, auth=(account_sid, auth_token), timeout=timeout or REST_TIMEOUT_SECONDS, stream=True,
+                        headers=headers)

@@ -2,22 +2,30 @@
 
 Each list, read or play writes a `MessageAccess` row (agent, message, action, Careline's clock). A list and a
 read write their rows in the transaction that reads the messages, so no message is shown without its row.
+
+The inbox (issue 13) adds, per person, the first time they opened a message (`MessageRead`, its read receipt,
+written with the "read" row), and per message whether someone handled it, with a note (`MessageHandling`).
 """
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from core.db import database_errors_as_dependency_down, session_scope
-from models import Message, MessageAccess, Practice
-from voicemail.errors import (MessageHasNoRecording, MessageNotFound, MessageNotYours, PracticeNotYours,
-                              PracticeUnknown, RecordingNotFound, RecordingUnavailable)
+from core.upsert import insert_ignoring_duplicates
+from practices.snapshot import DEFAULT_MESSAGE_FIELDS
+from models import HANDLED_NOTE_MAX_CHARS, Agent, Message, MessageAccess, MessageHandling, MessageRead, Practice
+from voicemail.errors import (FieldInvalid, MessageAlreadyHandled, MessageHasNoRecording, MessageNotFound,
+                              MessageNotYours, PracticeNotYours, PracticeUnknown, RangeNotSatisfiable,
+                              RecordingNotFound, RecordingUnavailable)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,10 @@ DEFAULT_MEDIA_TYPE = "audio/wav"  # what Twilio serves for a .wav, should it sen
 # GET .../Recordings/{RecordingSid}.wav answers the audio itself (Recording resource: ".wav" or no extension
 # is WAV, ".mp3" is MP3, ".json" the metadata). Careline always sends Basic auth: HIPAA accounts enforce it.
 RECORDING_MEDIA_PATH = "/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}.wav"
+# One byte range (RFC 9110 14.1.2), the only kind a media player asks; anything else is ignored (a full 200), as
+# the RFC lets a server do. Twilio's media answers such a Range with 206 and Content-Range, or 416.
+BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+MESSAGE_STATUSES = ("new", "handled")  # a message nobody handled yet, or one someone handled
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,35 @@ class Reader:
 
 @dataclass(frozen=True)
 class MessageFilter:
-    """Which messages a list shows: of one practice (by slug), urgent or not, created at or after `since`."""
+    """Which messages a list shows: of one practice (by slug), urgent or not, created at or after `since`, new
+    or handled, left on the days `from_day` to `to_day` (both included), each day in its practice's zone."""
 
     practice_slug: str | None = None
     urgent: bool | None = None
     since: datetime | None = None  # timezone-aware; the interval [since, now) is shown
     limit: int = LIST_LIMIT_DEFAULT
+    status: str | None = None  # MESSAGE_STATUSES
+    from_day: date | None = None  # the practice's local date
+    to_day: date | None = None
+
+
+@dataclass(frozen=True)
+class Handling:
+    """Who marked a message handled, when, and their note."""
+
+    agent_id: int | None
+    agent_name: str | None  # None once that agent is deleted
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class ReadReceipt:
+    """The first time one person opened a message."""
+
+    agent_id: int
+    agent_name: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -72,16 +107,32 @@ class MessageView:
     has_recording: bool = True
     author_agent_id: int | None = None  # the agent who took the message during the call; None: recorded
     fields: dict | None = None  # the form's values of a message an agent took
+    practice_name: str = ""
+    practice_timezone: str = "UTC"
+    author_name: str | None = None
+    read_at: datetime | None = None  # when the reader first opened it; None: unread by them
+    handling: Handling | None = None  # None: new
+    reads: tuple[ReadReceipt, ...] = ()  # everyone's first reads, oldest first (one message read only)
+    field_labels: dict | None = None  # name -> label of the practice's message form, for `fields`
+
+    @property
+    def status(self) -> str:
+        """ "new" until someone handled it, then "handled"."""
+        return "new" if self.handling is None else "handled"
 
 
 @dataclass(frozen=True)
 class RecordingMedia:
-    """A recording being relayed from Twilio: its type, its bytes as they arrive, and how to let go of it."""
+    """A recording being relayed from Twilio: its type, its bytes as they arrive, and how to let go of it;
+    `status` 206 with `content_range` for a byte range, else 200."""
 
     content_type: str
     content_length: int | None
     chunks: Iterator[bytes]
     close: Callable[[], None]
+    status: int = 200
+    content_range: str | None = None
+    accept_ranges: str | None = None  # Twilio's Accept-Ranges ("bytes"), relayed so the player knows it may seek
 
 
 class MessageService:
@@ -105,7 +156,8 @@ class MessageService:
         if not 1 <= where.limit <= LIST_LIMIT_MAX:
             raise ValueError(f"limit must be between 1 and {LIST_LIMIT_MAX}, not {where.limit}")
         with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
-            query = select(Message, Practice.slug).join(Practice, Practice.id == Message.practice_id)
+            query = _with_state(select(Message, Practice).join(Practice, Practice.id == Message.practice_id),
+                                reader)
             if where.practice_slug is not None:
                 practice_id = session.scalar(select(Practice.id).where(Practice.slug == where.practice_slug))
                 if practice_id is None:
@@ -121,25 +173,101 @@ class MessageService:
                 query = query.where(Message.urgent.is_(where.urgent))
             if where.since is not None:
                 query = query.where(Message.created_at >= where.since)
+            if where.status is not None:
+                query = query.where(MessageHandling.message_id.is_(None) if where.status == "new"
+                                    else MessageHandling.message_id.is_not(None))
+            if where.from_day is not None or where.to_day is not None:
+                query = query.where(_on_days(session, reader, where))
             rows = session.execute(query.order_by(Message.created_at.desc(), Message.id.desc())
                                    .limit(where.limit)).all()
-            views = [_view(message, slug) for message, slug in rows]
+            views = [_view_of(row) for row in rows]
             self._audit(session, reader, [view.id for view in views], "list")
         return views
 
-    def read_message(self, reader: Reader, message_id: int) -> MessageView:
-        """One message, audited "read"; MessageNotFound, MessageNotYours (nothing audited), DependencyDown."""
-        with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
-            message, slug = self._find(session, reader, message_id)
-            self._audit(session, reader, [message.id], "read")
-            return _view(message, slug)
+    def unread_counts(self, reader: Reader) -> dict[str, int]:
+        """How many messages of each of the reader's practices they have not opened yet, by practice slug
+        (practices with none left out); DependencyDown when the database does not answer."""
+        if reader.practice_ids is not None and not reader.practice_ids:
+            return {}
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            read = select(MessageRead.message_id).where(MessageRead.agent_id == reader.agent_id,
+                                                        MessageRead.message_id == Message.id)
+            query = (select(Practice.slug, func.count(Message.id)).join(Practice, Practice.id == Message.practice_id)
+                     .where(~read.exists()).group_by(Practice.slug))
+            if reader.practice_ids is not None:
+                query = query.where(Message.practice_id.in_(sorted(reader.practice_ids)))
+            return {slug: count for slug, count in session.execute(query)}
 
-    def open_recording(self, reader: Reader, message_id: int) -> RecordingMedia:
+    def practices_of(self, reader: Reader) -> list[tuple[str, str]]:
+        """(slug, name) of the practices whose messages the reader sees, by name (an inbox's filter)."""
+        if reader.practice_ids is not None and not reader.practice_ids:
+            return []
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            query = select(Practice.slug, Practice.name).order_by(Practice.name, Practice.slug)
+            if reader.practice_ids is not None:
+                query = query.where(Practice.id.in_(sorted(reader.practice_ids)))
+            return [(slug, name) for slug, name in session.execute(query)]
+
+    def mark_handled(self, reader: Reader, message_id: int, note: str) -> MessageView:
+        """Mark the message handled, with the reader's note (trimmed; 1 to HANDLED_NOTE_MAX_CHARS characters).
+
+        FieldInvalid("note") before anything is read or written; MessageNotFound, MessageNotYours;
+        MessageAlreadyHandled when someone did already (their note stays); DependencyDown."""
+        note = note.strip() if isinstance(note, str) else note
+        if not isinstance(note, str) or not note:
+            raise FieldInvalid("note", "note must say what was done (a text of 1 to "
+                                       f"{HANDLED_NOTE_MAX_CHARS} characters)")
+        if len(note) > HANDLED_NOTE_MAX_CHARS:
+            raise FieldInvalid("note", f"note must be at most {HANDLED_NOTE_MAX_CHARS} characters")
+        with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
+            self._find(session, reader, message_id)
+            at = self._clock()
+            # The primary key on the message decides a race: the second mark inserts nothing.
+            # (RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.)
+            written = session.execute(insert_ignoring_duplicates(session, MessageHandling, ("message_id",))
+                                      .returning(MessageHandling.message_id),
+                                      {"message_id": message_id, "agent_id": reader.agent_id, "handled_at": at,
+                                       "note": note}).first()
+            if written is None:
+                earlier = session.get(MessageHandling, message_id)
+                raise MessageAlreadyHandled(message_id, earlier.agent_id, earlier.handled_at)
+            log.info("messages: agent %s handled message %s", reader.agent_id, message_id)
+        return self._read_view(reader, message_id)
+
+    def _read_view(self, reader: Reader, message_id: int) -> MessageView:
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            return self._full_view(session, reader, message_id)
+
+    def _full_view(self, session: Session, reader: Reader, message_id: int) -> MessageView:
+        row = session.execute(_with_state(select(Message, Practice).join(Practice, Practice.id == Message.practice_id),
+                                          reader).where(Message.id == message_id)).one()
+        reads = session.execute(select(MessageRead.agent_id, Agent.name, MessageRead.first_read_at)
+                                .join(Agent, Agent.id == MessageRead.agent_id)
+                                .where(MessageRead.message_id == message_id)
+                                .order_by(MessageRead.first_read_at, MessageRead.agent_id)).all()
+        return _view_of(row, tuple(ReadReceipt(agent_id, name, at) for agent_id, name, at in reads))
+
+    def read_message(self, reader: Reader, message_id: int) -> MessageView:
+        """One message, audited "read", and read by the reader from now on (their first read is its receipt);
+        MessageNotFound, MessageNotYours (nothing audited), DependencyDown."""
+        with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
+            message, _slug = self._find(session, reader, message_id)
+            self._audit(session, reader, [message.id], "read")
+            session.execute(insert_ignoring_duplicates(session, MessageRead, ("message_id", "agent_id")),
+                            [{"message_id": message.id, "agent_id": reader.agent_id,
+                              "first_read_at": self._clock()}])
+            return self._full_view(session, reader, message.id)
+
+    def open_recording(self, reader: Reader, message_id: int, byte_range: str | None = None) -> RecordingMedia:
         """The message's recording, streamed from Twilio, audited "play" once Twilio answered with the audio.
 
+        `byte_range`: the player's Range header, passed on to Twilio when it is one range of bytes (a player
+        seeking), so the answer is 206 with its Content-Range. A play is audited once per play: without a Range
+        or for one from byte 0 (how a player starts), not for each later range it asks while seeking.
+
         MessageNotFound, MessageNotYours (nothing fetched), RecordingNotFound (a message an agent took, which has
-        none, or Twilio 404), RecordingUnavailable (Twilio failed or timed out), DependencyDown. The caller must
-        call `close()` when done."""
+        none, or Twilio 404), RangeNotSatisfiable (Twilio 416), RecordingUnavailable (Twilio failed or timed
+        out), DependencyDown. The caller must call `close()` when done."""
         if self._media_get is None:
             raise RuntimeError("MessageService was built without a way to fetch media from Twilio")
         # The rights are checked in a first transaction, and the row written in a second once Twilio has
@@ -149,10 +277,14 @@ class MessageService:
             recording_sid = message.recording_sid
         if recording_sid is None:
             raise MessageHasNoRecording(message_id)
-        upstream = self._fetch(message_id, recording_sid)
+        wanted = BYTE_RANGE.fullmatch(byte_range.strip()) if byte_range else None
+        if wanted is not None and not (wanted[1] or wanted[2]):
+            wanted = None  # "bytes=-" names no bytes
+        upstream = self._fetch(message_id, recording_sid, wanted[0] if wanted else None)
         try:
-            with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
-                self._audit(session, reader, [message_id], "play")
+            if wanted is None or wanted[1] == "0":
+                with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
+                    self._audit(session, reader, [message_id], "play")
         except BaseException:
             upstream.close()
             raise
@@ -160,22 +292,28 @@ class MessageService:
         # requests undoes a Content-Encoding while streaming, so the upstream length holds only without one.
         known_length = int(length) if length and length.isdigit() and "Content-Encoding" not in upstream.headers \
             else None
+        partial = upstream.status_code == 206
         return RecordingMedia(content_type=upstream.headers.get("Content-Type") or DEFAULT_MEDIA_TYPE,
                               content_length=known_length,
-                              chunks=_relay(upstream, message_id, recording_sid), close=upstream.close)
+                              chunks=_relay(upstream, message_id, recording_sid), close=upstream.close,
+                              status=206 if partial else 200,
+                              content_range=upstream.headers.get("Content-Range") if partial else None,
+                              accept_ranges=upstream.headers.get("Accept-Ranges"))
 
-    def _fetch(self, message_id: int, recording_sid: str) -> requests.Response:
+    def _fetch(self, message_id: int, recording_sid: str, byte_range: str | None = None) -> requests.Response:
         url = self._api_base_url + RECORDING_MEDIA_PATH.format(account_sid=self._account_sid,
                                                                recording_sid=recording_sid)
         try:
-            upstream = self._media_get(url)
+            upstream = self._media_get(url, headers={"Range": byte_range}) if byte_range else self._media_get(url)
         except requests.RequestException as exc:
             log.warning("messages: recording %s of message %s unavailable: %s", recording_sid, message_id,
                         type(exc).__name__)
             raise RecordingUnavailable(message_id) from exc
-        if upstream.status_code == 200:
+        if upstream.status_code == 200 or (upstream.status_code == 206 and byte_range):
             return upstream
         upstream.close()
+        if upstream.status_code == 416 and byte_range:
+            raise RangeNotSatisfiable(message_id, upstream.headers.get("Content-Range"))
         if upstream.status_code == 404:
             log.info("messages: recording %s of message %s not found at Twilio", recording_sid, message_id)
             raise RecordingNotFound(message_id)
@@ -216,7 +354,53 @@ def _relay(upstream: requests.Response, message_id: int, recording_sid: str) -> 
         upstream.close()
 
 
-def _view(message: Message, practice_slug: str) -> MessageView:
+def _with_state(query, reader: Reader):
+    """`query` of (Message, Practice) with what the inbox adds: the author's name, the reader's first read, and
+    the handling with its author's name (all outer joins: most messages have none)."""
+    author, handler = aliased(Agent), aliased(Agent)
+    return (query.add_columns(author.name, MessageRead.first_read_at, MessageHandling, handler.name)
+            .outerjoin(author, author.id == Message.author_agent_id)
+            .outerjoin(MessageRead, and_(MessageRead.message_id == Message.id,
+                                         MessageRead.agent_id == reader.agent_id))
+            .outerjoin(MessageHandling, MessageHandling.message_id == Message.id)
+            .outerjoin(handler, handler.id == MessageHandling.agent_id))
+
+
+def _on_days(session: Session, reader: Reader, where: MessageFilter):
+    """The condition "left on the days from_day to to_day", each practice's days in its own zone: half-open
+    [first local midnight, the midnight after the last day) per practice, in UTC."""
+    query = select(Practice.id, Practice.timezone)
+    if reader.practice_ids is not None:
+        query = query.where(Practice.id.in_(sorted(reader.practice_ids)))
+    if where.practice_slug is not None:
+        query = query.where(Practice.slug == where.practice_slug)
+    first, last = where.from_day or date.min, where.to_day or date.max
+    clauses = []
+    for practice_id, timezone in session.execute(query):
+        zone = ZoneInfo(timezone)
+        start = datetime.combine(first, time(), zone) if first != date.min else None
+        until = datetime.combine(last + timedelta(days=1), time(), zone) if last != date.max else None
+        clause = [Message.practice_id == practice_id]
+        if start is not None:
+            clause.append(Message.created_at >= start)
+        if until is not None:
+            clause.append(Message.created_at < until)
+        clauses.append(and_(*clause))
+    return or_(*clauses) if clauses else Message.id.is_(None)  # no practice: no message
+
+
+def _view_of(row, reads: tuple[ReadReceipt, ...] = ()) -> MessageView:
+    message, practice, author_name, read_at, handling, handler_name = row
+    handled = None if handling is None else Handling(handling.agent_id, handler_name, handling.handled_at,
+                                                     handling.note)
+    form = practice.message_fields if practice.message_fields is not None else \
+        [{"name": field.name, "label": field.label} for field in DEFAULT_MESSAGE_FIELDS]
+    labels = {field["name"]: field.get("label") or field["name"] for field in form} if message.fields else None
+    return _view(message, practice.slug, practice_name=practice.name, practice_timezone=practice.timezone,
+                 author_name=author_name, read_at=read_at, handling=handled, reads=reads, field_labels=labels)
+
+
+def _view(message: Message, practice_slug: str, **inbox) -> MessageView:
     return MessageView(id=message.id, practice_slug=practice_slug, call_sid=message.call_sid,
                        created_at=message.created_at, from_number=message.from_number, language=message.language,
                        urgent=message.urgent, after_hours=message.after_hours,
@@ -224,4 +408,4 @@ def _view(message: Message, practice_slug: str) -> MessageView:
                        transcription_status=message.transcription_status,
                        transcription_text=message.transcription_text,
                        has_recording=message.recording_sid is not None, author_agent_id=message.author_agent_id,
-                       fields=message.fields)
+                       fields=message.fields, **inbox)

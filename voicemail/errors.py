@@ -48,6 +48,26 @@ class RecordingUnavailable(MessageError):
         self.status = status
 
 
+class RangeNotSatisfiable(MessageError):
+    """The byte range a player asked of the recording lies beyond its end (Twilio answered 416);
+    `content_range` is Twilio's `bytes */LENGTH`, which the player needs to ask again."""
+
+    def __init__(self, message_id: int, content_range: str | None):
+        super().__init__("the recording has no such byte range")
+        self.message_id = message_id
+        self.content_range = content_range
+
+
+class MessageAlreadyHandled(MessageError):
+    """Someone marked this message handled already (once is enough; their note stays)."""
+
+    def __init__(self, message_id: int, agent_id: int | None, handled_at):
+        super().__init__("this message was handled already")
+        self.message_id = message_id
+        self.agent_id = agent_id
+        self.handled_at = handled_at
+
+
 class TakenMessageError(Exception):
     """Base of the errors of taking a message during a call (and of its draft)."""
 

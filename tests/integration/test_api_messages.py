@@ -96,7 +96,7 @@ def test_given_messages_when_listed_by_an_agent_of_every_practice_then_newest_fi
         "after_hours": True, "duration_seconds": 31, "recording_status": "completed",
         "transcription": {"status": "completed", "text": TRANSCRIPT},
         "recording_url": f"https://careline.test/api/messages/{lakeside.id}/recording", "author_agent_id": None,
-        "fields": None}
+        "fields": None, "author_name": None, "read_at": None, "status": "new", "handled": None}
     assert (second["practice"], second["urgent"], second["from"], second["duration_seconds"]) == (
         "northside", True, CALLER, 8)
     assert (third["urgent"], third["after_hours"], third["duration_seconds"], third["call_sid"]) == (
