@@ -12,6 +12,9 @@ SMS_PURPOSES = ("receipt", "page", "manager-alert")
 # pending: not sent yet (or being retried); sent: Twilio accepted it; opted-out: the number replied STOP;
 # failed: Twilio refused it for good, or every retry failed.
 SMS_STATUSES = ("pending", "sent", "opted-out", "failed")
+# What Twilio's status callback (MessageStatus) last said of a sent SMS: sent to the carrier, delivered to the
+# phone, or undelivered/failed after Twilio accepted it (the phone never got it). None: no callback yet.
+SMS_DELIVERY_STATUSES = ("sent", "delivered", "undelivered", "failed")
 
 
 class OutboundSms(Base):
@@ -22,6 +25,7 @@ class OutboundSms(Base):
     __table_args__ = (
         CheckConstraint("purpose IN ('receipt', 'page', 'manager-alert')", name="purpose_known"),
         CheckConstraint("status IN ('pending', 'sent', 'opted-out', 'failed')", name="status_known"),
+        CheckConstraint("delivery_status IN ('sent', 'delivered', 'undelivered', 'failed')", name="delivery_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -34,9 +38,11 @@ class OutboundSms(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[int | None] = mapped_column(Integer)  # Twilio's error code of the last failure
-    message_sid: Mapped[str | None] = mapped_column(String(34))
+    message_sid: Mapped[str | None] = mapped_column(String(34), index=True)  # status callbacks find it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivery_status: Mapped[str | None] = mapped_column(String(16))  # SMS_DELIVERY_STATUSES, from the callback
+    delivery_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class InboundSms(Base):

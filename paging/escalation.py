@@ -6,6 +6,11 @@ The steps, `escalation_minutes` apart (default 10), until someone acknowledges:
 Each step's SMS is queued in the outbox (sms.outbox) and sent by its own job; each step runs from RQ's
 scheduler (jobs.paging), and the page row says which step is next, so a step that runs twice, late or
 after an acknowledgement does nothing.
+
+A failed SMS is not a page: when every SMS of the step that ran last failed (Twilio refused it for good, the
+number opted out, or the status callback said undelivered/failed), the next step is due at once
+(`escalate_failed_step`), not after the interval; keyed by the step's number, so a repeated or late failure
+never skips a step, and a step the timer already ran does not run again.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from sms.outbox import QueuedSms, queue_sms
 
 log = logging.getLogger(__name__)
 
+SEND_FAILED = ("failed", "opted-out")  # OutboundSms.status of an SMS Twilio never took
+NOT_DELIVERED = ("undelivered", "failed")  # OutboundSms.delivery_status of one it took and could not deliver
 EARLY_TOLERANCE = timedelta(seconds=1)  # a step job may start this much before its time
 ACK_STEP = -1  # the step of an acknowledgement's event
 
@@ -70,7 +77,8 @@ def open_pages(session: Session, messages: list[tuple[int, int]], now: datetime)
         OnCallPage.message_id.in_([m for m, _ in messages]), OnCallPage.status == "open", OnCallPage.step == 0)))
 
 
-def _targets(session: Session, practice_id: int) -> tuple[list[Target], list[Target]]:
+def targets(session: Session, practice_id: int) -> tuple[list[Target], list[Target]]:
+    """The practice's on-call providers in order, and its managers with a phone: what `plan` pages."""
     providers = [Target("provider", p.id, p.phone) for p in session.scalars(
         select(OnCallProvider).where(OnCallProvider.practice_id == practice_id).order_by(OnCallProvider.position))]
     managers = [Target("manager", a.id, a.phone) for a in session.scalars(
@@ -88,21 +96,21 @@ def run_step(session: Session, page_id: int, step: int, now: datetime) -> StepRu
     if page.next_step_at is not None and now + EARLY_TOLERANCE < page.next_step_at:
         return StepRun([], None, reschedule_at=page.next_step_at)
     practice = session.get(Practice, page.practice_id)
-    providers, managers = _targets(session, page.practice_id)
+    providers, managers = targets(session, page.practice_id)
     steps = plan(providers, managers)
-    targets = steps[step] if step < len(steps) else []
+    paged = steps[step] if step < len(steps) else []
     purpose = "manager-alert" if step == len(steps) - 1 else "page"
     sms_ids = queue_sms(session, [
         QueuedSms(key=f"page:{page.id}:{step}:{t.label}", purpose=purpose, practice_id=page.practice_id,
-                  to_number=t.phone, message_id=page.message_id, page_id=page.id) for t in targets], now)
-    if not targets:
+                  to_number=t.phone, message_id=page.message_id, page_id=page.id) for t in paged], now)
+    if not paged:
         session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
             dict(page_id=page.id, step=step, kind="no-one", target="managers" if purpose != "page" else "providers",
                  at=now)])
         log.critical("page=%s practice=%s step %s: nobody to page (no on-call provider or manager phone)",
                      page.id, practice.slug if practice else page.practice_id, step)
     else:
-        log.warning("page=%s step %s: paging %s", page.id, step, ", ".join(t.label for t in targets))
+        log.warning("page=%s step %s: paging %s", page.id, step, ", ".join(t.label for t in paged))
     page.step = step + 1
     if page.step < len(steps):
         page.next_step_at = now + timedelta(minutes=practice.escalation_minutes)
@@ -117,6 +125,33 @@ def record_page_sms(session: Session, sms: OutboundSms, now: datetime) -> None:
     session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
         dict(page_id=int(page_id), step=int(step), kind="sent" if sms.status == "sent" else "send-failed",
              target=f"{kind}:{target_id}", at=now, sms_id=sms.id)])
+
+
+def sms_failed(sms: OutboundSms) -> bool:
+    """True when the SMS reached nobody: refused, opted out, or reported undelivered."""
+    return sms.status in SEND_FAILED or sms.delivery_status in NOT_DELIVERED
+
+
+def page_sms_step(sms: OutboundSms) -> tuple[int, int]:
+    """(page id, step) of a page's SMS, from its key "page:PAGE:STEP:KIND:ID"."""
+    _, page_id, step, *_ = sms.key.split(":")
+    return int(page_id), int(step)
+
+
+def escalate_failed_step(session: Session, sms: OutboundSms, now: datetime) -> tuple[int, int] | None:
+    """`sms` failed: when it belongs to the step that ran last of an open page and every SMS of that step
+    failed, make the next step due now; returns (page id, step) to run now, or None."""
+    page_id, step = page_sms_step(sms)
+    page = session.scalars(select(OnCallPage).where(OnCallPage.id == page_id).with_for_update()).one_or_none()
+    if page is None or page.status != "open" or page.step != step + 1:
+        return None  # acknowledged, exhausted, or the timer ran the next step already
+    siblings = session.scalars(select(OutboundSms).where(
+        OutboundSms.page_id == page_id, OutboundSms.key.like(f"page:{page_id}:{step}:%"))).all()
+    if not all(sms_failed(other) for other in siblings):
+        return None  # someone of this step was paged
+    page.next_step_at = now
+    log.warning("page=%s step %s: its SMS failed; step %s runs now", page_id, step, page.step)
+    return page_id, page.step
 
 
 def acknowledge(session: Session, page: OnCallPage, by: str, now: datetime) -> bool:

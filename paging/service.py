@@ -11,6 +11,7 @@ from core.db import database_errors_as_dependency_down, session_scope
 from models import OnCallPage, PageEvent, Practice
 from paging.escalation import acknowledge
 from paging.errors import PageNotFound
+from paging.worklist import PageLine, page_lines
 
 
 def page_json(page: OnCallPage, slug: str, events: list[PageEvent]) -> dict:
@@ -42,6 +43,11 @@ class PageService:
             rows = session.execute(query.limit(500)).all()
             events = self._events(session, [page.id for page, _ in rows])
             return [page_json(page, slug, events.get(page.id, [])) for page, slug in rows]
+
+    def worklist(self, practice_ids: set[int], status: str | None) -> list[PageLine]:
+        """The console's worklist: pages of `practice_ids` (empty: none) with their steps, open ones first."""
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            return page_lines(session, practice_ids, status)
 
     def practice_of(self, page_id: int) -> int:
         """The practice of page `page_id`; PageNotFound when there is none."""

@@ -30,8 +30,10 @@ PERMANENT_ERRORS = frozenset({21211, 21612, 21614, 21408, 21606, 21610})
 
 # Renders an SMS's body when it is sent; None: nothing to send any more.
 Renderer = Callable[[Session, OutboundSms], "str | None"]
-# Told once the SMS was sent or failed for good, with Careline's time.
-ResultHook = Callable[[Session, OutboundSms, datetime], None]
+# Told once the SMS was sent or failed for good, with Careline's time, in the transaction that records it; may
+# return a follow-up (e.g. scheduling a job) to run once that transaction has committed.
+FollowUp = Callable[[], None]
+ResultHook = Callable[[Session, OutboundSms, datetime], "FollowUp | None"]
 
 
 @dataclass(frozen=True)
@@ -62,29 +64,39 @@ class SmsSender:
     """Sends one queued SMS through Twilio's REST API, honouring STOP.
 
     `renderers` (by purpose) write the bodies; `result_hooks` (by purpose) are told what became of an SMS.
+    `status_callback` gives the URL Twilio reports each SMS's delivery to (MessageStatus; "": none asked).
     """
 
     def __init__(self, session_factory: sessionmaker[Session], twilio_factory: Callable, clock: Callable[[], datetime],
-                 renderers: Mapping[str, Renderer], result_hooks: Mapping[str, ResultHook]):
+                 renderers: Mapping[str, Renderer], result_hooks: Mapping[str, ResultHook],
+                 status_callback: Callable[[], str] = lambda: ""):
         self._session_factory = session_factory
         self._twilio = twilio_factory
         self._clock = clock
         self._renderers = dict(renderers)
         self._result_hooks = dict(result_hooks)
+        self._status_callback = status_callback
 
     def send(self, sms_id: int) -> str:
         """Send the SMS `sms_id` if it is still pending; returns its status. Raises SendFailed to be retried."""
+        follow_ups: list[FollowUp] = []
+        status = self._send(sms_id, follow_ups)  # raises before any follow-up runs when nothing was committed
+        for follow_up in follow_ups:
+            follow_up()
+        return status
+
+    def _send(self, sms_id: int, follow_ups: list[FollowUp]) -> str:
         with session_scope(self._session_factory) as session:
             sms = session.get(OutboundSms, sms_id)
             if sms is None or sms.status != "pending":
                 return sms.status if sms is not None else "missing"
             if session.get(SmsOptOut, sms.to_number) is not None:
-                self._finish(session, sms, "opted-out")
+                follow_ups += self._finish(session, sms, "opted-out")
                 log.info("sms=%s purpose=%s not sent: the number opted out (STOP)", sms.id, sms.purpose)
                 return sms.status
             body = self._renderers[sms.purpose](session, sms)
             if body is None:
-                self._finish(session, sms, "failed")
+                follow_ups += self._finish(session, sms, "failed")
                 log.info("sms=%s purpose=%s not sent: nothing to say any more", sms.id, sms.purpose)
                 return sms.status
             from_number = _practice_number(session, sms.practice_id)
@@ -95,20 +107,23 @@ class SmsSender:
             attempt, to_number = sms.attempts + 1, sms.to_number
         if not claimed:
             return "pending"
+        # StatusCallback: Twilio posts MessageStatus (sent, delivered, undelivered, failed) there as it learns it.
+        callback = self._status_callback()
         try:
-            sent = self._twilio().messages.create(to=to_number, from_=from_number, body=body)
+            sent = self._twilio().messages.create(to=to_number, from_=from_number, body=body,
+                                                  **({"status_callback": callback} if callback else {}))
         except TwilioRestException as exc:
-            return self._failed(sms_id, attempt, exc.code, exc.status)
+            return self._failed(sms_id, attempt, exc.code, exc.status, follow_ups)
         except Exception as exc:  # noqa: BLE001 - timeouts, connection errors: retried like a 5xx
-            return self._failed(sms_id, attempt, None, type(exc).__name__)
+            return self._failed(sms_id, attempt, None, type(exc).__name__, follow_ups)
         with session_scope(self._session_factory) as session:
             sms = session.get(OutboundSms, sms_id)
             sms.message_sid, sms.sent_at = sent.sid, self._clock()
-            self._finish(session, sms, "sent")
+            follow_ups += self._finish(session, sms, "sent")
         log.info("sms=%s purpose=%s sent as %s", sms_id, sms.purpose if sms else "-", sent.sid)
         return "sent"
 
-    def _failed(self, sms_id: int, attempt: int, code: int | None, what) -> str:
+    def _failed(self, sms_id: int, attempt: int, code: int | None, what, follow_ups: list[FollowUp]) -> str:
         permanent = code in PERMANENT_ERRORS
         last = permanent or attempt >= MAX_SEND_ATTEMPTS
         with session_scope(self._session_factory) as session:
@@ -117,9 +132,9 @@ class SmsSender:
             if code == TWILIO_UNSUBSCRIBED:
                 session.execute(insert_ignoring_duplicates(session, SmsOptOut, ("phone",)),
                                 [dict(phone=sms.to_number, opted_out_at=self._clock())])
-                self._finish(session, sms, "opted-out")
+                follow_ups += self._finish(session, sms, "opted-out")
             elif last:
-                self._finish(session, sms, "failed")
+                follow_ups += self._finish(session, sms, "failed")
             purpose = sms.purpose
         if last:
             log.error("sms=%s purpose=%s FAILED for good after %s attempt(s): Twilio %s (%s)", sms_id, purpose,
@@ -129,11 +144,12 @@ class SmsSender:
                     code or "-", what)
         raise SendFailed(f"sms {sms_id}: attempt {attempt} failed")
 
-    def _finish(self, session: Session, sms: OutboundSms, status: str) -> None:
+    def _finish(self, session: Session, sms: OutboundSms, status: str) -> list[FollowUp]:
+        """Record the SMS's end; returns its hook's follow-up, to run once this has committed."""
         sms.status = status
         hook = self._result_hooks.get(sms.purpose)
-        if hook:
-            hook(session, sms, self._clock())
+        follow_up = hook(session, sms, self._clock()) if hook else None
+        return [follow_up] if follow_up else []
 
 
 def _practice_number(session: Session, practice_id: int | None) -> str:
