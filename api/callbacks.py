@@ -1,5 +1,5 @@
-"""The JSON API's endpoints about callback tasks: list and read them, claim one, call the patient from
-Careline, record what came of an attempt."""
+"""The JSON API's endpoints about callback tasks: list (paged) and read them, claim one, call the patient from
+Careline, record what came of an attempt; a manager reassigns a task or closes it with a reason."""
 from __future__ import annotations
 
 import functools
@@ -14,8 +14,12 @@ from agents.users import answers_for
 from models import ATTEMPT_OUTCOMES, TASK_STATUSES
 from callbacks.tasks import CallbackTaskService, TaskView
 
-LIST_QUERY = ("practice", "status", "urgent", "overdue")
+LIST_QUERY = ("practice", "status", "urgent", "overdue", "mine", "limit", "offset")
 ATTEMPT_FIELDS = ("outcome",)
+REASSIGN_FIELDS = ("agent_id",)
+CLOSE_FIELDS = ("reason",)
+MAX_LIMIT = 100  # tasks per page at most
+MANAGER_ROLES = ("manager", "admin")
 FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -43,7 +47,7 @@ def task_json(task: TaskView) -> dict:
         "calls": [{"call_sid": call.call_sid, "reason": call.reason, "added_at": _iso(call.added_at),
                    "closed_at": _iso(call.closed_at)} for call in task.calls],
         "message_ids": task.message_ids, "closed_at": _iso(task.closed_at), "closed_reason": task.closed_reason,
-        "closed_by": task.closed_by,
+        "closed_by": task.closed_by, "assigned_to": task.assigned_to, "close_note": task.close_note,
     }
     if task.actions is not None:
         body["actions"] = [{"id": a.id, "action": a.action, "agent_id": a.agent_id, "at": _iso(a.at),
@@ -61,8 +65,19 @@ def _flag(name: str) -> bool | None:
     return FLAGS[value.lower()]
 
 
+def _count(name: str, low: int, high: int | None) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+        bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise InvalidField(name, f"{name} must be a whole number {bounds}")
+    return int(value)
+
+
 def _list_query() -> dict:
-    """`?practice=SLUG&status=open|closed&urgent=true|false&overdue=true|false`; 400 naming the field."""
+    """`?practice=SLUG&status=open|closed&urgent=true|false&overdue=true|false&mine=true|false&limit=N&offset=N`;
+    400 naming the field."""
     unknown = sorted(set(request.args) - set(LIST_QUERY))
     if unknown:
         raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_QUERY)}")
@@ -75,7 +90,26 @@ def _list_query() -> dict:
     practice = request.args.get("practice")
     if practice is not None and not practice.strip():
         raise InvalidField("practice", "practice must be a practice's slug")
-    return {"practice": practice, "status": status, "urgent": _flag("urgent"), "overdue": _flag("overdue")}
+    mine = current_user().id if _flag("mine") else None
+    limit, offset = _count("limit", 1, MAX_LIMIT), _count("offset", 0, None)
+    if offset is not None and limit is None:
+        raise InvalidField("offset", "give limit with offset")
+    return {"practice": practice, "status": status, "urgent": _flag("urgent"), "overdue": _flag("overdue"),
+            "mine": mine, "limit": limit, "offset": offset or 0}
+
+
+def _object_body(fields: tuple[str, ...]) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidBody(f'the body must be a JSON object: {{"{fields[0]}": ...}}')
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown field; the fields are {', '.join(fields)}")
+    return body
+
+
+def _is_manager() -> bool:
+    return current_user().role in MANAGER_ROLES
 
 
 def _attempt_body() -> str:
@@ -96,10 +130,16 @@ def _attempt_body() -> str:
 @bp.get("/callbacks")
 @token_required()
 def list_callbacks():
-    """The user's practices' callback tasks, urgent first, then by due time. 200; 400; 401; 403; 404; 503."""
+    """The user's practices' callback tasks, urgent first, then by due time, with how many match (`total`);
+    every one without `limit`, else one page (`limit`, `offset`, `next_offset` or null). 200; 400; 401; 403;
+    404; 503."""
     query = _list_query()
-    tasks = _service().list(_may_see(), **query)
-    return jsonify(callbacks=[task_json(task) for task in tasks])
+    page = _service().page(_may_see(), **query)
+    body = {"callbacks": [task_json(task) for task in page.tasks], "total": page.total}
+    if page.limit is not None:
+        following = page.offset + len(page.tasks)
+        body.update(limit=page.limit, offset=page.offset, next_offset=following if following < page.total else None)
+    return jsonify(body)
 
 
 @bp.get("/callbacks/<int:task_id>")
@@ -133,4 +173,24 @@ def record_callback_attempt(task_id: int):
     """Record an attempt's outcome; reached/wrong-number close the task. 200; 400; 401; 403; 404; 409; 503."""
     outcome = _attempt_body()
     task = _service().record_attempt(task_id, current_user().id, outcome, _may_see())
+    return jsonify(task_json(task))
+
+
+@bp.post("/callbacks/<int:task_id>/reassign")
+@token_required()
+def reassign_callback(task_id: int):
+    """A manager gives the task to another agent of its practice: `{"agent_id": N}`. 200 with the task; 400
+    naming the field; 401; 403 (agents; another practice's task); 404; 409 closed; 503."""
+    body = _object_body(REASSIGN_FIELDS)
+    task = _service().reassign(task_id, current_user().id, _is_manager(), body.get("agent_id"), _may_see())
+    return jsonify(task_json(task))
+
+
+@bp.post("/callbacks/<int:task_id>/close")
+@token_required()
+def close_callback(task_id: int):
+    """A manager closes the task without reaching the patient: `{"reason": "..."}` (1 to 500 characters).
+    200 with the task; 400 naming the field; 401; 403 (agents; another practice's task); 404; 409 closed; 503."""
+    body = _object_body(CLOSE_FIELDS)
+    task = _service().close(task_id, current_user().id, _is_manager(), body.get("reason"), _may_see())
     return jsonify(task_json(task))

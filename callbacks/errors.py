@@ -28,6 +28,31 @@ class TaskNotYours(CallbackError):
 
 
 
+class TaskAssigned(CallbackError):
+    """A manager gave the task to another agent: only that agent works it (until a manager reassigns it)."""
+
+    def __init__(self, task_id: int, agent_id: int):
+        super().__init__("a manager assigned this callback task to another agent")
+        self.task_id = task_id
+        self.agent_id = agent_id
+
+
+class ManagersOnly(CallbackError):
+    """Reassigning or closing a task without reaching the patient is a manager's decision."""
+
+    def __init__(self, task_id: int):
+        super().__init__("only a manager of the task's practice may do this")
+        self.task_id = task_id
+
+
+class TaskFieldInvalid(CallbackError):
+    """A manager's action named a field that cannot be used: `field` says which."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class TaskClosed(CallbackError):
     """The task was closed already: nothing more can be done with it."""
 

@@ -7,6 +7,10 @@ starting a call) renews the hold, and it lapses by itself. "Call" rings the agen
 closes the task and every call merged into it; voicemail or no answer is retried after the practice's
 retry wait, and at the maximum attempts the task is flagged for a manager.
 
+A manager may reassign a task to another agent of its practice (held for that agent until it is closed or
+reassigned again) or close it with a reason. A routine task's retry that would fall outside the practice's
+office hours (its zone, its holidays) moves to its next opening; an urgent task keeps its short retry.
+
 Every change of a task writes a `CallbackTaskAction` (who, when from Careline's clock, what).
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
@@ -27,14 +31,15 @@ from core.errors import redis_errors_as_dependency_down
 from core.links import Links
 from core.phone import is_e164
 from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, CallbackTaskAction, CallbackTaskCall,
-                    Message, Practice)
+                    Message, Practice, agent_practices)
 from metrics.rollup import refresh_callback_day
+from practices import schedule
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
 from callbacks.call_claims import claim_call, release_call
-from callbacks.errors import (AgentUnreachable, CallInProgress, NoNumberToCall, PracticeHasNoNumber,
-                              PracticeNotYours, PracticeUnknown, TaskClaimed, TaskClosed, TaskNotFound,
-                              TaskNotYours, TwilioUnavailable)
+from callbacks.errors import (AgentUnreachable, CallInProgress, ManagersOnly, NoNumberToCall, PracticeHasNoNumber,
+                              PracticeNotYours, PracticeUnknown, TaskAssigned, TaskClaimed, TaskClosed,
+                              TaskFieldInvalid, TaskNotFound, TaskNotYours, TwilioUnavailable)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,10 @@ STATUS_ENDPOINT = "voice.status"
 # calls.create: the SDK sends a list as one StatusCallbackEvent parameter per value (serialize.map), as the
 # API wants; a space-separated string is only for TwiML attributes.
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+CLOSE_REASON_MAX = 500  # characters of a manager's reason for closing a task
+MANAGER_CLOSED = "manager"  # closed_reason of a task a manager closed (the reason itself is its close_note)
+ASSIGNABLE_ROLES = ("agent", "manager")  # who a task can be reassigned to (of its practice)
 
 MaySee = Callable[[int], bool]  # whether the user answers for the practice with this id (agents.users.answers_for)
 
@@ -97,11 +106,32 @@ class TaskView:
     closed_by: int | None
     calls: tuple[TaskCallView, ...]
     actions: tuple[ActionView, ...] | None = None  # only for one task (`get`)
+    assigned_to: int | None = None  # a manager gave it to this agent
+    close_note: str | None = None  # a manager's reason for closing it
 
     @property
     def message_ids(self) -> list[int]:
         """The messages left on the task's calls."""
         return [call.message_id for call in self.calls if call.message_id is not None]
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """One page of a task list: `total` tasks match, `tasks` are those from `offset` on (at most `limit`)."""
+
+    tasks: list[TaskView]
+    total: int
+    limit: int | None
+    offset: int
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """Someone a manager may give a practice's task to."""
+
+    id: int
+    name: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -145,6 +175,13 @@ class CallbackTaskService:
     def list(self, may_see: MaySee, practice: str | None = None, status: str | None = None,
              urgent: bool | None = None, overdue: bool | None = None) -> list[TaskView]:
         """The tasks of the practices the user answers for, urgent first, then by due time."""
+        return self.page(may_see, practice=practice, status=status, urgent=urgent, overdue=overdue).tasks
+
+    def page(self, may_see: MaySee, practice: str | None = None, status: str | None = None,
+             urgent: bool | None = None, overdue: bool | None = None, mine: int | None = None,
+             limit: int | None = None, offset: int = 0) -> TaskPage:
+        """One page of the list (all of it without `limit`) and how many tasks match; `mine` (an agent's id)
+        keeps the tasks that agent holds (a claim) or was assigned."""
         now = self._clock()
         with database_errors_as_dependency_down(), self._session_factory() as session:
             slugs = dict(session.execute(select(Practice.id, Practice.slug)).all())
@@ -157,7 +194,7 @@ class CallbackTaskService:
                     raise PracticeNotYours(practice)
                 visible = {chosen[0]}
             if not visible:
-                return []  # no practice: no task, never every task
+                return TaskPage([], 0, limit, offset)  # no practice: no task, never every task
             query = select(CallbackTask).where(CallbackTask.practice_id.in_(sorted(visible)))
             if status is not None:
                 query = query.where(CallbackTask.status == status)
@@ -169,17 +206,87 @@ class CallbackTaskService:
             elif overdue is False:
                 query = query.where(or_(CallbackTask.status != "open", CallbackTask.due_at.is_(None),
                                         CallbackTask.due_at >= now))
+            if mine is not None:
+                query = query.where(or_(CallbackTask.assigned_to == mine,
+                                        and_(CallbackTask.claimed_by == mine, CallbackTask.claimed_until > now)))
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
             # A task without a due time (none since the migration) counts as due at once.
             query = query.order_by(CallbackTask.urgent.desc(), CallbackTask.due_at.asc().nulls_first(),
                                    CallbackTask.id)
+            if limit is not None:
+                query = query.limit(limit)
+            if offset:
+                query = query.offset(offset)
             tasks = session.scalars(query).all()
-            return self._views(session, tasks, slugs, now)
+            return TaskPage(self._views(session, tasks, slugs, now), total, limit, offset)
 
     def get(self, task_id: int, may_see: MaySee) -> TaskView:
         """One task with its history."""
         now = self._clock()
         with database_errors_as_dependency_down(), self._session_factory() as session:
             task = self._task(session, task_id, may_see)
+            return self._view(session, task, now, with_actions=True)
+
+    def assignable(self, practice_id: int) -> list[Assignee]:
+        """The agents and managers of the practice (listed for it, or for every practice), by name."""
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            listed = select(agent_practices.c.agent_id).where(agent_practices.c.practice_id == practice_id)
+            rows = session.execute(select(Agent.id, Agent.name, Agent.role).where(
+                Agent.role.in_(ASSIGNABLE_ROLES), or_(Agent.all_practices.is_(True), Agent.id.in_(listed)))
+                .order_by(Agent.name, Agent.id)).all()
+            return [Assignee(*row) for row in rows]
+
+    def names(self, agent_ids) -> dict[int, str]:
+        """The names of these agents (for showing who holds a task)."""
+        wanted = sorted({agent_id for agent_id in agent_ids if agent_id is not None})
+        if not wanted:
+            return {}
+        with database_errors_as_dependency_down(), self._session_factory() as session:
+            return dict(session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(wanted))).all())
+
+    # --- a manager's decisions ----------------------------------------------------------------------------
+
+    def reassign(self, task_id: int, manager_id: int, is_manager: bool, agent_id, may_see: MaySee) -> TaskView:
+        """Give the task to another agent of its practice: held for them (others get 409) until it is closed or
+        reassigned; any claim lapses. Managers (and admins) only."""
+        now = self._clock()
+        with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
+            task = self._task(session, task_id, may_see, lock=True)
+            if not is_manager:
+                raise ManagersOnly(task.id)
+            if task.status != "open":
+                raise TaskClosed(task.id, task.closed_reason)
+            if isinstance(agent_id, bool) or not isinstance(agent_id, int):
+                raise TaskFieldInvalid("agent_id", "agent_id must be the id of an agent of the task's practice")
+            if agent_id not in {person.id for person in self.assignable(task.practice_id)}:
+                raise TaskFieldInvalid("agent_id", "agent_id must be the id of an agent of the task's practice")
+            previous = task.assigned_to
+            task.assigned_to = agent_id
+            task.claimed_by = task.claimed_until = None
+            session.add(self._action(task, "reassigned", manager_id, now, details={
+                "to": agent_id, "from": previous, "attempts": task.attempts}))
+            log.info("task=%s reassigned by %s to agent %s", task.id, manager_id, agent_id)
+            session.flush()
+            return self._view(session, task, now, with_actions=True)
+
+    def close(self, task_id: int, manager_id: int, is_manager: bool, reason, may_see: MaySee) -> TaskView:
+        """Close the task without reaching the patient, with the manager's reason. Managers (and admins) only."""
+        now = self._clock()
+        with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
+            task = self._task(session, task_id, may_see, lock=True)
+            if not is_manager:
+                raise ManagersOnly(task.id)
+            if task.status != "open":
+                raise TaskClosed(task.id, task.closed_reason)
+            if not isinstance(reason, str) or not reason.strip():
+                raise TaskFieldInvalid("reason", "give the reason for closing the task")
+            reason = reason.strip()
+            if len(reason) > CLOSE_REASON_MAX:
+                raise TaskFieldInvalid("reason", f"the reason is at most {CLOSE_REASON_MAX} characters")
+            task.close_note = reason
+            self._close(session, task, manager_id, MANAGER_CLOSED, now, details={"reason": reason})
+            refresh_callback_day(session, task.practice_id, now)  # the metrics' callback roll-up
+            session.flush()
             return self._view(session, task, now, with_actions=True)
 
     # --- working a task -----------------------------------------------------------------------------------
@@ -270,14 +377,15 @@ class CallbackTaskService:
             task = self._task(session, task_id, may_see, lock=True)
             self._check_workable(task, agent_id, now)
             call_sid = self._current_call(session, task, agent_id)
-            settings = self._practice(session, task.practice_id).callbacks
+            practice = self._practice(session, task.practice_id)
+            settings = practice.callbacks
             if outcome in CLOSING_OUTCOMES:
                 session.add(self._action(task, "attempt", agent_id, now, outcome=outcome, call_sid=call_sid,
                                          details={"attempts": task.attempts}))
                 self._close(session, task, agent_id, outcome, now)
             else:
                 task.attempts += 1
-                task.due_at = now + timedelta(minutes=settings.retry_wait_minutes(task.attempts))
+                task.due_at = self._retry_at(practice, task, now)
                 task.claimed_by = task.claimed_until = None
                 session.add(self._action(task, "attempt", agent_id, now, outcome=outcome, call_sid=call_sid,
                                          details={"attempts": task.attempts, "due_at": task.due_at.isoformat()}))
@@ -336,9 +444,21 @@ class CallbackTaskService:
         return task
 
     @staticmethod
+    def _retry_at(practice: PracticeSnapshot, task: CallbackTask, now: datetime) -> datetime:
+        """When an unanswered task is tried again: after the practice's retry wait; for a routine task, if the
+        office is closed then (night, weekend, holiday, in its zone), at its next opening instead."""
+        retry = now + timedelta(minutes=practice.callbacks.retry_wait_minutes(task.attempts))
+        if task.urgent or schedule.is_open(practice, retry):
+            return retry
+        opening = schedule.next_opening(practice, retry)
+        return opening.astimezone(retry.tzinfo) if opening is not None else retry
+
+    @staticmethod
     def _check_workable(task: CallbackTask, agent_id: int, now: datetime) -> None:
         if task.status != "open":
             raise TaskClosed(task.id, task.closed_reason)
+        if task.assigned_to is not None and task.assigned_to != agent_id:
+            raise TaskAssigned(task.id, task.assigned_to)
         if claim_held(task, now) and task.claimed_by != agent_id:
             raise TaskClaimed(task.id, task.claimed_by, task.claimed_until)
 
@@ -349,13 +469,14 @@ class CallbackTaskService:
         session.add(self._action(task, "claimed", agent_id, now, details={
             "until": task.claimed_until.isoformat(), "renewed": renewed}))
 
-    def _close(self, session: Session, task: CallbackTask, agent_id: int, outcome: str, now: datetime) -> None:
+    def _close(self, session: Session, task: CallbackTask, agent_id: int, outcome: str, now: datetime,
+               details: dict | None = None) -> None:
         """Reaching the patient (or learning the number is wrong) closes the task and every call merged into it."""
         task.status, task.closed_at, task.closed_reason, task.closed_by = "closed", now, outcome, agent_id
         task.claimed_by = task.claimed_until = None
         session.execute(update(CallbackTaskCall).where(CallbackTaskCall.task_id == task.id,
                                                        CallbackTaskCall.closed_at.is_(None)).values(closed_at=now))
-        session.add(self._action(task, "closed", agent_id, now, outcome=outcome))
+        session.add(self._action(task, "closed", agent_id, now, outcome=outcome, details=details))
         log.info("task=%s closed by agent %s: %s", task.id, agent_id, outcome)
 
     @staticmethod
@@ -412,7 +533,8 @@ class CallbackTaskService:
                 due_at=task.due_at, target_at=task.target_at, overdue=is_overdue(task, now), attempts=task.attempts,
                 needs_manager=task.needs_manager, claimed_by=task.claimed_by if held else None,
                 claimed_until=task.claimed_until if held else None, closed_at=task.closed_at,
-                closed_reason=task.closed_reason, closed_by=task.closed_by,
+                closed_reason=task.closed_reason, closed_by=task.closed_by, assigned_to=task.assigned_to,
+                close_note=task.close_note,
                 calls=tuple(TaskCallView(link.call_sid, link.reason, link.added_at, link.closed_at,
                                          messages.get(link.call_sid)) for link in calls.get(task.id, []))))
         return views

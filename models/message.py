@@ -17,7 +17,7 @@ TRANSCRIPTION_STATUSES = ("pending", "completed", "failed")
 ATTEMPT_OUTCOMES = ("reached", "voicemail", "no-answer", "wrong-number")
 CLOSING_OUTCOMES = ("reached", "wrong-number")
 # What a task's history records; nothing else changes a task.
-TASK_ACTIONS = ("opened", "call-added", "claimed", "call-started", "attempt", "flagged", "closed")
+TASK_ACTIONS = ("opened", "call-added", "claimed", "call-started", "attempt", "flagged", "reassigned", "closed")
 
 
 class Message(Base):
@@ -108,8 +108,11 @@ class CallbackTask(Base):
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     needs_manager: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # the maximum attempts were reached
-    closed_reason: Mapped[str | None] = mapped_column(String(16))  # reached | wrong-number
+    closed_reason: Mapped[str | None] = mapped_column(String(16))  # reached | wrong-number | manager
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    # A manager gave the task to this agent (issue 13): held for them until it is closed or reassigned.
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    close_note: Mapped[str | None] = mapped_column(Text)  # a manager's reason for closing it (closed_reason manager)
 
 
 class CallbackTaskCall(Base):
@@ -130,7 +133,7 @@ class CallbackTaskAction(Base):
     __tablename__ = "callback_task_actions"
     __table_args__ = (
         CheckConstraint("action IN ('opened', 'call-added', 'claimed', 'call-started', 'attempt', 'flagged', "
-                        "'closed')", name="action_known"),
+                        "'reassigned', 'closed')", name="action_known"),
         Index("ix_callback_task_actions_task_id_at", "task_id", "at"),
     )
 
