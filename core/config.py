@@ -56,6 +56,11 @@ class Config:
     TWILIO_TWIML_APP_SID: str = ""
     # The reasons an agent picks from when pausing at the desk, comma-separated.
     PAUSE_REASONS: str = "Break,Lunch,Training,Callbacks,Meeting"
+    # The morning report's e-mail: smtp://user:pass@host:587 (STARTTLS, required), smtps://...:465 (TLS from the
+    # start), smtp://host:25?tls=off (no TLS: a relay on this machine). Empty: reports are shown, never e-mailed.
+    SMTP_URL: str = ""
+    REPORT_FROM: str = ""  # the reports' From address, e.g. "Careline <reports@answering.example>"
+    SMTP_TIMEOUT_SECONDS: float = 30.0  # seconds for the SMTP connection and each of its replies
     extra: dict = field(default_factory=dict)
 
     @property

@@ -20,6 +20,7 @@ from desk.presence import DeskPresence
 from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
+from reports.sends import ReportService
 from sms.outbox import SmsSender
 
 
@@ -35,6 +36,7 @@ class JobServices(Protocol):
     desk_presence: DeskPresence
     scheduler: Scheduler
     sms_sender: SmsSender
+    reports: ReportService
     jobs: Queue
 
     def clock(self) -> datetime:

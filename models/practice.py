@@ -42,6 +42,9 @@ class Practice(Base):
     # [[practices.message_fields]]: the form of a message an agent takes, as a list of {name, label, kind,
     # required, choices}; NULL when the file gives none (practices.snapshot.DEFAULT_MESSAGE_FIELDS).
     message_fields: Mapped[list | None] = mapped_column(JSON)
+    # [practices.report]: the morning report's local time ("08:00") and its addresses; NULL: no report sent.
+    report_at: Mapped[str | None] = mapped_column(String(5))
+    report_to: Mapped[list | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     numbers: Mapped[list["PracticeNumber"]] = relationship(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.phone import is_valid_e164
 from models.agent import ROLES
 from practices.errors import ConfigInvalid
-from practices.snapshot import DAYS, MESSAGE_FIELD_KINDS, MessageField, parse_hours
+from practices.snapshot import DAYS, MESSAGE_FIELD_KINDS, MessageField, ReportSettings, parse_hours
 
 SUPPORTED_LANGUAGES = ("en", "es")  # each has a prompt file in ivr/prompts/
 ALL_PRACTICES = "*"
@@ -62,7 +62,11 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
-                 "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks", "message_fields"}
+                 "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks", "message_fields",
+                 "report"}
+REPORT_KEYS = {"at", "to"}  # [practices.report]: the morning report's local time and its addresses
+DEFAULT_REPORT_AT = "08:00"
+MAX_REPORT_RECIPIENTS = 10
 MESSAGE_FIELD_KEYS = {"name", "label", "kind", "required", "choices"}
 MESSAGE_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a JSON key and an HTML name alike
 MAX_MESSAGE_FIELDS = 30  # fields of one form
@@ -96,6 +100,7 @@ class PracticeSpec:
     callbacks: dict = field(default_factory=lambda: dict(CALLBACK_DEFAULTS, next_day_due_by=DEFAULT_NEXT_DAY_DUE_BY,
                                                          retry_minutes=DEFAULT_RETRY_MINUTES))
     message_fields: tuple[MessageField, ...] | None = None  # None: none configured, the default form
+    report: ReportSettings | None = None  # [practices.report]; None: the practice gets no morning report
 
 
 @dataclass(frozen=True)
@@ -215,12 +220,49 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
                            AFTER_HOURS_RANGES, unit="minutes")
     callbacks = _callbacks(problems, f"{where}.callbacks", table.get("callbacks", {}))
     message_fields = _message_fields(problems, where, table.get("message_fields"))
+    report = _report(problems, f"{where}.report", table.get("report"))
     if len(problems.items) > count:
         return None
     return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
                         front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
                         queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
-                        after_hours=after_hours, callbacks=callbacks, message_fields=message_fields)
+                        after_hours=after_hours, callbacks=callbacks, message_fields=message_fields,
+                        report=report)
+
+
+def _report(problems: _Problems, where: str, table: Any) -> ReportSettings | None:
+    """[practices.report]: when (the practice's local time) and to whom the morning report goes; None without one."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.add(where, "", "must be a table ([practices.report]) with at and to")
+        return None
+    count = len(problems.items)
+    problems.unknown_keys(where, table, REPORT_KEYS)
+    at = table.get("at", DEFAULT_REPORT_AT)
+    try:
+        if not isinstance(at, str) or len(at) != 5 or at[2] != ":":
+            raise ValueError
+        at_time = time.fromisoformat(at)
+    except ValueError:
+        problems.add(where, "at", f"{at!r} is not a local time like \"08:00\"")
+        at_time = None
+    to = table.get("to")
+    if to is None:
+        problems.add(where, "to", "is required: the addresses the report is e-mailed to, such as "
+                                  "[\"office@lakeside.example\"]")
+    elif (not isinstance(to, list) or not to or len(to) > MAX_REPORT_RECIPIENTS
+          or not all(isinstance(address, str) for address in to)):
+        problems.add(where, "to", f"must be a list of 1 to {MAX_REPORT_RECIPIENTS} e-mail addresses")
+    else:
+        for address in to:
+            if not EMAIL.fullmatch(address.strip()):
+                problems.add(where, "to", f"{address!r} is not an e-mail address")
+        if len({address.strip().lower() for address in to}) != len(to):
+            problems.add(where, "to", "lists the same address twice")
+    if len(problems.items) > count:
+        return None
+    return ReportSettings(at=at_time, to=tuple(address.strip() for address in to))
 
 
 def _callbacks(problems: _Problems, where: str, table: Any) -> dict:

@@ -33,6 +33,14 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """[practices.report]: the morning report goes to `to` at `at`, the practice's local time, every day."""
+
+    at: time
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MessageField:
     """One field of the form an agent fills in when taking a message during a call ([[practices.message_fields]])."""
 
@@ -77,6 +85,7 @@ class PracticeSnapshot:
     escalation_minutes: int = 10  # [practices.after_hours]: an unacknowledged page escalates after this
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     message_fields: tuple[MessageField, ...] = DEFAULT_MESSAGE_FIELDS  # the form of a message an agent takes
+    report: ReportSettings | None = None  # [practices.report]; None: no morning report
 
     def queue_setting(self, name: str) -> int:
         """One of the `[practices.queue]` settings (seconds), with the configuration file's default."""

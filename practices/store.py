@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from models import Agent, OnCallProvider, Practice, PracticeNumber
 from practices.errors import ConfigInvalid
 from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
-from practices.snapshot import DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot, parse_hours
+from practices.snapshot import (DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot,
+                                ReportSettings, parse_hours)
 
 QUEUE_COLUMNS = tuple(QUEUE_DEFAULTS)  # the queue settings are columns of the same names
 
@@ -101,7 +102,15 @@ def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
             retry_minutes=tuple(practice.callback_retry_minutes or DEFAULT_RETRY_MINUTES),
             max_attempts=practice.callback_max_attempts),
         message_fields=_message_fields(practice.message_fields),
+        report=report_settings(practice),
     )
+
+
+def report_settings(practice: Practice) -> ReportSettings | None:
+    """The practice's [practices.report] from its columns; None when it has none."""
+    if not practice.report_at or not practice.report_to:
+        return None
+    return ReportSettings(at=time.fromisoformat(practice.report_at), to=tuple(practice.report_to))
 
 
 def _message_fields(stored: list | None) -> tuple[MessageField, ...]:
@@ -154,6 +163,8 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "callback_retry_minutes": list(spec.callbacks["retry_minutes"]),
         "callback_max_attempts": spec.callbacks["max_attempts"],
         "message_fields": None if spec.message_fields is None else [f.as_dict() for f in spec.message_fields],
+        "report_at": None if spec.report is None else spec.report.at.strftime("%H:%M"),
+        "report_to": None if spec.report is None else list(spec.report.to),
     })
     current_numbers = {n.e164 for n in practice.numbers}
     if current_numbers != set(spec.numbers):

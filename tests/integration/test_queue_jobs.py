@@ -18,7 +18,8 @@ def test_given_the_cron_config_when_rq_cron_loads_it_then_the_sweeps_run_every_i
     scheduler.load_config_from_file("careline.cron")
     jobs = sorted((job.func_name, job.queue_name, job.interval) for job in scheduler.get_jobs())
     assert jobs == [("jobs.paging.sweep_follow_ups", "careline", 60),
-                    ("jobs.queue.sweep_queues", "careline", 15)]
+                    ("jobs.queue.sweep_queues", "careline", 15),
+                    ("jobs.reports.sweep_reports", "careline", 60)]
     connection.close()
     worker = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("worker:"))
     assert worker.split()[-1] == "careline"  # the queue the cron jobs go to is the one the worker takes
