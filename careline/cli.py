@@ -1,6 +1,8 @@
-"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, calllog, demo, simulate)."""
+"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, calllog, demo, report,
+simulate)."""
 from __future__ import annotations
 
+import logging
 import sys
 from typing import NoReturn
 
@@ -13,6 +15,8 @@ from careline.app import create_app
 from core.db import session_scope
 from careline.simulate import simulate
 from models.token import TOKEN_LABEL_MAX_LENGTH
+
+log = logging.getLogger(__name__)
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
@@ -54,6 +58,7 @@ def config() -> None:
 def config_load(path: str) -> None:
     """Validate FILE and write its practices and agents; an invalid file writes nothing."""
     from practices.errors import ConfigInvalid
+    from practices.coverage import paging_coverage
     from practices.loader import load_config_file
     from practices.publish import publish_config_change
     from practices.store import apply_config
@@ -63,6 +68,10 @@ def config_load(path: str) -> None:
         spec = load_config_file(path)
         with session_scope(services.session_factory) as session:
             report = apply_config(session, spec)
+            # Who urgent after-hours messages page: a practice that would page nobody is refused (rolled back).
+            coverage = paging_coverage(session, spec)
+            if coverage.problems:
+                raise ConfigInvalid(coverage.problems)
     except ConfigInvalid as exc:
         click.echo(f"{path}: not loaded, nothing was written:", err=True)
         for problem in exc.problems:
@@ -70,6 +79,9 @@ def config_load(path: str) -> None:
         sys.exit(1)
     publish_config_change(services.redis)
     services.directory.invalidate()
+    for warning in coverage.warnings:
+        log.warning("config load: %s", warning)
+        click.echo(f"warning: {warning}", err=True)
     for label, names in (("created", report.created), ("updated", report.updated),
                          ("unchanged", report.unchanged)):
         if names:
@@ -239,6 +251,34 @@ def demo_generate(calls: int, days: int, seed: int) -> None:
         sys.exit(1)
     click.echo(f"wrote {report.calls:,} calls, {report.queue_events:,} queue events, {report.messages:,} messages, "
                f"{report.callback_tasks:,} callback tasks, {report.agent_status_changes:,} agent status changes")
+
+
+@main.group()
+def report() -> None:
+    """The practices' morning reports ([practices.report], e-mailed through SMTP_URL)."""
+
+
+@report.command("send")
+@click.argument("practice")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The practice's local day the report covers (YYYY-MM-DD); default: its yesterday.")
+@with_appcontext
+def report_send(practice: str, day) -> None:
+    """E-mail PRACTICE's morning report now (its slug), to the addresses of its [practices.report]; a report
+    already sent is sent again. Exits 1 when it could not be sent (the console lists it as failed)."""
+    from reports.errors import ReportError
+
+    reports = current_app.extensions["careline"].reports
+    try:
+        result = reports.send_now(practice, day.date() if day is not None else None)
+    except ReportError as exc:
+        click.echo(f"not sent: {exc}", err=True)
+        sys.exit(1)
+    if result.status != "sent":
+        click.echo(f"not sent: {result.error} (report_send {result.send_id}; the console lists it as failed)",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"sent: report_send {result.send_id} to {result.recipients} address(es)")
 
 
 main.add_command(simulate)

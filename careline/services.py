@@ -41,7 +41,8 @@ from ivr.turns import CallTurns
 from jobs.schedule import RqScheduler
 from metrics.rollup import record_rebuilt
 from metrics.summary import MetricsService
-from paging.escalation import acknowledge_by_phone, record_page_sms
+from paging.escalation import acknowledge_by_phone
+from paging.outcomes import PageSmsOutcomes
 from paging.service import PageService
 from paging.texts import PageTexts
 from practices.directory import PracticeDirectory
@@ -51,6 +52,9 @@ from queueing.notices import AgentNotices
 from queueing.overview import QueueOverview
 from queueing.store import CallQueue
 from queueing.waits import WaitEstimator
+from reports.mail import SmtpMailer, check_sender, parse_smtp_url
+from reports.sends import ReportService
+from sms.delivery import SmsDeliveries
 from sms.inbound import InboundSmsService
 from sms.outbox import SmsSender
 from voicemail.access import MessageService
@@ -121,10 +125,15 @@ class Services:
         self.dispatcher = Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
                                      self.links, self.agent_notices)
         page_texts = PageTexts(self.links)
+        # A page's SMS that fails (refused, or reported undelivered) sends the page to its next step at once.
+        page_sms = PageSmsOutcomes(self.scheduler)
         self.sms_sender = SmsSender(
             session_factory, lambda: self.twilio, now,
             renderers={"receipt": receipt_body, "page": page_texts.body, "manager-alert": page_texts.body},
-            result_hooks={"page": record_page_sms, "manager-alert": record_page_sms})
+            result_hooks={"page": page_sms.sent_or_failed, "manager-alert": page_sms.sent_or_failed},
+            status_callback=lambda: self.links.url("sms.status"))
+        self.sms_deliveries = SmsDeliveries(
+            session_factory, now, failure_hooks={"page": page_sms.undelivered, "manager-alert": page_sms.undelivered})
         self.inbound_sms = InboundSmsService(session_factory, now, acknowledge_by_phone)
         self.callback_tasks = CallbackTaskService(session_factory, now, lambda: self.twilio, self.links,
                                                   self.calllog.append, self.redis,
@@ -158,6 +167,12 @@ class Services:
                                             self.calllog.append)
         self.pages = PageService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
+        # The morning report: e-mailed through SMTP_URL (a malformed one stops the process here, at start-up).
+        smtp = parse_smtp_url(config.SMTP_URL, config.SMTP_TIMEOUT_SECONDS)
+        self.reports = ReportService(
+            session_factory, now, self.metrics, SmtpMailer(smtp) if smtp else None,
+            check_sender(config.REPORT_FROM) if config.REPORT_FROM else "",
+            lambda slug, day: self.links.url("console.reports", practice=slug, date=day.isoformat()))
         self.queue_overview = QueueOverview(session_factory, self.queue, now)
         self.desk_presence = DeskPresence(self.redis, self.queue, now, functools.partial(
             self.agent_status.set_status, status=AgentStatus.OFFLINE, reason=DESK_CLOSED_REASON))

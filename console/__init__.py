@@ -100,5 +100,5 @@ for _error in TABLE:
     bp.register_error_handler(_error, _domain_error)
 
 
-# The routes register themselves on `bp`.
-from console import views  # noqa: E402,F401
+# The routes register themselves on `bp`: sign-in, dashboard and desk (views), and the work lists.
+from console import views, inbox, pages, callbacks, reports  # noqa: E402,F401

@@ -159,3 +159,20 @@ def twilio_voice_sdk():
 def twilio_voice_url() -> str:
     """The SDK's URL with its installed version, so browsers keep it until an upgrade (`console.vendor`)."""
     return url_for("console.twilio_voice_sdk", v=vendor.TWILIO_VOICE.version())
+
+
+# A count a page shows beside its link in the top bar (the messages' unread count): endpoint -> badge(user),
+# registered by the page's module; a badge that cannot be read (the database down) is left out.
+NAV_BADGES: dict = {}
+
+
+@bp.app_template_global()
+def nav_badge(endpoint: str, user) -> str | None:
+    badge = NAV_BADGES.get(endpoint)
+    if badge is None:
+        return None
+    try:
+        return badge(user)
+    except Exception as exc:  # noqa: BLE001 - the top bar never fails a page
+        log.warning("console: the %s badge was not read (%s)", endpoint, type(exc).__name__)
+        return None
