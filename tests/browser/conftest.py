@@ -5,7 +5,9 @@ called by `make test`, installs it). A missing Chromium fails the tests with how
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 # The whole-app fixtures (test database, Redis, the practices, tokens, the REST stand-in).
 from tests.integration.conftest import app, client, clock, config, drain, services, standin, tokens  # noqa: F401
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("CARELINE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # As root Chromium needs --no-sandbox; the rest keep it off the network, which this machine closes anyway.
@@ -64,3 +67,59 @@ def serve():
     for server, thread in servers:
         server.shutdown()
         thread.join()
+
+
+@pytest.fixture
+def serve_careline(serve, config, services):
+    """`serve_careline(**settings)`: Careline over real HTTP at the test's clock, its config changed by
+    `settings`; by default PUBLIC_BASE_URL is "" (plain http to 127.0.0.1: the session cookie is not Secure).
+    Returns its base URL; its connections are closed after the test."""
+    from careline.app import create_app
+
+    served = []
+
+    def start(**settings) -> str:
+        settings.setdefault("PUBLIC_BASE_URL", "")
+        app = create_app(dataclasses.replace(config, **settings))
+        app.extensions["careline"].clock = services.clock
+        served.append(app)
+        return serve(app)
+
+    yield start
+    for app in served:
+        app.extensions["careline"].close()
+
+
+@pytest.fixture
+def axe_page(browser):
+    """A page whose context may inject axe-core despite the console's Content-Security-Policy."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US", bypass_csp=True)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (none is the bar)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def sign_in(page, base: str, email: str, password: str, path: str) -> None:
+    """Open `path`, be sent to the sign-in form, sign in from the keyboard (Enter), and land back on `path`."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}{path}")
+    expect(page).to_have_url(re.compile(r"/console/sign-in"))
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+
+
+def press(page, locator) -> None:
+    """Use a control from the keyboard: focus it, then Enter."""
+    locator.focus()
+    page.keyboard.press("Enter")

@@ -32,8 +32,7 @@ from callsim import Callee, Caller
 from careline.app import create_app
 from models import Agent, Call, CallbackTask, Message, OnCallPage
 from queueing.model import AgentStatus, CallerState
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_answering_desk import desk_page, serious_violations  # noqa: F401 - a fixture
+from tests.browser.conftest import ARTIFACTS, press, serious_violations, sign_in
 from tests.integration.conftest import (CALLER, CLOSED_TIME, EMAILS, NORTHSIDE, ON_CALL_TOML, PHONE_AGENTS_TOML,
                                         PRACTICES_TOML, bearer, issue, load_practices, queue_simulator, run_jobs,
                                         with_rest_standin)
@@ -206,8 +205,7 @@ class NiasPart:
         """The caller needs the doctor: patch to on-call (the button has no shortcut: Tab to it, Enter), the
         provider's name shown."""
         page = self.page
-        page.get_by_role("button", name="Patch to on-call").focus()
-        page.keyboard.press("Enter")
+        press(page, page.get_by_role("button", name="Patch to on-call"))
         expect(page.locator("[data-call-status]")).to_have_text("Patched to Dr. Ines Rivera.")
         expect(page.locator("[data-patch-status]")).to_have_text("Ringing Dr. Ines Rivera, on call…")
         shot(page, "7-patched")
@@ -215,8 +213,8 @@ class NiasPart:
 
 
 def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_browser_and_the_page_goes_out(
-        desk_page, live, ssim, client, tokens, services, people, standin, clock, drain):
-    page = desk_page
+        axe_page, live, ssim, client, tokens, services, people, standin, clock, drain):
+    page = axe_page
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.add_init_script(path=STANDIN)
@@ -230,12 +228,7 @@ def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_b
     clock.now = CLOSED_TIME
 
     # Nia signs in and lands on the desk; her softphone registers.
-    page.goto(f"{live}/console/desk")
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.get_by_label("Email", exact=True).fill(EMAILS["nia"])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/console/desk$"))
+    sign_in(page, live, EMAILS["nia"], PASSWORD, "/console/desk")
     desk = page.locator("#desk")
     expect(desk).to_have_attribute("data-softphone", "browser")
     expect(desk).to_have_attribute("data-softphone-state", "ready")

@@ -4,17 +4,14 @@ the Ready button that ends it early, a missed offer explained, the shift's figur
 accessibility violation (axe-core). Screenshots go to tests/browser/artifacts/desk-*.png."""
 from __future__ import annotations
 
-import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 
 from agents.passwords import PasswordService
 from callsim import Callee, Caller
-from careline.app import create_app
 from queueing.model import AgentStatus
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, press, serious_violations, sign_in
 from tests.integration.conftest import CALLER, EMAILS, NORTHSIDE, queue_simulator, with_rest_standin
 from tests.integration.test_queue_calls import NIA, QUEUE_TOML, load_people
 
@@ -24,7 +21,6 @@ except ImportError:  # fail, never skip: the browser test is part of the suite
     pytest.fail("the playwright package is missing: .venv/bin/pip install -e '.[test]'", pytrace=False)
 
 PASSWORD = "desk password 12"
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture
@@ -45,41 +41,16 @@ def qsim(client, clock, standin, people):
 
 
 @pytest.fixture
-def live(serve, config, services, people):
-    """Careline over real HTTP (plain http: the cookie is not Secure), at the test's clock."""
-    served = create_app(dataclasses.replace(config, PUBLIC_BASE_URL=""))
-    served.extensions["careline"].clock = services.clock
-    yield serve(served)
-    served.extensions["careline"].close()
-
-
-@pytest.fixture
-def desk_page(browser):
-    """A page whose context may inject axe-core into the desk despite its Content-Security-Policy."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US", bypass_csp=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def serious_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+def live(serve_careline, people):
+    return serve_careline()
 
 
 def test_given_an_agent_at_the_desk_then_presence_wrap_up_and_a_missed_offer_work_from_the_keyboard(
-        desk_page, live, qsim, services, people, drain):
-    page = desk_page
+        axe_page, live, qsim, services, people, drain):
+    page = axe_page
     problems = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.goto(f"{live}/console/desk")
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.get_by_label("Email", exact=True).fill(EMAILS["nia"])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/console/desk$"))
+    sign_in(page, live, EMAILS["nia"], PASSWORD, "/console/desk")
     status = page.locator("[data-presence-label]")
     expect(status).to_have_text("Offline")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -140,8 +111,10 @@ class TypesThenLosesTheCall:
         expect(page.locator("[data-presence-label]")).to_have_text("On a call")
         expect(page.locator("[data-pop-number]")).to_have_text(CALLER)
         expect(page.locator("[data-call-status]")).to_have_text("On the call with the caller.")
+        # The desk sends the draft 0.4 s after the last keystroke: wait for the one with both fields (under load
+        # a first PUT may carry the name alone).
         with page.expect_response(lambda r: r.url.endswith(f"/api/calls/{run.call_sid}/message-draft")
-                                  and r.request.method == "PUT") as kept:
+                                  and r.request.method == "PUT" and "Rash" in (r.request.post_data or "")) as kept:
             page.get_by_label("Patient's name (required)").fill("Maria Gonzalez")
             page.get_by_label("Reason for the call (required)").fill("Rash after the new antibiotic")
         assert kept.value.status == 204
@@ -149,13 +122,9 @@ class TypesThenLosesTheCall:
 
 
 def test_given_a_desk_reloaded_during_a_call_and_the_call_lost_mid_form_then_the_draft_is_finished_later(
-        desk_page, live, qsim, services, people):
-    page = desk_page
-    page.goto(f"{live}/console/desk")
-    page.get_by_label("Email", exact=True).fill(EMAILS["nia"])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/console/desk$"))
+        axe_page, live, qsim, services, people):
+    page = axe_page
+    sign_in(page, live, EMAILS["nia"], PASSWORD, "/console/desk")
     expect(page.locator("[data-drafts-panel]")).to_be_hidden()  # nothing unfinished
     page.keyboard.press("Alt+R")
     expect(page.locator("[data-presence-label]")).to_have_text("Available")
@@ -173,8 +142,7 @@ def test_given_a_desk_reloaded_during_a_call_and_the_call_lost_mid_form_then_the
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "desk-unfinished.png"), full_page=True)
     assert serious_violations(page) == []
-    page.get_by_role("button", name=re.compile("^Finish the message")).focus()
-    page.keyboard.press("Enter")
+    press(page, page.get_by_role("button", name=re.compile("^Finish the message")))
     expect(page.get_by_label("Patient's name (required)")).to_have_value("Maria Gonzalez")
     expect(page.get_by_label("Reason for the call (required)")).to_have_value("Rash after the new antibiotic")
     expect(page.get_by_label("Patient's name (required)")).to_be_focused()

@@ -7,7 +7,6 @@ screenshot to tests/browser/artifacts/dashboard.png.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import date, timedelta
 
@@ -15,9 +14,8 @@ import pytest
 import requests
 
 from callsim import Callee, Caller
-from careline.app import create_app
 from agents.passwords import PasswordService
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.integration.conftest import (PHONE_AGENTS_TOML,
     EMAILS,
     LAKESIDE,
@@ -156,14 +154,9 @@ def history(client, clock, standin, tokens, services, people) -> History:
 
 
 @pytest.fixture
-def live(serve, config, services, history):
-    """Careline over real HTTP, as `make run` serves it in development (plain http: the cookie is not
-    Secure), on the test database and Redis, at the test's clock."""
-    served = create_app(dataclasses.replace(config, PUBLIC_BASE_URL=""))
-    served.extensions["careline"].clock = services.clock
-    url = serve(served)
-    yield url
-    served.extensions["careline"].close()
+def live(serve_careline, history):
+    """Careline as `make run` serves it in development, after the week of calls."""
+    return serve_careline()
 
 
 def api_metrics(live: str, token: str, practice: str, date_from: date, date_to: date) -> dict:
@@ -173,13 +166,9 @@ def api_metrics(live: str, token: str, practice: str, date_from: date, date_to: 
     return answer.json()
 
 
-def sign_in(page, live: str, name: str) -> None:
-    page.goto(f"{live}/console/")
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.get_by_label("Email", exact=True).fill(EMAILS[name])
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
+def sign_in_as(page, live: str, name: str) -> None:
+    """Sign in as one of the dashboard's people, by name, and land on the dashboard."""
+    sign_in(page, live, EMAILS[name], PASSWORD, "/console/")
 
 
 def shown(page, metric: str) -> str:
@@ -233,7 +222,7 @@ def test_given_a_week_of_calls_when_a_manager_reads_the_dashboard_then_the_figur
     problems = []  # a blocked inline script or style, a request refused by the CSP, a failed load
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("requestfailed", lambda request: problems.append(f"{request.url}: {request.failure}"))
-    sign_in(page, live, "mo")
+    sign_in_as(page, live, "mo")
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Lakeside Family Medicine")
     today = api_metrics(live, token, "lakeside", TODAY, TODAY)
@@ -271,7 +260,7 @@ def test_given_a_week_of_calls_when_a_manager_reads_the_dashboard_then_the_figur
 def test_given_an_admin_when_switching_practice_then_each_practice_and_all_together_match_the_api(
         page, live, tokens, people):
     token = issue(tokens, "root")
-    sign_in(page, live, "root")
+    sign_in_as(page, live, "root")
     expect(page.get_by_role("heading", level=1)).to_have_text("All practices together")
 
     for practice, heading in (("northside", "Northside Pediatrics"), ("lakeside", "Lakeside Family Medicine"),
@@ -288,7 +277,7 @@ def test_given_an_admin_when_switching_practice_then_each_practice_and_all_toget
 
 def test_given_the_dashboard_open_when_an_agent_changes_status_then_the_live_queue_follows_without_a_reload(
         page, live, tokens, people):
-    sign_in(page, live, "mo")
+    sign_in_as(page, live, "mo")
     ben = page.locator(f'[data-queue-agents] tr[data-agent-id="{people["ben"]}"] [data-agent-status]')
     expect(ben).to_have_text("Offline")
     page.evaluate("window.notReloaded = true")
@@ -310,7 +299,7 @@ def test_given_the_dashboard_open_when_an_agent_changes_status_then_the_live_que
 def test_given_a_lakeside_manager_then_no_northside_numbers_in_the_page_or_the_api(page, live, tokens, people):
     token = issue(tokens, "mo")
     admin = issue(tokens, "root")
-    sign_in(page, live, "mo")
+    sign_in_as(page, live, "mo")
     choose(page, period="7d")
     northside = api_metrics(live, admin, "northside", TODAY - timedelta(days=6), TODAY)
     lakeside = api_metrics(live, admin, "lakeside", TODAY - timedelta(days=6), TODAY)

@@ -8,7 +8,6 @@ the desk page, which has its own browser test.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 
@@ -16,7 +15,6 @@ import jwt
 import pytest
 
 from agents.passwords import PasswordService
-from careline.app import create_app
 from tests.integration.conftest import AGENTS_TOML, EMAILS, PRACTICES_TOML, load_practices
 
 try:
@@ -45,19 +43,15 @@ START = """async () => {
 
 
 @pytest.fixture
-def live(serve, config, services):
+def live(serve_careline, services):
     """Careline over plain http with the softphone configured; Ben has a client identity, Nia none."""
     load_practices(services, PRACTICES_TOML + AGENTS_TOML.replace(
         'name = "Ben Adler"\n', f'name = "Ben Adler"\nclient = "{CLIENT}"\n'))
     passwords = PasswordService(services.session_factory)
     for name in ("ben", "nia"):
         passwords.set_password(EMAILS[name], PASSWORD)
-    served = create_app(dataclasses.replace(
-        config, PUBLIC_BASE_URL="", TWILIO_API_KEY_SID="SK" + "1" * 32, TWILIO_API_KEY_SECRET="s" * 32,
-        TWILIO_TWIML_APP_SID="AP" + "2" * 32))
-    served.extensions["careline"].clock = services.clock
-    yield serve(served)
-    served.extensions["careline"].close()
+    return serve_careline(TWILIO_API_KEY_SID="SK" + "1" * 32, TWILIO_API_KEY_SECRET="s" * 32,
+                          TWILIO_TWIML_APP_SID="AP" + "2" * 32)
 
 
 def open_console_document(page, live: str, name: str) -> None:
