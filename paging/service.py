@@ -14,9 +14,14 @@ from paging.errors import PageNotFound
 from paging.worklist import PageLine, page_lines
 
 
-def page_json(page: OnCallPage, slug: str, events: list[PageEvent]) -> dict:
-    """A page as the API shows it (no patient data: the message has that, behind its own audit)."""
-    return {"id": page.id, "practice": slug, "message_id": page.message_id, "status": page.status,
+def page_json(page: OnCallPage, slug: str, events: list[PageEvent], line: PageLine | None = None) -> dict:
+    """A page as the API shows it (no patient data: the message has that, behind its own audit); `steps`, from
+    the worklist's `line`, says what became of each SMS (sent, delivered, failed: not delivered, ...)."""
+    steps = [{"step": step.step, "kind": step.kind, "name": step.name, "at": step.at.isoformat(),
+              "outcome": step.outcome, "failed": step.failed, "detail": step.detail or None,
+              "failed_at": step.failed_at.isoformat() if step.failed_at else None}
+             for step in (line.steps if line is not None else [])]
+    return {"steps": steps, "id": page.id, "practice": slug, "message_id": page.message_id, "status": page.status,
             "next_step": page.step, "created_at": page.created_at.isoformat(),
             "next_step_at": page.next_step_at.isoformat() if page.next_step_at else None,
             "acknowledged_at": page.acknowledged_at.isoformat() if page.acknowledged_at else None,
@@ -41,8 +46,10 @@ class PageService:
             if status is not None:
                 query = query.where(OnCallPage.status == status)
             rows = session.execute(query.limit(500)).all()
-            events = self._events(session, [page.id for page, _ in rows])
-            return [page_json(page, slug, events.get(page.id, [])) for page, slug in rows]
+            ids = [page.id for page, _ in rows]
+            events = self._events(session, ids)
+            lines = {line.id: line for line in page_lines(session, practice_ids, None, ids)}
+            return [page_json(page, slug, events.get(page.id, []), lines.get(page.id)) for page, slug in rows]
 
     def worklist(self, practice_ids: set[int], status: str | None) -> list[PageLine]:
         """The console's worklist: pages of `practice_ids` (empty: none) with their steps, open ones first."""
@@ -66,7 +73,8 @@ class PageService:
             changed = acknowledge(session, page, f"agent:{agent_id}", self._clock())
             session.flush()
             slug = session.scalar(select(Practice.slug).where(Practice.id == page.practice_id))
-            return page_json(page, slug, self._events(session, [page.id]).get(page.id, [])), changed
+            (line,) = page_lines(session, {page.practice_id}, None, [page.id])
+            return page_json(page, slug, self._events(session, [page.id]).get(page.id, []), line), changed
 
     @staticmethod
     def _events(session: Session, page_ids: list[int]) -> dict[int, list[PageEvent]]:

@@ -61,9 +61,11 @@ def _outcome(sms: OutboundSms) -> tuple[str, str]:
     return ("delivered", "") if sms.delivery_status == "delivered" else ("sent", "")
 
 
-def page_lines(session: Session, practice_ids: set[int], status: str | None) -> list[PageLine]:
-    """The pages of `practice_ids` (empty: none), open first, then newest; `status` keeps one status."""
-    if not practice_ids:
+def page_lines(session: Session, practice_ids: set[int], status: str | None,
+               page_ids: list[int] | None = None) -> list[PageLine]:
+    """The pages of `practice_ids` (empty: none), open first, then newest; `status` keeps one status,
+    `page_ids` these pages only (the API's list: every page it lists, however many)."""
+    if not practice_ids or page_ids == []:
         return []
     query = (select(OnCallPage, Practice).join(Practice, Practice.id == OnCallPage.practice_id)
              .where(OnCallPage.practice_id.in_(practice_ids))
@@ -71,7 +73,9 @@ def page_lines(session: Session, practice_ids: set[int], status: str | None) -> 
                        OnCallPage.id.desc()))
     if status is not None:
         query = query.where(OnCallPage.status == status)
-    rows = session.execute(query.limit(LIST_LIMIT)).all()
+    if page_ids is not None:
+        query = query.where(OnCallPage.id.in_(page_ids))
+    rows = session.execute(query.limit(LIST_LIMIT if page_ids is None else len(page_ids))).all()
     page_ids = [page.id for page, _ in rows]
     if not page_ids:
         return []

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from callsim import Caller
 from models import Agent, OnCallPage, OnCallProvider, OutboundSms, PageEvent, Practice
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML,
-                                        load_practices, run_jobs, simulator, with_rest_standin)
+                                        bearer, load_practices, run_jobs, simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 DR_RIVERA, DR_OKAFOR = "+16175550122", "+16175550123"
@@ -110,7 +110,7 @@ def test_given_twilio_refuses_the_providers_number_then_the_next_step_goes_out_a
 
 
 def test_given_a_failed_status_callback_then_the_next_step_at_once_and_a_repeat_or_late_one_changes_nothing(
-        ahsim, services, clock, standin):
+        ahsim, services, clock, standin, client, tokens):
     urgent_call(ahsim, services, clock)
     first = [m for m in standin.sent_messages() if m["to"] == DR_RIVERA][0]
     assert first["status_callback"] == STATUS_URL  # Twilio is asked to report each SMS's delivery
@@ -123,6 +123,12 @@ def test_given_a_failed_status_callback_then_the_next_step_at_once_and_a_repeat_
     assert len(texts_to(standin, DR_RIVERA)) == 2
     step0, step1 = sms_to(services, DR_RIVERA)
     assert (step0.status, step0.delivery_status, step0.error_code) == ("sent", "undelivered", 30003)
+    # The API says so too: the first step's SMS failed, the second went out.
+    (listed,) = client.get("/api/pages", headers=bearer(tokens.issue_token("pat@northside.example", None).token)).get_json()["pages"]
+    assert [(step["step"], step["name"], step["outcome"], step["detail"]) for step in listed["steps"]] == [
+        (0, "Dr. Ines Rivera", "failed: not delivered", "Twilio error 30003"),
+        (1, "Dr. Ines Rivera", "sent", None)]
+    assert listed["steps"][0]["failed_at"] == failed_at.isoformat()
     assert step1.sent_at == failed_at
     (page,) = rows(services, OnCallPage)
     assert (page.step, page.next_step_at) == (2, failed_at + timedelta(minutes=10))
