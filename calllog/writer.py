@@ -9,14 +9,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from calllog.dead_letters import DEAD_LETTER_KEY, MAX_TRIES, DeadLetters
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
 from calllog.queue_rows import queue_rows_from
 from calllog.record import CallRecord, build_call_record
+from core.clock import Clock, system_clock
 from core.db import session_scope
+from core.errors import DependencyDown
 from core.phone import is_e164
 from core.upsert import insert_ignoring_duplicates, upsert_statement
 from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent
@@ -24,10 +28,14 @@ from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, Q
 log = logging.getLogger(__name__)
 
 GROUP = "calllog-writers"
-DEAD_LETTER_KEY = "careline:calllog:dead"  # entries that cannot be parsed; kept for a person to read
 RECLAIM_IDLE_MS = 60_000  # milliseconds before another writer takes over a dead writer's entries
 BATCH_SIZE = 500  # stream entries per transaction
 PERSIST_ATTEMPTS = 3  # a unique-index race between two writers is settled by running the transaction again
+# Failures that say the database is not answering (down, unreachable, locked, timed out), not that one entry is
+# bad: every entry stays in the stream, untried, for the next drain.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, DependencyDown)
+
+__all__ = ["DEAD_LETTER_KEY", "CallLogWriter", "FollowUps", "RebuiltCalls"]
 
 
 @dataclass
@@ -64,12 +72,15 @@ class CallLogWriter:
     """
 
     def __init__(self, session_factory: sessionmaker[Session], redis_client: redis.Redis | None,
-                 on_rebuilt: Sequence[OnRebuilt] = (), on_follow_ups: Callable[[FollowUps], None] | None = None):
+                 on_rebuilt: Sequence[OnRebuilt] = (), on_follow_ups: Callable[[FollowUps], None] | None = None,
+                 clock: Clock = system_clock):
         self._session_factory = session_factory
         self._redis = redis_client
         self._consumer = f"{socket.gethostname()}:{os.getpid()}"
         self._on_rebuilt = tuple(on_rebuilt)
         self._on_follow_ups = on_follow_ups
+        # The entries the writer gave up on (None without Redis: then nothing is drained).
+        self.dead_letters = DeadLetters(redis_client, clock) if redis_client is not None else None
 
     def persist(self, events: list[Event]) -> set[str]:
         """Store `events` (duplicates ignored) and rebuild their calls; returns the CallSids touched.
@@ -145,23 +156,40 @@ class CallLogWriter:
     # --- the Redis stream -------------------------------------------------------------------------------
 
     def drain(self, max_batches: int = 10_000) -> int:
-        """Move every event in the stream into the database; returns how many entries were handled."""
+        """Move every event in the stream into the database; returns how many entries left the stream
+        (written, or dead letters). Raises `DependencyDown` when the database does not answer: every entry
+        not yet written stays in the stream for the next drain (the cron process's, every 15 s, or one an
+        event schedules)."""
         if self._redis is None:
             return 0
         # Cleared first: an event appended from here on sets the flag again and schedules the next drain.
         self._redis.delete(DRAIN_PENDING_KEY)
         self._ensure_group()
+        seen: set[str] = set()
         handled = 0
-        # Our own unacknowledged entries (a failed earlier drain), then a dead writer's, then new ones.
-        handled += self._handle(self._redis.xreadgroup(GROUP, self._consumer, {STREAM_KEY: "0"}, count=BATCH_SIZE))
-        _, claimed, _ = self._redis.xautoclaim(STREAM_KEY, GROUP, self._consumer, RECLAIM_IDLE_MS,
-                                               start_id="0-0", count=BATCH_SIZE)
-        handled += self._handle_entries(claimed)
+        # Our own unacknowledged entries (an earlier drain failed on them), oldest first; then a dead writer's;
+        # then new ones. An entry that failed here stays ours, pending, and is tried again next drain.
+        start = "0"
         for _ in range(max_batches):
-            batch = self._redis.xreadgroup(GROUP, self._consumer, {STREAM_KEY: ">"}, count=BATCH_SIZE)
-            if not batch or not batch[0][1]:
+            entries = self._entries(self._redis.xreadgroup(GROUP, self._consumer, {STREAM_KEY: start},
+                                                           count=BATCH_SIZE))
+            if not entries:
                 break
-            handled += self._handle(batch)
+            start = entries[-1][0]
+            handled += self._handle_new_to(entries, seen)
+        cursor = "0-0"
+        for _ in range(max_batches):
+            cursor, claimed, _ = self._redis.xautoclaim(STREAM_KEY, GROUP, self._consumer, RECLAIM_IDLE_MS,
+                                                        start_id=cursor, count=BATCH_SIZE)
+            handled += self._handle_new_to(claimed, seen)
+            if cursor in ("0-0", b"0-0"):
+                break
+        for _ in range(max_batches):
+            entries = self._entries(self._redis.xreadgroup(GROUP, self._consumer, {STREAM_KEY: ">"},
+                                                           count=BATCH_SIZE))
+            if not entries:
+                break
+            handled += self._handle_entries(entries)
         return handled
 
     def _ensure_group(self) -> None:
@@ -171,33 +199,86 @@ class CallLogWriter:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def _handle(self, reply) -> int:
-        entries = [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
-        return self._handle_entries(entries)
+    @staticmethod
+    def _entries(reply) -> list:
+        return [entry for _stream, stream_entries in reply or [] for entry in stream_entries]
+
+    def _handle_new_to(self, entries, seen: set[str]) -> int:
+        """Handle the entries this drain has not handled yet (one that failed is not tried twice in a drain)."""
+        fresh = [(entry_id, fields) for entry_id, fields in entries if entry_id not in seen]
+        seen.update(entry_id for entry_id, _ in fresh)
+        return self._handle_entries(fresh)
 
     def _handle_entries(self, entries) -> int:
-        events, ids, dead = [], [], []
+        """Write `entries`; returns how many left the stream. A bad entry is isolated (the batch is halved
+        until it stands alone), so the entries beside it are written; it stays pending, or becomes a dead
+        letter after MAX_TRIES failed drains."""
+        readable, unreadable, gone = [], [], []
         for entry_id, fields in entries:
             if not fields:  # deleted while pending
-                ids.append(entry_id)
+                gone.append(entry_id)
                 continue
             try:
-                events.append(Event.from_stream(fields))
-                ids.append(entry_id)
-            except (KeyError, ValueError, TypeError):
-                dead.append((entry_id, fields))
-        if not ids and not dead:
+                readable.append((entry_id, fields, Event.from_stream(fields)))
+            except (KeyError, ValueError, TypeError) as exc:
+                unreadable.append((entry_id, fields, type(exc).__name__))
+        if not entries:
             return 0
-        self.persist(events)  # raises if the database is down: the entries stay pending for the next drain
+        failures = self._persist_isolating(readable)  # raises DependencyDown: then everything stays pending
+        failed = {entry[0] for entry, _ in failures}
+        done = gone + [entry_id for entry_id, _, _ in readable if entry_id not in failed]
         pipe = self._redis.pipeline()
-        for entry_id, fields in dead:
-            log.error("calllog: unreadable stream entry %s moved to %s", entry_id, DEAD_LETTER_KEY)
-            pipe.xadd(DEAD_LETTER_KEY, fields)
-        all_ids = ids + [entry_id for entry_id, _ in dead]
-        pipe.xack(STREAM_KEY, GROUP, *all_ids)
-        pipe.xdel(STREAM_KEY, *all_ids)
+        for entry_id, fields, reason in unreadable:
+            log.error("calllog: entry:%s unreadable (%s); moved to the dead letters", entry_id, reason)
+            self.dead_letters.add(entry_id, fields, f"unreadable: {reason}", 1, pipeline=pipe)
+            done.append(entry_id)
+        for (entry_id, fields, event), exc in failures:
+            tries = self.dead_letters.note_failure(entry_id)
+            reason = type(exc).__name__  # never str(exc): the database's message may quote the event's data
+            if tries < MAX_TRIES:
+                log.warning("calllog: entry:%s call=%s kind=%s failed (%s), try %d of %d; kept for the next drain",
+                            entry_id, event.call_sid, event.kind, reason, tries, MAX_TRIES)
+                continue
+            log.error("calllog: entry:%s call=%s kind=%s failed (%s) %d times; moved to the dead letters "
+                      "(careline calllog dead-letters list)", entry_id, event.call_sid, event.kind, reason, tries)
+            self.dead_letters.add(entry_id, fields, reason, tries, event.call_sid, event.kind, pipeline=pipe)
+            done.append(entry_id)
+        if done:
+            pipe.xack(STREAM_KEY, GROUP, *done)
+            pipe.xdel(STREAM_KEY, *done)
+            self.dead_letters.forget(done, pipeline=pipe)
         pipe.execute()
-        return len(all_ids)
+        return len(done)
+
+    def _persist_isolating(self, entries: list) -> list:
+        """Persist the events of `entries` (entry id, fields, event); when that fails and the database answers,
+        persist each half apart, down to single entries. Returns the entries that failed alone, with their
+        exception; raises `DependencyDown` when the database does not answer."""
+        if not entries:
+            return []
+        try:
+            self.persist([event for _, _, event in entries])
+            return []
+        except Exception as exc:  # noqa: BLE001 - sorted below: the database down, or something in these entries
+            if isinstance(exc, DATABASE_DOWN) or _connection_lost(exc) or not self._database_answers():
+                raise DependencyDown("database") from exc
+            if len(entries) == 1:
+                return [(entries[0], exc)]
+        middle = len(entries) // 2
+        return self._persist_isolating(entries[:middle]) + self._persist_isolating(entries[middle:])
+
+    def _database_answers(self) -> bool:
+        """Whether the database answers a trivial query (so a failure was the data's, not the database's)."""
+        try:
+            with self._session_factory() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure here means it does not answer
+            return False
+
+
+def _connection_lost(exc: Exception) -> bool:
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 CALL_COLUMNS = ("practice_id", "caller_id", "from_number", "to_number", "started_at", "first_voice_at",

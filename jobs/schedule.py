@@ -26,9 +26,11 @@ class RqScheduler:
         """Run the drain after the delay, so the events of that moment are written as one batch.
 
         Called when an event set the drain flag anew. If this fails, nothing is lost: the events stay in the
-        stream, the flag expires, and the next event schedules the drain again.
+        stream, and the cron process's periodic drain (or the next event's) writes them. A drain that fails
+        (the database down) is retried by RQ.
         """
-        options = dict(job_timeout=calllog.DRAIN_JOB_TIMEOUT_SECONDS, result_ttl=60)
+        options = dict(job_timeout=calllog.DRAIN_JOB_TIMEOUT_SECONDS, result_ttl=60, retry=calllog.RETRY,
+                       failure_ttl=calllog.FAILURE_TTL_SECONDS)
         try:
             if self._drain_delay_seconds > 0:
                 at = self._clock() + timedelta(seconds=self._drain_delay_seconds)
