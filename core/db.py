@@ -1,6 +1,7 @@
 """The database engine and sessions; one engine per app, sessions opened per unit of work."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,13 +11,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DependencyDown
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000  # milliseconds a writer waits for another process's lock
+# A database that stops answering must fail fast (the defaults of DATABASE_*_TIMEOUT_SECONDS, core/config.py).
+CONNECT_TIMEOUT_SECONDS = 2.0  # PostgreSQL's connect_timeout (libpq counts whole seconds, 2 at least)
+POOL_TIMEOUT_SECONDS = 2.0  # the wait for a free connection of the pool
+STATEMENT_TIMEOUT_SECONDS = 3.0  # PostgreSQL's statement_timeout; SQLite's busy timeout (a lock held elsewhere)
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and a busy timeout so web and worker can share the file."""
+def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+                pool_timeout: float = POOL_TIMEOUT_SECONDS,
+                statement_timeout: float = STATEMENT_TIMEOUT_SECONDS) -> Engine:
+    """Create the engine with its timeouts; SQLite gets WAL and a busy timeout so web and worker can share the
+    file. `statement_timeout` 0 sends no statement_timeout to PostgreSQL (its server or role setting applies) and
+    leaves SQLite's busy timeout at Python's 5 s."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, connect_args={"timeout": statement_timeout if statement_timeout > 0 else 5.0})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -27,7 +35,11 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args: dict = {"connect_timeout": max(2, math.ceil(connect_timeout))}
+    if statement_timeout > 0:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=pool_timeout,
+                         connect_args=connect_args)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import (Agent, AgentStatusChange, Call, CallbackTask, CallbackTaskCall, Message, Practice, QueueEvent,
@@ -114,6 +114,7 @@ def generate(session_factory: sessionmaker[Session], options: GenerateOptions,
         from metrics.rollup import rebuild
 
         with session_factory() as session, session.begin():
+            _no_statement_timeout(session)
             rebuild(session, [p.id for p in practices])
     return report
 
@@ -263,6 +264,7 @@ def _flush(session_factory, batch: _Batch, report: GenerateReport) -> None:
     if not batch.calls:
         return
     with session_factory() as session, session.begin():
+        _no_statement_timeout(session)
         _bulk_insert(session, Call.__table__, batch.calls)
         _bulk_insert(session, QueueEvent.__table__, batch.queue_events)
         _bulk_insert(session, Message.__table__, batch.messages)
@@ -301,8 +303,16 @@ def _agent_days(session_factory, rng, practices, agents_by_practice, days) -> in
             rows += [dict(agent_id=agent_id, status=status, reason=reason, at=at.astimezone(timezone.utc))
                      for at, status, reason in marks]
     with session_factory() as session, session.begin():
+        _no_statement_timeout(session)
         _bulk_insert(session, AgentStatusChange.__table__, rows)
     return len(rows)
+
+
+def _no_statement_timeout(session: Session) -> None:
+    """A bulk load's statements (COPY, the roll-ups' rebuild) may run longer than DATABASE_STATEMENT_TIMEOUT_SECONDS,
+    which bounds the statements of webhooks and jobs: lift it for this transaction (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def _bulk_insert(session: Session, table, rows: list[dict]) -> None:

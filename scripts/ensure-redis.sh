@@ -21,8 +21,12 @@ if ! command -v redis-server >/dev/null 2>&1; then
   sudo_cmd=""; [ "$(id -u)" != 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
 fi
-mkdir -p instance
-redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-  --dir "$(pwd)/instance" --logfile "$(pwd)/instance/redis.log"
+# Durable, as Careline checks at start (core/redis_durability.py, docs/operations.md): every write appended to a
+# file fsynced each second, and no key evicted when memory is full. Its data stays in instance/redis-PORT
+# (git-ignored), so a Redis started again here finds the messages it held.
+data="$(pwd)/instance/redis-$port"
+mkdir -p "$data"
+redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly yes --appendfsync everysec \
+  --maxmemory-policy noeviction --dir "$data" --logfile "$(pwd)/instance/redis.log"
 for _ in $(seq 50); do answers && { echo "started Redis on $port"; exit 0; }; sleep 0.1; done
 echo "Redis did not start; see instance/redis.log" >&2; exit 1
