@@ -12,6 +12,12 @@ MESSAGE_MIN_SECONDS = 2  # a recording shorter than this is not kept as a messag
 # The events of an agent's callback from Careline (callbacks.tasks): their call is outbound, from the
 # practice's number to the patient's; `to`/`from` of its status callbacks are the agent's leg instead.
 CALLBACK_CALL_KINDS = ("callback-call", "callback-agent-answered", "callback-dial-result")
+# A recording Careline learnt of other than by its <Record> action: its status callback ("recording-status",
+# with RecordingUrl), or the reconciliation with Twilio's list of recordings ("recording-reconciled", with the
+# call's numbers, after_hours and language, `voicemail.reconcile`). Either is the call's message when no Record
+# action kept one; a Record action that judged the recording (kept or too short) always decides.
+RECORDING_STATUS = "recording-status"
+RECORDING_RECONCILED = "recording-reconciled"
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,9 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     if any(e.kind in CALLBACK_CALL_KINDS for e in events):
         return _callback_call_record(call_sid, events)
     incoming = next((e for e in events if e.kind == "incoming"), None)
-    source = incoming or next((e for e in events if "to" in e.data), first)
+    # A recording's status callback carries no numbers (its "to" is empty): the numbers come from another event.
+    source = incoming or next((e for e in events if e.data.get("to")), first)
+    reconciled = next((e for e in events if e.kind == RECORDING_RECONCILED), None)
     to_number = source.data.get("to", "")
     from_number = source.data.get("from", "")
     practice_id = (incoming.data.get("practice_id") if incoming else None) or practice_ids_by_number.get(to_number)
@@ -82,7 +90,8 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     # makes the call urgent, not the caller's recorded message.
     taken_urgent = any(e.kind == "message-taken" and e.data.get("urgent") for e in events)
     languages = [e.data["language"] for e in events if e.kind == "language"]
-    language = languages[-1] if languages else (incoming.data.get("language") if incoming else None)
+    opening = incoming or reconciled  # what says when the call came and in which language it was answered
+    language = languages[-1] if languages else (opening.data.get("language") if opening else None)
 
     if practice_id is None and incoming is not None and incoming.data.get("unknown_number"):
         outcome = "unknown-number"
@@ -99,11 +108,11 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     else:
         outcome = "in-progress"
     needs_callback = practice_id is not None and outcome in ("message", "callback", "hung-up")
-    callback_queued_at = _parse_iso(callback.data.get("queued_at")) if callback is not None else None
+    callback_queued_at = parse_iso(callback.data.get("queued_at")) if callback is not None else None
     return CallRecord(
         call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
         started_at=(incoming or first).occurred_at, first_voice_at=first_voice_at, answered_by=answered_by,
-        after_hours=bool(incoming and incoming.data.get("after_hours")), language=language,
+        after_hours=bool(opening and opening.data.get("after_hours")), language=language,
         urgent=urgent or taken_urgent, outcome=outcome, status=status, ended_at=ended_at, duration_seconds=duration,
         message=message, needs_callback=needs_callback, callback_queued_at=callback_queued_at)
 
@@ -165,11 +174,43 @@ def _final_status(events: list[EventView]) -> tuple[str | None, datetime | None,
 
 
 def _kept_message(events: list[EventView]) -> dict | None:
-    kept = [e.data for e in events if e.kind == "message" and e.data.get("kept")]
-    return kept[-1] if kept else None
+    event = kept_message_event(events)
+    if event is None:
+        return None
+    return event.data if event.kind == "message" else {**event.data, "kept": True}
 
 
-def _parse_iso(value: str | None) -> datetime | None:
+def kept_message_event(events: Iterable[EventView]) -> EventView | None:
+    """The event the call's recorded message comes from, in any order of `events`; None without one.
+
+    The Record action's ("message") when one kept a recording. Otherwise a completed recording Careline learnt
+    of another way (the action never arrived): its status callback, or the reconciliation with Twilio's list,
+    when no Record action judged that recording too short and it lasts MESSAGE_MIN_SECONDS or more.
+    """
+    events = sorted(events, key=lambda e: (e.occurred_at, _sequence(e)))
+    kept = [e for e in events if e.kind == "message" and e.data.get("kept")]
+    if kept:
+        return kept[-1]
+    judged = {e.data.get("recording_sid") for e in events if e.kind == "message"}
+    found = [e for e in events if e.kind in (RECORDING_STATUS, RECORDING_RECONCILED)
+             and e.data.get("status") == "completed" and e.data.get("recording_sid")
+             and e.data["recording_sid"] not in judged and e.data.get("recording_url")
+             and whole_seconds(e.data.get("duration")) >= MESSAGE_MIN_SECONDS]
+    # The reconciliation's knows the most (numbers, after hours): it wins over the status callback's.
+    found.sort(key=lambda e: e.kind == RECORDING_RECONCILED)
+    return found[-1] if found else None
+
+
+def whole_seconds(value) -> int:
+    """A Twilio duration (text or a number) in whole seconds; 0 when it is none."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 time from an event's data; None when absent or malformed."""
     try:
         return datetime.fromisoformat(value) if value else None
     except ValueError:

@@ -8,6 +8,10 @@ Creates are checked as Twilio checks them and recorded: ``created_calls()`` (whi
 and ``sent_messages()``; ``opt_out(number)`` makes messages to a number fail as after a STOP reply, and
 ``forget_recording(sid)`` makes a recording answer 404. A recording's media honours one byte range
 (``Range: bytes=START-END``) as Twilio's media does: 206 with Content-Range, or 416 beyond its end.
+
+The simulator tells the stand-in the calls it plays (numbers, start and end) and the recordings their <Record>
+made (``recording_made``): ``calls(sid).fetch()`` answers the Call resource, and ``recordings.list`` (with its
+DateCreated filters, read at their date as Twilio documents them: `callsim.rest_resources`) the recordings.
 """
 from __future__ import annotations
 
@@ -18,11 +22,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from .rest_resources import (BadFilter, CallFacts, RecordingFacts, call_json, recording_json,
+                             recordings_page)
 from .rest_rules import TWIML_MAX_CHARS, call_create_refusal, first, message_create_refusal
 
 ACCOUNT = r"/2010-04-01/Accounts/(?P<account>AC\w+)"
@@ -33,6 +40,7 @@ ROUTES = [
     ("calls.create", "POST", ACCOUNT + r"/Calls\.json"),
     ("messages.create", "POST", ACCOUNT + r"/Messages\.json"),
     ("recordings.fetch", "GET", ACCOUNT + r"/Recordings/(?P<sid>RE\w+?)(?P<ext>\.json|\.wav|\.mp3)?"),
+    ("recordings.list", "GET", ACCOUNT + r"/Recordings\.json"),
     ("queues.members.update", "POST", ACCOUNT + r"/Queues/(?P<queue>QU\w+)/Members/(?P<sid>CA\w+|Front)\.json"),
 ]
 # A 44-byte RIFF/WAVE header plus a little silence: enough for code that checks the format.
@@ -98,6 +106,8 @@ class TwilioRestStandin:
         self._messages: list[dict] = []  # the messages.create requests accepted
         self._opted_out: set[str] = set()  # recipients who replied STOP
         self._forgotten: set[str] = set()  # RecordingSids answered with 404
+        self._calls: dict[str, CallFacts] = {}  # what the simulator told of its calls: numbers, times
+        self._recordings: dict[str, RecordingFacts] = {}  # the recordings the simulator's calls made
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -179,8 +189,15 @@ class TwilioRestStandin:
 
     # -- live calls, shared with a running CallSimulator ------------------------------------------------
 
-    def call_started(self, call_sid: str, status: str = "ringing") -> None:
-        """A simulator began `call_sid`: updates for it are queued for the simulator from now on."""
+    def call_started(self, call_sid: str, status: str = "ringing", *, from_: str | None = None,
+                     to: str | None = None, started_at: datetime | None = None, direction: str = "inbound",
+                     account_sid: str | None = None) -> None:
+        """A simulator began `call_sid`: updates for it are queued for the simulator from now on. With its
+        numbers and start (`started_at`, the call's wall time), `calls(sid).fetch()` answers its resource."""
+        if from_ is not None and to is not None and started_at is not None:
+            with self._lock:
+                self._calls[call_sid] = CallFacts(call_sid, account_sid or self.account_sid or PLACEHOLDER_ACCOUNT_SID,
+                                                  from_, to, direction, started_at, started_at)
         self.set_call_status(call_sid, status)
 
     def set_call_status(self, call_sid: str, status: str) -> None:
@@ -189,13 +206,31 @@ class TwilioRestStandin:
             self._live = {} if self._live is None else self._live
             self._live[call_sid] = status
 
-    def call_ended(self, call_sid: str, final_status: str = "completed") -> None:
-        """The call is over: later updates are refused (error 21220) and unclaimed ones dropped."""
+    def call_ended(self, call_sid: str, final_status: str = "completed", *, ended_at: datetime | None = None,
+                   duration_seconds: int | None = None) -> None:
+        """The call is over: later updates are refused (error 21220) and unclaimed ones dropped; `ended_at`
+        (wall time) and `duration_seconds` go on its resource."""
         with self._lock:
+            facts = self._calls.get(call_sid)
+            if facts is not None and ended_at is not None:
+                facts.ended_at, facts.duration_seconds = ended_at, duration_seconds
             if self._live is not None:
                 self._live.pop(call_sid, None)
             self._ended[call_sid] = final_status
             self._updates.pop(call_sid, None)
+
+    def recording_made(self, recording_sid: str, call_sid: str, *, started_at: datetime, duration_seconds: int,
+                       created_at: datetime, account_sid: str | None = None, source: str = "RecordVerb") -> None:
+        """A call made a recording (its wall times): the Recordings list and the recording's resource show it."""
+        with self._lock:
+            self._recordings[recording_sid] = RecordingFacts(
+                recording_sid, account_sid or self.account_sid or PLACEHOLDER_ACCOUNT_SID, call_sid, started_at,
+                duration_seconds, created_at, source)
+
+    def recordings(self) -> list[RecordingFacts]:
+        """The recordings the simulator's calls made, oldest first."""
+        with self._lock:
+            return sorted(self._recordings.values(), key=lambda r: r.created_at)
 
     def take_updates(self, call_sid: str) -> list[CallUpdate]:
         """Claim the updates accepted for `call_sid` since the last call, oldest first."""
@@ -223,7 +258,9 @@ class TwilioRestStandin:
     def _handle(self, method: str, path: str, body: bytes, authorization: str | None,
                 byte_range: str | None = None) -> tuple[int, str, bytes, dict]:
         received_at = time.time()
-        params = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        # A GET's parameters are in its query (the twilio SDK's list filters), a POST's in its form.
+        raw = urlsplit(path).query if method == "GET" else body.decode()
+        params = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(raw, keep_blank_values=True).items()}
         operation, match = "unknown", None
         for name, verb, pattern in ROUTES:
             candidate = re.fullmatch(pattern, urlsplit(path).path)
@@ -262,12 +299,25 @@ class TwilioRestStandin:
             refusal = self._accept_message(sid, params)
         elif operation == "recordings.fetch" and self._is_forgotten(match["sid"]):
             refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        elif operation == "calls.fetch" and not self._knows_call(match["sid"]):
+            refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        elif operation == "recordings.list":
+            try:
+                with self._lock:
+                    return _json(200, recordings_page(match["account"], list(self._recordings.values()), params))
+            except (BadFilter, ValueError):
+                return _json(400, _twilio_error(400, "Invalid DateCreated, Page or PageSize", 20001))
         return refusal or self._answer(operation, {**match.groupdict(), "sid": match.groupdict().get("sid") or sid},
                                        params)
 
     def _is_forgotten(self, recording_sid: str) -> bool:
         with self._lock:
             return recording_sid in self._forgotten
+
+    def _knows_call(self, call_sid: str) -> bool:
+        """Twilio answers 404 for a call it never had; a stand-in no simulator told of calls answers them all."""
+        with self._lock:
+            return self._live is None or call_sid in self._calls or self._known_status(call_sid) is not None
 
     def _accept_call(self, sid: str, params: dict) -> tuple[int, str, bytes] | None:
         """Record a valid calls.create as a queued call; the refusal Twilio would answer otherwise."""
@@ -323,6 +373,10 @@ class TwilioRestStandin:
         account = ids["account"]
         if operation == "recordings.fetch":
             if ids.get("ext") == ".json":
+                with self._lock:
+                    known = self._recordings.get(ids["sid"])
+                if known is not None:
+                    return _json(200, recording_json(known))
                 return _json(200, {"sid": ids["sid"], "account_sid": account, "status": "completed"})
             return 200, "audio/mpeg" if ids.get("ext") == ".mp3" else "audio/wav", WAV_BYTES
         sid = ids["sid"]
@@ -339,6 +393,10 @@ class TwilioRestStandin:
                                "wait_time": 0, "url": params.get("Url")})
         created = operation == "calls.create"
         status = "queued" if created else self._call_status(sid, params)
+        with self._lock:
+            facts = self._calls.get(sid)
+        if facts is not None and not created:
+            return _json(200, call_json(facts, status))
         return _json(201 if created else 200,
                      {"sid": sid, "account_sid": account, "status": status, "to": params.get("To"),
                       "from": params.get("From"), "api_version": "2010-04-01",

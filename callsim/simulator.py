@@ -362,14 +362,19 @@ class _CallRun:
         """Run the call from the first webhook to the hang-up."""
         leg = self.caller
         if self.rest:
-            self.rest.call_started(self.call_sid, leg.status)
+            self.rest.call_started(self.call_sid, leg.status, from_=leg.params.get("From", ""),
+                                   to=leg.params.get("To", ""), started_at=self.start_time,
+                                   direction=leg.params.get("Direction", "inbound"), account_sid=self.account_sid)
         try:
             doc = self.guarded(leg, lambda: self.first_document(leg))
             while isinstance(doc, _Doc):
                 doc = self.guarded(leg, lambda current=doc: self.run_document(leg, current))
         finally:
             if self.rest:
-                self.rest.call_ended(self.call_sid, self.result.final_status)
+                # The Call resource's duration is empty for calls that were never answered (busy, no-answer...).
+                talked = self.result.final_status == "completed"
+                self.rest.call_ended(self.call_sid, self.result.final_status, ended_at=self.wall_now(),
+                                     duration_seconds=int(round(self.clock.now)) if talked else None)
         self.result.ended_by = leg.ended_by or "error"
         self.result.first_voice_at = leg.voice_at
         self.result.duration = round(self.clock.now, 3)
@@ -815,6 +820,10 @@ class _CallRun:
 
     def after_recording(self, leg: _Leg, take: _Take, duration: float) -> None:
         """The recording and transcription callbacks Twilio sends once the recording is processed."""
+        if self.rest:  # the recording is a resource of the account now: the REST API lists it
+            self.rest.recording_made(take.sid, leg.params["CallSid"], started_at=self.start_time + timedelta(
+                seconds=take.started), duration_seconds=int(round(duration)), created_at=self.wall_now(),
+                account_sid=self.account_sid)
         if "completed" in take.events:
             self.recording_callback(leg, take, "completed", duration)
         callback = take.verb.get("transcribeCallback")

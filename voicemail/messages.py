@@ -1,11 +1,13 @@
 """Save recorded messages from call records, a batch at a time; idempotent by CallSid and RecordingSid. (The
-messages agents take during a call are saved by `voicemail.taken`; a call may hold both.)"""
+messages agents take during a call are saved by `voicemail.taken`; a call may hold both.) A recording whose
+Record action never arrived is a message too: from its status callback, or from the reconciliation with
+Twilio's recordings (`voicemail.reconcile`); `calllog.record.kept_message_event` says which event."""
 from __future__ import annotations
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from calllog.record import CallRecord
+from calllog.record import RECORDING_RECONCILED, RECORDING_STATUS, CallRecord, kept_message_event
 from calllog.writer import RebuiltCalls
 from core.upsert import insert_ignoring_duplicates
 from models import Message
@@ -20,14 +22,15 @@ def keep_messages(batch: RebuiltCalls) -> None:
         for r in batch.records if r.message is not None and r.practice_id is not None])
     record_recording_statuses(session, {
         row.data["recording_sid"]: row.data["status"]
-        for r in batch.records for row in events[r.call_sid] if row.kind == "recording-status"})
+        for r in batch.records for row in events[r.call_sid]
+        if row.kind in (RECORDING_STATUS, RECORDING_RECONCILED) and row.data.get("status")})
     record_transcriptions(session, [
         row.data for r in batch.records for row in events[r.call_sid] if row.kind == "transcription"])
 
 
 def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
     message = record.message
-    created_at = [r.occurred_at for r in rows if r.kind == "message" and r.data.get("kept")][-1]
+    created_at = kept_message_event(rows).occurred_at  # the Record action's, else when the recording was known
     return dict(practice_id=record.practice_id, call_sid=record.call_sid, caller_id=caller_id,
                 from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
                 duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],

@@ -297,7 +297,8 @@ def status():
 @bp.post("/recording-status")
 @twilio_signed
 def recording_status():
-    """Recording status callback of a message. 204, 400, 403."""
+    """Recording status callback of a message: its status, and the message itself when the Record action never
+    arrived (keyed by CallSid and RecordingSid: a repeated or late callback changes nothing). 204, 400, 403."""
     form = request.form
     missing = [name for name in ("CallSid", "RecordingSid", "RecordingStatus") if not form.get(name)]
     if missing:
@@ -306,7 +307,8 @@ def recording_status():
                        received_at=current_app.extensions["careline"].clock())
     recording_sid, recording_status = form["RecordingSid"], form["RecordingStatus"]
     event_data = {"recording_sid": recording_sid, "status": recording_status,
-                  "duration": form.get("RecordingDuration") or None}
+                  "duration": form.get("RecordingDuration") or None,
+                  "recording_url": form.get("RecordingUrl") or None}
     _ivr().record_status(req, "recording-status", f"recording:{recording_sid}:{recording_status}", event_data)
     return "", 204
 
