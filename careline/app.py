@@ -10,6 +10,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from api import bp as api_bp
+from careline.health import process_health
 from careline.services import Services
 from console import bp as console_bp
 from core.config import INSTANCE_DIR, Config
@@ -60,7 +61,8 @@ class NoSessionForWebhooks(SecureCookieSessionInterface):
 
 
 def _status():
-    """Health of Careline's dependencies. 200 when all answer, 503 otherwise."""
+    """Health of Careline's dependencies and of its own processes (careline/health.py): 200 when all answer and
+    none is past its limit, 503 otherwise."""
     services: Services = current_app.extensions["careline"]
     checks = {}
     try:
@@ -74,8 +76,10 @@ def _status():
         checks["redis"] = "ok"
     except redis.RedisError as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
+    processes, figures = process_health(services.redis, services.now(), services.config)
+    checks.update(processes)
     healthy = all(value == "ok" for value in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    return jsonify(status="ok" if healthy else "degraded", checks=checks, **figures), 200 if healthy else 503
 
 
 def _http_error(exc: HTTPException):

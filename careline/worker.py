@@ -21,12 +21,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
 from careline.app import create_app
 from careline.services import Services
 from core.config import Config
+from core.heartbeats import record_heartbeat
+from core.redis_durability import check_redis_durability
+from core.redis_reconnect import reconnect_with_backoff, stop_waiting
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +65,71 @@ def job_class_for(services: Services) -> type[CarelineJob]:
     return type("CarelineJob", (CarelineJob,), {"services": services})
 
 
+# An idle worker beats before each blocking wait for a job, and waits worker_ttl - 15 s (RQ): with 35 s, every
+# 20 s, well within STATUS_HEARTBEAT_LIMIT_SECONDS (RQ's default, 420 s, would wait 405 s between beats).
+WORKER_TTL_SECONDS = 35
+SCHEDULER_STOP_SECONDS = 3  # seconds a stopping worker waits for its scheduler process before killing it
+
+
 class CarelineWorker(SimpleWorker):
     """rq.SimpleWorker running CarelineJobs, started with `rq worker -w careline.worker.CarelineWorker`.
 
     `services` defaults to services built here from the environment, once for the worker's life.
+
+    It lives through a Redis outage: its connection (and its scheduler process's, and its pubsub thread's)
+    waits for Redis with backoff (core/redis_reconnect.py), so the loop that RQ would end on the first
+    connection error carries on once Redis answers. Each of RQ's heartbeats also notes Careline's, on
+    Careline's clock (core/heartbeats.py), which `GET /status` reads.
     """
 
     def __init__(self, *args, services: Services | None = None, **kwargs):
+        built_here = services is None
         if services is None:
             services = Services.build(Config.from_env())
             create_app(services=services)  # binds the services' URLs to the web app's routes
+            check_redis_durability(services.redis, services.config)  # as the web process does (wsgi.py)
         kwargs["job_class"] = job_class_for(services)
+        kwargs["worker_ttl"] = min(kwargs.get("worker_ttl") or WORKER_TTL_SECONDS, WORKER_TTL_SECONDS)
         super().__init__(*args, **kwargs)
         self.services = services
+        # A worker given its services (the tests' burst workers) leaves their connection as it is.
+        self._owns_connection = built_here
+        if built_here:
+            reconnect_with_backoff(self.connection, services.config.REDIS_RECONNECT_MAX_SECONDS)
+
+    def request_stop(self, signum, frame) -> None:
+        """RQ's warm shutdown; from now on Redis is tried once, not waited for, so that a worker told to stop
+        while Redis is away stops (a job running finishes first, as RQ has it)."""
+        if self._owns_connection:
+            stop_waiting(self.connection)
+        super().request_stop(signum, frame)
+
+    def stop_scheduler(self) -> None:
+        """RQ's, without waiting more than SCHEDULER_STOP_SECONDS for a scheduler process that is waiting for
+        Redis (it looks at its stop flag only between two rounds)."""
+        process = self.scheduler._process
+        if process is None or not process.pid:
+            return
+        process.terminate()
+        process.join(SCHEDULER_STOP_SECONDS)
+        if process.is_alive():
+            log.warning("worker %s: its scheduler process did not stop in %d s (Redis away?); killing it",
+                        self.name, SCHEDULER_STOP_SECONDS)
+            process.kill()
+            process.join()
+
+    def register_death(self) -> None:
+        """RQ's, without failing on a Redis that is away: RQ's registry forgets a worker whose key expires."""
+        if self._owns_connection:
+            stop_waiting(self.connection)
+        try:
+            super().register_death()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("worker %s: Redis does not answer (%s); stopping all the same", self.name,
+                        type(exc).__name__)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        """RQ's heartbeat (between jobs, and before each wait for one), then Careline's."""
+        super().heartbeat(timeout, pipeline)
+        record_heartbeat(pipeline if pipeline is not None else self.connection, "worker", self.name,
+                         self.services.now())

@@ -6,11 +6,14 @@ from datetime import timedelta
 import re
 
 import pytest
+import redis
 from sqlalchemy import delete, func, select
 
 from calllog.events import STREAM_KEY
 from callsim import Caller
 from careline.app import create_app
+from careline.cron_process import CarelineCron
+from careline.worker import CarelineWorker
 from core.config import Config
 from core.db import session_scope
 from models import Call, CallbackTask, CallbackTaskCall, CallEvent, Message
@@ -278,10 +281,15 @@ def test_given_a_whole_call_when_logged_then_no_phone_number_in_logs(sim, drain,
         assert number not in caplog.text
 
 
-def test_given_redis_healthy_then_status_ok(client):
+def test_given_redis_healthy_then_status_ok(client, services, redis_url):
+    # With a worker and a cron beating (tests/integration/test_processes_survive.py tests what /status says of them).
+    CarelineWorker([services.jobs], connection=services.jobs.connection, services=services).heartbeat()
+    CarelineCron(redis.Redis.from_url(redis_url), clock=services.clock).heartbeat()
     response = client.get("/status")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert response.json["status"] == "ok"
+    assert response.json["checks"] == {"database": "ok", "redis": "ok", "worker": "ok", "cron": "ok",
+                                       "calllog": "ok", "dead_letters": "ok"}
 
 
 def test_given_webhook_events_when_worker_runs_then_rq_job_drains_them(sim, services, session_factory, clock):

@@ -154,6 +154,8 @@ def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log
     root = Path(__file__).resolve().parents[2]
     line = next(l for l in (root / "Procfile").read_text().splitlines() if l.startswith("worker:"))
     argv = shlex.split(line.split(":", 1)[1].replace("${REDIS_URL:-redis://localhost:6379/0}", config.REDIS_URL))
+    assert argv[:4] == ["python", "-m", "careline.supervise", "--"]  # started again when it exits (make run)
+    argv = argv[4:]
     assert argv[:2] == ["rq", "worker"] and "careline.worker.CarelineWorker" in argv
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     services.jobs.enqueue(drain_call_events)
