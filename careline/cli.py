@@ -1,9 +1,10 @@
 """The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, calllog, demo, report,
-simulate)."""
+recordings, simulate) and the cron process (`careline cron`)."""
 from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime, timezone
 from typing import NoReturn
 
 import click
@@ -12,6 +13,8 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from core import migrate
 from careline.app import create_app
+from careline.cron_process import run_cron
+from core.config import Config
 from core.db import session_scope
 from careline.simulate import simulate
 from models.token import TOKEN_LABEL_MAX_LENGTH
@@ -22,6 +25,12 @@ log = logging.getLogger(__name__)
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
 def main() -> None:
     """Careline: the answering service for medical practices."""
+
+
+@main.command("cron")
+def cron() -> None:
+    """Run the cron scheduler (the Procfile's `cron`): careline/cron.py's jobs, waiting out Redis outages."""
+    run_cron(Config.from_env())
 
 
 @main.group()
@@ -227,6 +236,49 @@ def calllog_drain() -> None:
     click.echo(f"{handled} events written")
 
 
+@calllog.group("dead-letters")
+def calllog_dead_letters() -> None:
+    """Call events the writer gave up on (failed 3 drains while the database answered, or unreadable)."""
+
+
+@calllog_dead_letters.command("list")
+@with_appcontext
+def calllog_dead_letters_list() -> None:
+    """List the dead letters, oldest first: ids and why, never the events' data.
+
+    Columns: id (for replay), when (Careline's clock), the CallSid, the event's kind, tries, why (the
+    exception's class)."""
+    letters = current_app.extensions["careline"].calllog_writer.dead_letters.list_all()
+    if not letters:
+        click.echo("no dead letters")
+        return
+    rows = [("ID", "WHEN", "CALL", "KIND", "TRIES", "WHY")]
+    rows += [(d.id, _when(d.failed_at), d.call_sid, d.kind, str(d.tries), d.reason) for d in letters]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@calllog_dead_letters.command("replay")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_letters", is_flag=True, help="Replay every dead letter.")
+@with_appcontext
+def calllog_dead_letters_replay(ids: tuple[str, ...], all_letters: bool) -> None:
+    """Put the dead letters IDS (or --all) back on the call-log stream; they leave the dead letters and the
+    next drain (scheduled now) writes them. Exits 1 when an ID is no dead letter's."""
+    if bool(ids) == all_letters:
+        raise click.UsageError("give dead-letter IDS (careline calllog dead-letters list), or --all")
+    services = current_app.extensions["careline"]
+    result = services.calllog_writer.dead_letters.replay(None if all_letters else list(ids))
+    if result.replayed:
+        services.calllog.schedule_drain()
+    click.echo(f"replayed {len(result.replayed)}: {', '.join(result.replayed) or '-'}")
+    for letter_id in result.unknown:
+        click.echo(f"no dead letter has the id {letter_id!r}", err=True)
+    if result.unknown:
+        sys.exit(1)
+
+
 @main.group()
 def demo() -> None:
     """Demo data for demos and benchmarks."""
@@ -279,6 +331,36 @@ def report_send(practice: str, day) -> None:
                    err=True)
         sys.exit(1)
     click.echo(f"sent: report_send {result.send_id} to {result.recipients} address(es)")
+
+
+@main.group()
+def recordings() -> None:
+    """Twilio's recordings of the messages callers leave."""
+
+
+def _iso_time(ctx, param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("an ISO 8601 time, e.g. 2026-11-25T02:00:00Z or 2026-11-25") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@recordings.command("reconcile")
+@click.option("--since", callback=_iso_time, metavar="ISO",
+              help="Recordings Twilio made from this time on (ISO 8601; UTC when no offset is given). Default: "
+                   "since the last run (the cron job's, every RECORDINGS_RECONCILE_SECONDS), less a little overlap.")
+@with_appcontext
+def recordings_reconcile(since: datetime | None) -> None:
+    """Make messages (with their callback tasks and pages) of Twilio's recordings Careline has none for, as the
+    cron job does. With --since, the job's own last-run time is left as it was."""
+    report = current_app.extensions["careline"].recordings.reconcile(since)
+    click.echo(f"since {report.since.isoformat()}: {report.listed} recordings listed, {report.known} already "
+               f"messages, {len(report.created)} made messages{': ' if report.created else ''}"
+               f"{', '.join(report.created)}; {report.too_short} too short, {report.deferred} left to the next "
+               f"run, {report.unmatched} for a number no practice has")
 
 
 main.add_command(simulate)

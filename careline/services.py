@@ -60,6 +60,7 @@ from sms.outbox import SmsSender
 from voicemail.access import MessageService
 from voicemail.follow_ups import page_and_receipt
 from voicemail.messages import keep_messages
+from voicemail.reconcile import RecordingReconciler
 from voicemail.receipts import receipt_body
 from voicemail.taken import TakenMessages
 
@@ -97,7 +98,9 @@ class Services:
     @classmethod
     def build(cls, config: Config) -> "Services":
         """Create every client and service from `config`; nothing connects until first use."""
-        engine = make_engine(config.database_url)
+        engine = make_engine(config.database_url, connect_timeout=config.DATABASE_CONNECT_TIMEOUT_SECONDS,
+                             pool_timeout=config.DATABASE_POOL_TIMEOUT_SECONDS,
+                             statement_timeout=config.DATABASE_STATEMENT_TIMEOUT_SECONDS)
         redis_client = redis.Redis.from_url(
             config.REDIS_URL, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
@@ -114,7 +117,7 @@ class Services:
                                                                      socket_connect_timeout=2))
         self.scheduler = RqScheduler(self.jobs, now, config.CALLLOG_DRAIN_DELAY_SECONDS)
         self.calllog_writer = CallLogWriter(
-            session_factory, self.redis, on_rebuilt=ON_CALLS_REBUILT, on_follow_ups=self.start_follow_ups)
+            session_factory, self.redis, on_rebuilt=ON_CALLS_REBUILT, on_follow_ups=self.start_follow_ups, clock=now)
         self.calllog = CallLogAppender(self.redis, self.calllog_writer, self.scheduler)
         self.queue = CallQueue(self.redis)
         self.waits = WaitEstimator(self.redis)
@@ -165,6 +168,9 @@ class Services:
             account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
         self.taken_messages = TakenMessages(session_factory, now, self.scheduler, self.queue, self.redis,
                                             self.calllog.append)
+        # Twilio's recordings Careline has no message for become messages (the cron's reconciliation job).
+        self.recordings = RecordingReconciler(session_factory, self.redis, lambda: self.twilio, self.directory,
+                                              self.calllog_writer, now)
         self.pages = PageService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
         # The morning report: e-mailed through SMTP_URL (a malformed one stops the process here, at start-up).

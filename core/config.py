@@ -61,6 +61,24 @@ class Config:
     SMTP_URL: str = ""
     REPORT_FROM: str = ""  # the reports' From address, e.g. "Careline <reports@answering.example>"
     SMTP_TIMEOUT_SECONDS: float = 30.0  # seconds for the SMTP connection and each of its replies
+    # A database that stops answering must fail fast (docs/operations.md): PostgreSQL's connect_timeout, the wait
+    # for a free pooled connection, and each statement's limit (PostgreSQL statement_timeout; SQLite's busy
+    # timeout, the wait for another connection's lock). 0 turns the statement limit off (e.g. behind PgBouncer).
+    DATABASE_CONNECT_TIMEOUT_SECONDS: float = 2.0
+    DATABASE_POOL_TIMEOUT_SECONDS: float = 2.0
+    DATABASE_STATEMENT_TIMEOUT_SECONDS: float = 3.0
+    # What a Redis that would lose data on a restart does at start-up (core/redis_durability.py):
+    # warn | refuse | off; empty: refuse in production, warn elsewhere.
+    REDIS_DURABILITY_CHECK: str = ""
+    # Seconds between two reconciliations of Twilio's recordings with Careline's messages (voicemail/reconcile.py):
+    # a recording whose message Careline lost (Redis and the database both failed) becomes one within this.
+    RECORDINGS_RECONCILE_SECONDS: int = 300
+    # The worker and the cron wait for a Redis that does not answer, retrying 1 s, 2 s, 4 s... at most this many
+    # seconds apart (core/redis_reconnect.py). GET /status answers 503 past these limits (careline/health.py):
+    REDIS_RECONNECT_MAX_SECONDS: float = 15.0
+    STATUS_HEARTBEAT_LIMIT_SECONDS: float = 60.0  # seconds since the worker's, or the cron's, last heartbeat
+    STATUS_CALLLOG_LAG_LIMIT_SECONDS: float = 60.0  # the age of the call log's oldest unwritten event
+    STATUS_DEAD_LETTERS_LIMIT: int = 0  # dead letters of the call log tolerated
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,6 +110,9 @@ class Config:
 
     def check(self) -> None:
         """Refuse to run in production without secrets or with the signature check off."""
+        if self.REDIS_DURABILITY_CHECK not in ("", "warn", "refuse", "off"):
+            raise ConfigError("REDIS_DURABILITY_CHECK must be warn, refuse or off, "
+                              f"not {self.REDIS_DURABILITY_CHECK!r}")
         if self.ENV != "production":
             return
         missing = [name for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")

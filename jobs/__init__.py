@@ -22,6 +22,7 @@ from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
 from reports.sends import ReportService
 from sms.outbox import SmsSender
+from voicemail.reconcile import RecordingReconciler
 
 
 class JobServices(Protocol):
@@ -37,6 +38,7 @@ class JobServices(Protocol):
     scheduler: Scheduler
     sms_sender: SmsSender
     reports: ReportService
+    recordings: RecordingReconciler
     jobs: Queue
 
     def clock(self) -> datetime:
