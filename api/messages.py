@@ -180,5 +180,6 @@ def message_recording(message_id: int):
     # A patient's voice: kept by no cache, shared or private.
     response.headers["Cache-Control"] = "no-store, private"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.call_on_close(media.close)
+    # No call_on_close: a direct_passthrough body reaches the server as it is, and the server closes it (the
+    # relay's close() closes Twilio's response and frees the process's stream slot).
     return response

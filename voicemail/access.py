@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -25,13 +26,17 @@ from practices.snapshot import DEFAULT_MESSAGE_FIELDS
 from models import HANDLED_NOTE_MAX_CHARS, Agent, Message, MessageAccess, MessageHandling, MessageRead, Practice
 from voicemail.errors import (FieldInvalid, MessageAlreadyHandled, MessageHasNoRecording, MessageNotFound,
                               MessageNotYours, PracticeNotYours, PracticeUnknown, RangeNotSatisfiable,
-                              RecordingNotFound, RecordingUnavailable)
+                              RecordingNotFound, RecordingsBusy, RecordingUnavailable)
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT_DEFAULT = 50  # messages per list, newest first
 LIST_LIMIT_MAX = 200
 MEDIA_CHUNK_BYTES = 64 * 1024  # bytes read from Twilio at a time while relaying a recording
+# Recordings one web process relays at once. Each holds one of gunicorn's threads (the Procfile's --threads 16)
+# for as long as the download lasts, however slow the player or Twilio: the cap keeps the other threads for
+# Twilio's webhooks. A player past it gets 503 recordings-busy and asks again.
+RECORDING_STREAMS_PER_PROCESS = 4
 DEFAULT_MEDIA_TYPE = "audio/wav"  # what Twilio serves for a .wav, should it send no Content-Type
 
 # GET .../Recordings/{RecordingSid}.wav answers the audio itself (Recording resource: ".wav" or no extension
@@ -140,13 +145,15 @@ class MessageService:
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
                  media_get: Callable[[str], requests.Response] | None = None, account_sid: str = "",
-                 api_base_url: str = ""):
+                 api_base_url: str = "", max_streams: int = RECORDING_STREAMS_PER_PROCESS):
         self._session_factory = session_factory
         self._clock = clock
         # media_get: an authenticated, streamed GET of a URL on Twilio's API (core.twilio_rest).
         self._media_get = media_get
         self._account_sid = account_sid
         self._api_base_url = api_base_url.rstrip("/")
+        self._max_streams = max_streams
+        self._streams = threading.BoundedSemaphore(max_streams)  # recordings this process is relaying
 
     def list_messages(self, reader: Reader, where: MessageFilter) -> list[MessageView]:
         """The messages of the reader's practices that match `where`, newest first, each audited "list".
@@ -267,7 +274,8 @@ class MessageService:
 
         MessageNotFound, MessageNotYours (nothing fetched), RecordingNotFound (a message an agent took, which has
         none, or Twilio 404), RangeNotSatisfiable (Twilio 416), RecordingUnavailable (Twilio failed or timed
-        out), DependencyDown. The caller must call `close()` when done."""
+        out), RecordingsBusy (this process relays RECORDING_STREAMS_PER_PROCESS already), DependencyDown. The
+        caller must call `close()` when done: it gives the process's slot back."""
         if self._media_get is None:
             raise RuntimeError("MessageService was built without a way to fetch media from Twilio")
         # The rights are checked in a first transaction, and the row written in a second once Twilio has
@@ -280,13 +288,31 @@ class MessageService:
         wanted = BYTE_RANGE.fullmatch(byte_range.strip()) if byte_range else None
         if wanted is not None and not (wanted[1] or wanted[2]):
             wanted = None  # "bytes=-" names no bytes
-        upstream = self._fetch(message_id, recording_sid, wanted[0] if wanted else None)
+        if not self._streams.acquire(blocking=False):
+            log.warning("messages: recording of message %s refused: %s streams under way", message_id,
+                        self._max_streams)
+            raise RecordingsBusy(message_id, self._max_streams)
+        released = threading.Lock()
+
+        def close() -> None:
+            # When the download ends, the player goes away or Twilio failed; the slot comes back once.
+            try:
+                upstream.close()
+            finally:
+                if released.acquire(blocking=False):
+                    self._streams.release()
+
+        try:
+            upstream = self._fetch(message_id, recording_sid, wanted[0] if wanted else None)
+        except BaseException:
+            self._streams.release()
+            raise
         try:
             if wanted is None or wanted[1] == "0":
                 with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
                     self._audit(session, reader, [message_id], "play")
         except BaseException:
-            upstream.close()
+            close()
             raise
         length = upstream.headers.get("Content-Length")
         # requests undoes a Content-Encoding while streaming, so the upstream length holds only without one.
@@ -295,7 +321,7 @@ class MessageService:
         partial = upstream.status_code == 206
         return RecordingMedia(content_type=upstream.headers.get("Content-Type") or DEFAULT_MEDIA_TYPE,
                               content_length=known_length,
-                              chunks=_relay(upstream, message_id, recording_sid), close=upstream.close,
+                              chunks=_Relay(upstream, message_id, recording_sid, close), close=close,
                               status=206 if partial else 200,
                               content_range=upstream.headers.get("Content-Range") if partial else None,
                               accept_ranges=upstream.headers.get("Accept-Ranges"))
@@ -340,18 +366,30 @@ class MessageService:
                                                  "action": action, "at": at} for message_id in message_ids])
 
 
-def _relay(upstream: requests.Response, message_id: int, recording_sid: str) -> Iterator[bytes]:
-    """The upstream body, a chunk at a time; closed at the end, or when the client goes away."""
-    try:
-        yield from upstream.iter_content(chunk_size=MEDIA_CHUNK_BYTES)
-    except requests.RequestException as exc:
-        # The status line is sent already. Raising makes the server drop the connection, so a client sees a
-        # broken download rather than a clean end to a shortened message.
-        log.warning("messages: recording %s of message %s cut off: %s", recording_sid, message_id,
-                    type(exc).__name__)
-        raise
-    finally:
-        upstream.close()
+class _Relay:
+    """The upstream body, a chunk at a time, as a WSGI body: the server calls `close()` at the end, or when the
+    client goes away, and so closes the upstream and gives the process's stream slot back. (A generator's own
+    `finally` would not run when closed before its first chunk; and with direct_passthrough, Werkzeug hands
+    this object to the server as it is, so the response's call_on_close would never run.)"""
+
+    def __init__(self, upstream: requests.Response, message_id: int, recording_sid: str,
+                 close: Callable[[], None]):
+        self._upstream = upstream
+        self._message_id = message_id
+        self._recording_sid = recording_sid
+        self.close = close
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._upstream.iter_content(chunk_size=MEDIA_CHUNK_BYTES)
+        except requests.RequestException as exc:
+            # The status line is sent already. Raising makes the server drop the connection, so a client sees a
+            # broken download rather than a clean end to a shortened message.
+            log.warning("messages: recording %s of message %s cut off: %s", self._recording_sid, self._message_id,
+                        type(exc).__name__)
+            raise
+        finally:
+            self.close()
 
 
 def _with_state(query, reader: Reader):

@@ -48,6 +48,16 @@ class RecordingUnavailable(MessageError):
         self.status = status
 
 
+class RecordingsBusy(MessageError):
+    """This web process relays as many recordings as it may at once (RECORDING_STREAMS_PER_PROCESS): the rest of
+    its threads stay for Twilio's webhooks. The player may ask again in a moment."""
+
+    def __init__(self, message_id: int, limit: int):
+        super().__init__(f"{limit} recordings are playing through this server already; try again in a moment")
+        self.message_id = message_id
+        self.limit = limit
+
+
 class RangeNotSatisfiable(MessageError):
     """The byte range a player asked of the recording lies beyond its end (Twilio answered 416);
     `content_range` is Twilio's `bytes */LENGTH`, which the player needs to ask again."""

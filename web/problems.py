@@ -82,6 +82,9 @@ TABLE: dict[type[Exception], Row] = {
     voicemail.MessageNotYours: Row(403, "forbidden", _fields("message_id")),
     voicemail.RecordingNotFound: Row(404, "recording-not-found", _fields("message_id")),
     voicemail.RecordingUnavailable: Row(502, "recording-unavailable", _fields("message_id", twilio_status="status")),
+    voicemail.RecordingsBusy: Row(503, "recordings-busy", _fields("message_id", "limit"),
+                                  sentence=lambda exc: "Too many recordings are playing right now. Try again in a "
+                                                       "moment."),
     voicemail.RangeNotSatisfiable: Row(416, "range-not-satisfiable", _fields("message_id")),
     voicemail.MessageAlreadyHandled: Row(409, "message-already-handled",
                                          _fields("message_id", "handled_at", handled_by="agent_id"),
