@@ -13,10 +13,12 @@ import logging
 import redis
 from rq.cron import CronScheduler
 from rq.exceptions import SchedulerNotFound
+from rq.utils import now
 
 from core.clock import Clock, system_clock
 from core.config import Config
 from core.heartbeats import record_heartbeat
+from core.leader import take_turn
 from core.logs import configure_logging
 from core.redis_reconnect import reconnect_with_backoff, stop_waiting
 
@@ -40,6 +42,23 @@ class CarelineCron(CronScheduler):
             return
         self._stopping = True
         super()._request_stop(signum, frame)
+
+    def enqueue_jobs(self) -> list:
+        """RQ's, but a due job is enqueued only by the cron process that takes its turn (core/leader.py): with
+        several cron processes (several hosts), each run of a sweep is enqueued once, not once per process. A
+        process that did not take the turn moves on to the job's next time all the same."""
+        enqueue_time = now()
+        enqueued = []
+        for job in self._cron_jobs:
+            if not job.should_run():
+                continue
+            if take_turn(self.connection, job.name, self.name, job.interval):
+                job.enqueue(self.connection)
+                enqueued.append(job)
+            else:
+                log.debug("cron %s: %s taken by another cron process", self.name, job.name)
+            job.set_enqueue_time(enqueue_time)
+        return enqueued
 
     def heartbeat(self) -> None:
         """RQ's heartbeat (once per tick, at most 15 s apart with careline/cron.py's jobs), then Careline's."""
