@@ -18,12 +18,13 @@ import re
 import shlex
 import subprocess
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 import requests
+import time_machine
 from rq.cron import get_cron_job_ids
 from sqlalchemy import func, select
 
@@ -50,9 +51,17 @@ CRON_JOBS = {f"{module.__name__}.{name}": interval for module, name, interval in
     (calllog, "drain_call_events", calllog.DRAIN_INTERVAL_SECONDS))}
 
 
+def processes_now() -> datetime:
+    """The time the subprocesses read: the real one. The suite may move its own wall clock (CARELINE_TEST_DAYS,
+    time-machine), which moves this process only."""
+    if time_machine.escape_hatch.is_travelling():
+        return time_machine.escape_hatch.datetime.datetime.now(timezone.utc)
+    return system_clock()
+
+
 def practices_toml() -> str:
     """Northside, on call, on holiday today and tomorrow (its time): after hours all the test long."""
-    today = system_clock().astimezone(ZoneInfo("America/New_York")).date()
+    today = processes_now().astimezone(ZoneInfo("America/New_York")).date()
     holidays = ", ".join(f'"{day.isoformat()}"' for day in (today, today + timedelta(days=1)))
     return f"""
 [[practices]]
@@ -163,7 +172,7 @@ def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is
         # first step, the receipts) is due. The recordings' reconciliation ran once, as the cron processes started
         # (RECORDINGS_RECONCILE_SECONDS is 300): run again now, it could take these recordings, older than its
         # voicemail.reconcile.SETTLE_SECONDS, for lost ones if it ran before the call log's drain.
-        began = system_clock() - timedelta(minutes=2)
+        began = processes_now() - timedelta(minutes=2)
         urgent = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(8, then="#"), start_time=began)
         routine = sim.call(to=NORTHSIDE, from_=CALLER_2, caller=Caller(press="2").speak(8, then="#"),
                            start_time=began)
