@@ -5,40 +5,23 @@ SMTP server (aiosmtpd), refusing on the first day and taking the second. Screens
 tests/browser/artifacts/reports-*.png."""
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from jobs.reports import sweep_reports
 from tests.browser.conftest import ARTIFACTS, serious_violations, sign_in
-from tests.integration.conftest import run_jobs, simulator, with_rest_standin
-from tests.integration.test_morning_report import (DAY, OFFICE, PASSWORD, REPORT_DUE, SENDER, Inbox, day_of_calls,
-                                                   free_port, listed, northside)
+from tests.integration.conftest import run_jobs, simulator
+from tests.integration.test_morning_report import (DAY, OFFICE, PASSWORD, REPORT_DUE, config, day_of_calls, listed,
+                                                   northside, smtp)
 
 try:
     from playwright.sync_api import expect
 except ImportError:  # fail, never skip: the browser test is part of the suite
     pytest.fail("the playwright package is missing: .venv/bin/pip install -e '.[test]'", pytrace=False)
 
-__all__ = ["day_of_calls", "northside"]  # fixtures, used by name
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}?tls=off"
-    yield inbox
-    controller.stop()
-
-
-@pytest.fixture
-def config(config, smtp, standin):
-    return dataclasses.replace(with_rest_standin(config, standin), SMTP_URL=smtp.url, REPORT_FROM=SENDER)
+__all__ = ["config", "day_of_calls", "northside", "smtp"]  # fixtures, used by name (the report test's own)
 
 
 @pytest.fixture
