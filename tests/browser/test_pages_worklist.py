@@ -17,7 +17,8 @@ from callsim import Caller
 from models import OnCallPage
 from tests.browser.conftest import ARTIFACTS, serious_violations, sign_in
 from tests.integration.conftest import (ACCOUNT_SID, CALLER, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML,
-                                        load_practices, run_jobs, simulator, with_rest_standin)
+                                        load_practices, run_jobs, simulator)
+from tests.integration.test_pages_failures import DR_RIVERA, PEOPLE_TOML, config  # noqa: F401 - config: a fixture
 
 try:
     from playwright.sync_api import expect
@@ -25,26 +26,6 @@ except ImportError:  # fail, never skip: the browser test is part of the suite
     pytest.fail("the playwright package is missing: .venv/bin/pip install -e '.[test]'", pytrace=False)
 
 PASSWORD = "pages password 12"
-DR_RIVERA = "+16175550122"
-PEOPLE_TOML = """
-[[agents]]
-email = "pat@northside.example"
-name = "Pat Quinn"
-phone = "+16175550144"
-practices = ["northside"]
-role = "manager"
-
-[[agents]]
-email = "mo@lakeside.example"
-name = "Mo Chen"
-practices = ["lakeside"]
-role = "manager"
-"""
-
-
-@pytest.fixture
-def config(config, standin):
-    return with_rest_standin(config, standin)
 
 
 @pytest.fixture
