@@ -29,6 +29,7 @@ run: install .env
 	set -a; . ./.env; set +a; \
 	scripts/ensure-redis.sh && \
 	$(VENV)/bin/careline db upgrade && \
+	$(VENV)/bin/careline queue upgrade-keys && \
 	$(VENV)/bin/careline config load config/demo.toml && \
 	scripts/print-urls.sh && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker cron

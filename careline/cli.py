@@ -1,5 +1,5 @@
-"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, calllog, demo, report,
-recordings, simulate) and the cron process (`careline cron`)."""
+"""The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, queue, calllog, demo,
+report, recordings, simulate) and the cron process (`careline cron`)."""
 from __future__ import annotations
 
 import logging
@@ -18,6 +18,7 @@ from core.config import Config
 from core.db import session_scope
 from careline.simulate import simulate
 from models.token import TOKEN_LABEL_MAX_LENGTH
+from queueing.store import upgrade_keys
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,19 @@ def user_set_password(email: str, password_stdin: bool) -> None:
     except UnknownAgent:
         _unknown_agent(email)
     click.echo(f"password set for {email.strip().lower()}; sign in at /console/sign-in")
+
+
+@main.group()
+def queue() -> None:
+    """The live call queue in Redis."""
+
+
+@queue.command("upgrade-keys")
+@with_appcontext
+def queue_upgrade_keys() -> None:
+    """Rename the queue's keys of an earlier layout to today's (the Procfile's release runs it after `db upgrade`)."""
+    renamed = upgrade_keys(current_app.extensions["careline"].redis)
+    click.echo(f"{renamed} queue keys renamed")
 
 
 @main.group()

@@ -1,11 +1,15 @@
 """The call queue's Lua scripts: each operation is one script, so it reads and changes the queue atomically.
 
-Every script gets the key prefix as ARGV[1] and builds its keys from it, because the agent a match picks
-cannot be named before the script runs. That needs a standalone Redis (on a cluster, a hash-tagged
-prefix such as "{careline:q}" keeps every key in one slot). Times are integer milliseconds passed in by
-the caller, never Redis's TIME, so tests move time by passing values.
+Every script gets the keys it can be told before it runs as KEYS (the caller's hash, the practice's
+queue, the agent named), and the key prefix as ARGV[1] to build the ones it finds as it runs (the agent a
+match picks, the caller at a queue's head). The prefix is a Redis hash tag ("{careline:q}"), so every key
+of the queue hashes to one slot: a Redis Cluster can hold them, and a script never touches a key outside
+its declared keys' slot. The tag is one for all practices, not one per practice, because an agent may
+answer for several practices: the match that rings the agent for one practice takes it out of the others'
+available sets in the same atomic step, which a script can only do within one slot. Times are integer
+milliseconds passed in by the caller, never Redis's TIME, so tests move time by passing values.
 
-Keys (P is the prefix; p a practice id or "all"; l a language, "*" for a caller who chose none):
+Keys (P is the prefix, "{careline:q}"; p a practice id or "all"; l a language, "*" for a caller who chose none):
 
 | Key | Type | Holds |
 | --- | --- | --- |
@@ -163,12 +167,13 @@ local function remove_call(sid)
 end
 """
 
+# KEYS: P:call:{call_sid}, P:wait:{practice}, P:langs:{practice}, P:seen.
 # ARGV: prefix, call_sid, practice, urgent (1/0), language ("*": none), now (ms).
 # A known caller is left as it is (a retried webhook). Returns its 1-based position, 0 when it is being
 # offered, -1 when it was connected already.
 ENQUEUE = _BASE + """
 local sid, practice, lang = ARGV[2], ARGV[3], ARGV[5]
-local ck = P .. ':call:' .. sid
+local ck = KEYS[1]
 local known = redis.call('HMGET', ck, 'state', 'practice')
 if known[1] == 'connected' then return -1 end
 if known[1] == 'offered' then return 0 end
@@ -176,14 +181,15 @@ if known[1] then return redis.call('ZRANK', P .. ':wait:' .. known[2], sid) + 1 
 local score = tonumber(ARGV[6])
 if ARGV[4] ~= '1' then score = NORMAL + score end
 redis.call('HSET', ck, 'state', 'waiting', 'practice', practice, 'lang', lang, 'score', score)
-local k = P .. ':wait:' .. practice
+local k = KEYS[2]
 redis.call('ZADD', k, score, sid)
 redis.call('ZADD', k .. ':' .. lang, score, sid)
-redis.call('SADD', P .. ':langs:' .. practice, lang)
-redis.call('ZADD', P .. ':seen', ARGV[6], sid)
+redis.call('SADD', KEYS[3], lang)
+redis.call('ZADD', KEYS[4], ARGV[6], sid)
 return redis.call('ZRANK', k, sid) + 1
 """
 
+# KEYS: P:langs:{practice}, P:wait:{practice}, P:offered:{practice}.
 # ARGV: prefix, practice, now (ms), language grace (ms).
 # The candidates are the head of each language's queue: with the longest-idle agent speaking it, or, with
 # no such agent, with the longest-idle agent of any language once that caller waited the grace out. An
@@ -192,7 +198,7 @@ return redis.call('ZRANK', k, sid) + 1
 # Returns {call_sid, agent, score, language} or nil.
 MATCH = _BASE + _AGENTS + """
 local practice, now = ARGV[2], tonumber(ARGV[3])
-local langs = redis.call('SMEMBERS', P .. ':langs:' .. practice)
+local langs = redis.call('SMEMBERS', KEYS[1])
 if #langs == 0 then return false end
 
 -- The agent free longest. The sets are sorted by `idle`, so when the first has a wrap-up still running
@@ -212,7 +218,7 @@ end
 local any_agent = longest_idle('')
 if not any_agent then return false end
 local cutoff = now - tonumber(ARGV[4])
-local wait = P .. ':wait:' .. practice
+local wait = KEYS[2]
 local heads = {}
 for _, lang in ipairs(langs) do
   local head = redis.call('ZRANGE', wait .. ':' .. lang, 0, 0, 'WITHSCORES')
@@ -253,9 +259,9 @@ local ck = P .. ':call:' .. best
 redis.call('ZREM', wait, best)
 redis.call('ZREM', wait .. ':' .. best_lang, best)
 if redis.call('ZCARD', wait .. ':' .. best_lang) == 0 then
-  redis.call('SREM', P .. ':langs:' .. practice, best_lang)
+  redis.call('SREM', KEYS[1], best_lang)
 end
-redis.call('SADD', P .. ':offered:' .. practice, best)
+redis.call('SADD', KEYS[3], best)
 redis.call('HSET', ck, 'state', 'offered', 'agent', best_agent, 'delivery', '')
 local profile = redis.call('HMGET', P .. ':agent:' .. best_agent, 'practices', 'langs')
 set_available({id = best_agent, practices = profile[1], langs = profile[2]}, false)
@@ -263,20 +269,21 @@ redis.call('HSET', P .. ':agent:' .. best_agent, 'status', 'ringing', 'call', be
 return {best, best_agent, best_score, best_lang}
 """
 
+# KEYS: P:call:{call_sid}, P:agent:{agent}, P:seen.
 # ARGV: prefix, call_sid, agent, TTL of the connected caller's hash (s).
 # Ringing and busy are both on duty and in no index, so only the hashes change.
 # Returns {repeated (1: answered before), practice, score}, or nil when this offer is not standing.
 OFFER_ANSWERED = _BASE + """
 local sid, agent = ARGV[2], ARGV[3]
-local ck = P .. ':call:' .. sid
+local ck = KEYS[1]
 local c = redis.call('HMGET', ck, 'state', 'agent', 'practice', 'score', 'delivery')
 if c[2] ~= agent then return false end
 if c[1] == 'connected' then return {1, c[3], c[4], c[5] or ''} end
 redis.call('SREM', P .. ':offered:' .. c[3], sid)
-redis.call('ZREM', P .. ':seen', sid)
+redis.call('ZREM', KEYS[3], sid)
 redis.call('HSET', ck, 'state', 'connected')
 redis.call('EXPIRE', ck, ARGV[4])
-redis.call('HSET', P .. ':agent:' .. agent, 'status', 'busy')
+redis.call('HSET', KEYS[2], 'status', 'busy')
 return {0, c[3], c[4], c[5] or ''}
 """
 
@@ -287,13 +294,14 @@ return {0, c[3], c[4], c[5] or ''}
 # here, in one step, before it acts; the other then does nothing. The caller's hash keeps the owner in
 # `delivery`: '' (nobody yet), 'rest' (a redirect is being sent), 'rest-failed' (Twilio refused it or did
 # not answer: a hold turn may take the offer), or the TwiML path that dialled ('webhook', 'wait-loop').
+# KEYS: P:call:{call_sid}.
 # ARGV: prefix, call_sid, agent, path. `path` 'rest' claims only an untouched offer; a TwiML path also one
 # whose redirect failed, or that it holds already (a retried webhook); 'rest-arrived' (the redirect reached
 # the connect URL: the caller runs no other document now) always takes it, as 'rest'.
 # Returns {1 (claimed) or 0, the owner before}, or nil when the offer is not standing.
 CLAIM_DELIVERY = _BASE + """
 local sid, agent, path = ARGV[2], ARGV[3], ARGV[4]
-local ck = P .. ':call:' .. sid
+local ck = KEYS[1]
 local c = redis.call('HMGET', ck, 'state', 'agent', 'delivery')
 if c[1] ~= 'offered' or c[2] ~= agent then return false end
 local owner = c[3] or ''
@@ -310,17 +318,19 @@ redis.call('HSET', ck, 'delivery', path)
 return {1, owner}
 """
 
+# KEYS: P:call:{call_sid}.
 # ARGV: prefix, call_sid, agent. The redirect of a 'rest' claim failed: a hold turn may deliver the offer.
 # Returns 1, or 0 when the offer is not standing or not claimed by a redirect.
 RELEASE_DELIVERY = _BASE + """
 local sid, agent = ARGV[2], ARGV[3]
-local ck = P .. ':call:' .. sid
+local ck = KEYS[1]
 local c = redis.call('HMGET', ck, 'state', 'agent', 'delivery')
 if c[1] ~= 'offered' or c[2] ~= agent or c[3] ~= 'rest' then return 0 end
 redis.call('HSET', ck, 'delivery', 'rest-failed')
 return 1
 """
 
+# KEYS: P:call:{call_sid}, P:agent:{agent}.
 # ARGV: prefix, call_sid, agent. The caller goes back to its place, the agent is paused ("missed").
 # Returns 1, or 0 when this offer was not standing.
 OFFER_MISSED = _BASE + _AGENTS + _CALLERS + """
@@ -330,7 +340,7 @@ if not c or c.state ~= 'offered' or c.agent ~= agent then return 0 end
 requeue(c)
 local a = load_agent(agent)
 set_duty(a, false)
-redis.call('HSET', P .. ':agent:' .. agent, 'status', 'paused', 'reason', 'missed', 'call', '')
+redis.call('HSET', KEYS[2], 'status', 'paused', 'reason', 'missed', 'call', '')
 return 1
 """
 
@@ -349,12 +359,14 @@ local function end_call(agent, sid, now, wrap)
 end
 """
 
+# KEYS: P:agent:{agent}.
 # ARGV: prefix, call_sid, agent, now (ms), wrap-up (ms). Returns 1, or 0 when the agent is not busy with it.
 CALL_ENDED = _BASE + _AGENTS + _END_CALL + """
 if end_call(ARGV[3], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])) then return 1 end
 return 0
 """
 
+# KEYS: P:agent:{agent}.
 # ARGV: prefix, agent, status (offline/available/paused), now (ms), reason, practices given (1/0),
 # practices ("all" or "1,2"), languages given (1/0), languages ("en,es"); what is not given is kept.
 # Available applies to an offline or paused agent, and ends a wrap-up early (idle from now); a ringing or
@@ -378,7 +390,7 @@ local before_status, before_reason = 'offline', ''
 if a then
   before_status = a.status
   if before_status == 'wrap-up' and tonumber(a.idle) <= tonumber(now) then before_status = 'available' end
-  before_reason = redis.call('HGET', P .. ':agent:' .. id, 'reason') or ''
+  before_reason = redis.call('HGET', KEYS[1], 'reason') or ''
 else
   a = {id = id, status = 'offline', reason = '', practices = '', langs = '', idle = '0', call = ''}
 end
@@ -414,17 +426,18 @@ save_agent(a)
 return {a.status, released, requeued, a.reason, before_status, before_reason}
 """
 
-# ARGV: prefix, call_sid. Returns the removed caller (see _REMOVE_CALL) or nil.
+# KEYS: P:call:{call_sid}. ARGV: prefix, call_sid. Returns the removed caller (see _REMOVE_CALL) or nil.
 REMOVE = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + """
 return remove_call(ARGV[2]) or false
 """
 
+# KEYS: P:call:{call_sid}.
 # ARGV: prefix, call_sid, now (ms), wrap-up (ms). The call ended (Twilio's final status callback): a waiting or
 # offered caller is taken out (see _REMOVE_CALL); a connected one ends its agent's call (see _END_CALL).
 # Returns {"removed", sid, practice, score, lang, agent}, {"ended", sid, practice, score, "", agent} or nil.
 CALL_GONE = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + _END_CALL + """
 local sid = ARGV[2]
-local c = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'agent', 'practice', 'score')
+local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'practice', 'score')
 if not c[1] then return false end
 if c[1] ~= 'connected' then
   local removed = remove_call(sid)
@@ -435,44 +448,44 @@ if end_call(c[2], sid, tonumber(ARGV[3]), tonumber(ARGV[4])) then return {'ended
 return false
 """
 
-# ARGV: prefix, cutoff (ms), limit. Removes at most `limit` callers last seen at or before the cutoff.
+# KEYS: P:seen. ARGV: prefix, cutoff (ms), limit. Removes at most `limit` callers last seen at or before the cutoff.
 # Returns the removed callers (see _REMOVE_CALL).
 SWEEP = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + """
 local out = {}
-for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. ':seen', '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
   local removed = remove_call(sid)
-  if removed then out[#out + 1] = removed else redis.call('ZREM', P .. ':seen', sid) end
+  if removed then out[#out + 1] = removed else redis.call('ZREM', KEYS[1], sid) end
 end
 return out
 """
 
+# KEYS: P:call:{call_sid}, P:seen.
 # ARGV: prefix, call_sid, now (ms) or "" (read only). With a time, records the caller's heartbeat.
 # Returns {state, rank (-1 unless waiting), agent} or nil.
 POSITION = _BASE + """
 local sid = ARGV[2]
-local c = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'practice', 'agent')
+local c = redis.call('HMGET', KEYS[1], 'state', 'practice', 'agent')
 if not c[1] then return false end
-if ARGV[3] ~= '' and c[1] ~= 'connected' then redis.call('ZADD', P .. ':seen', 'XX', ARGV[3], sid) end
+if ARGV[3] ~= '' and c[1] ~= 'connected' then redis.call('ZADD', KEYS[2], 'XX', ARGV[3], sid) end
 local rank = -1
 if c[1] == 'waiting' then rank = redis.call('ZRANK', P .. ':wait:' .. c[2], sid) end
 return {c[1], rank, c[3]}
 """
 
-# ARGV: prefix, practice.
+# KEYS: P:offered:{practice}, P:wait:{practice}, P:agents:{practice}, P:agents:all. ARGV: prefix, practice.
 # Returns {callers, agents}: callers as flat {sid, state, score, lang, agent} groups,
 # offered ones first; agents as flat {id, status, reason, call, practices, langs, idle} groups.
 SNAPSHOT = _BASE + """
-local practice = ARGV[2]
 local callers = {}
 local function add_caller(sid)
   local f = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'score', 'lang', 'agent')
   callers[#callers + 1] = sid
   for i = 1, 4 do callers[#callers + 1] = f[i] or '' end
 end
-for _, sid in ipairs(redis.call('SMEMBERS', P .. ':offered:' .. practice)) do add_caller(sid) end
-for _, sid in ipairs(redis.call('ZRANGE', P .. ':wait:' .. practice, 0, -1)) do add_caller(sid) end
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do add_caller(sid) end
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do add_caller(sid) end
 local agents = {}
-for _, id in ipairs(redis.call('SUNION', P .. ':agents:' .. practice, P .. ':agents:all')) do
+for _, id in ipairs(redis.call('SUNION', KEYS[3], KEYS[4])) do
   local f = redis.call('HMGET', P .. ':agent:' .. id, 'status', 'reason', 'call', 'practices', 'langs', 'idle')
   if f[1] then
     agents[#agents + 1] = id
@@ -482,7 +495,8 @@ end
 return {callers, agents}
 """
 
-# ARGV: prefix, practice. Returns how many agents are on duty for the practice.
-ON_DUTY = _BASE + """
-return redis.call('SCARD', P .. ':duty:' .. ARGV[2]) + redis.call('SCARD', P .. ':duty:all')
+# KEYS: P:duty:{practice}, P:duty:all. ARGV: prefix, practice.
+# Returns how many agents are on duty for the practice.
+ON_DUTY = """
+return redis.call('SCARD', KEYS[1]) + redis.call('SCARD', KEYS[2])
 """

@@ -22,7 +22,7 @@ from queueing.errors import AlreadyConnected
 from queueing.model import (SETTABLE, AgentChange, AgentStatus, AgentView, CallerState, Connected, DeliveryClaim,
                             Match, QueuePosition, QueueSnapshot, Removed, WaitingCaller)
 
-KEY_PREFIX = "careline:q"
+KEY_PREFIX = "{careline:q}"  # a hash tag: every key of the queue hashes to one Redis Cluster slot
 CONNECTED_TTL_SECONDS = 6 * 3600  # seconds a connected caller is remembered: longer than any call's retries
 SWEEP_REASON = "stale"  # why `sweep` removed a caller: its hold loop stopped touching it
 HANGUP_REASON = "hangup"  # why `call_gone` removed a caller
@@ -37,6 +37,7 @@ REST_ARRIVED = "rest-arrived"  # the redirect reached the connect URL: it takes 
 SWEEP_BATCH = 500  # callers one sweep removes at most, so one script stays short; sweep again for more
 NO_LANGUAGE = "*"  # how a caller who chose no language is stored
 _LANGUAGE = re.compile(r"[A-Za-z0-9-]+")  # language tags go into keys and comma lists
+_HASH_TAG = re.compile(r"\{[^{}]+\}")  # "{name}": Redis Cluster hashes only the part inside the braces
 
 Now = float | datetime
 
@@ -53,17 +54,21 @@ class CallQueue:
     def __init__(self, client: redis.Redis, prefix: str = KEY_PREFIX):
         if not client.get_encoder().decode_responses:
             raise ValueError("CallQueue needs a Redis client with decode_responses=True")
+        if not _HASH_TAG.fullmatch(prefix):
+            raise ValueError(f"the queue's key prefix is a Redis hash tag such as {KEY_PREFIX!r}, not {prefix!r}")
         self.redis = client
         self.prefix = prefix
 
-    def _run(self, source: str, *args) -> object:
+    def _run(self, source: str, keys: tuple[str, ...], *args) -> object:
+        # `keys`: the keys the script is known to touch before it runs (at least one, for a cluster's routing);
+        # the ones it finds as it runs (the agent a match picks) carry the same hash tag.
         # EVALSHA straight from the registered script's digest: redis-py's Script.__call__ costs a tenth
         # of a local round trip on top. A Redis that forgot the script gets it from Script.__call__.
         registered = script(self.redis, source)
         try:
-            return self.redis.evalsha(registered.sha, 0, self.prefix, *args)
+            return self.redis.evalsha(registered.sha, len(keys), *keys, self.prefix, *args)
         except NoScriptError:
-            return registered(args=(self.prefix, *args))
+            return registered(keys=keys, args=(self.prefix, *args))
 
     # Callers
 
@@ -73,23 +78,25 @@ class CallQueue:
         A caller already queued is left as it is (Twilio retries webhooks); one connected before raises
         AlreadyConnected.
         """
-        position = self._run(scripts.ENQUEUE, call_sid, int(practice_id), int(bool(urgent)),
-                             _language_code(language), to_ms(now))
+        practice = int(practice_id)
+        position = self._run(scripts.ENQUEUE, (self._key("call", call_sid), self._key("wait", practice),
+                                               self._key("langs", practice), self._key("seen")),
+                             call_sid, practice, int(bool(urgent)), _language_code(language), to_ms(now))
         if position < 0:
             raise AlreadyConnected(call_sid)
         return position
 
     def remove(self, call_sid: str, reason: str, now: Now) -> Removed | None:
         """Take a waiting or offered caller out (hang-up, a key, maximum wait); None when it was not there."""
-        return _removed(self._run(scripts.REMOVE, call_sid), reason, to_ms(now))
+        return _removed(self._run(scripts.REMOVE, (self._key("call", call_sid),), call_sid), reason, to_ms(now))
 
     def touch(self, call_sid: str, now: Now) -> QueuePosition | None:
         """Record the hold loop's heartbeat for a caller; returns where the caller is, None when gone."""
-        return _position(call_sid, self._run(scripts.POSITION, call_sid, to_ms(now)))
+        return _position(call_sid, self._run(scripts.POSITION, self._position_keys(call_sid), call_sid, to_ms(now)))
 
     def position(self, call_sid: str) -> QueuePosition | None:
         """Where a caller is in its queue; None when it is not queued, offered or connected."""
-        return _position(call_sid, self._run(scripts.POSITION, call_sid, ""))
+        return _position(call_sid, self._run(scripts.POSITION, self._position_keys(call_sid), call_sid, ""))
 
     def call_gone(self, call_sid: str, now: Now, wrap_up_seconds: float) -> Removed | None:
         """Twilio says the call ended: take it out of the queue, or end its agent's call (wrap-up follows).
@@ -99,7 +106,8 @@ class CallQueue:
         queue had nothing of the call (it never queued, or this was done already).
         """
         now_ms = to_ms(now)
-        row = self._run(scripts.CALL_GONE, call_sid, now_ms, round(wrap_up_seconds * 1000))
+        row = self._run(scripts.CALL_GONE, (self._key("call", call_sid),), call_sid, now_ms,
+                        round(wrap_up_seconds * 1000))
         if row is None:
             return None
         what, *removed = row
@@ -108,7 +116,7 @@ class CallQueue:
     def sweep(self, now: Now, stale_after_seconds: float, limit: int = SWEEP_BATCH) -> list[Removed]:
         """Remove callers not seen for `stale_after_seconds` (their call ended unnoticed); returns them."""
         now_ms = to_ms(now)
-        rows = self._run(scripts.SWEEP, now_ms - round(stale_after_seconds * 1000), int(limit))
+        rows = self._run(scripts.SWEEP, (self._key("seen"),), now_ms - round(stale_after_seconds * 1000), int(limit))
         return [_removed(row, SWEEP_REASON, now_ms) for row in rows]
 
     # Dispatch
@@ -120,7 +128,10 @@ class CallQueue:
         the caller has waited `language_grace_seconds`.
         """
         now_ms = to_ms(now)
-        row = self._run(scripts.MATCH, int(practice_id), now_ms, round(language_grace_seconds * 1000))
+        practice = int(practice_id)
+        row = self._run(scripts.MATCH, (self._key("langs", practice), self._key("wait", practice),
+                                        self._key("offered", practice)),
+                        practice, now_ms, round(language_grace_seconds * 1000))
         if row is None:
             return None
         call_sid, agent_id, score, language = row
@@ -134,7 +145,9 @@ class CallQueue:
         None when the offer no longer stands (the caller left, the agent was paused); the same answer again
         returns the connection with `repeated` True.
         """
-        row = self._run(scripts.OFFER_ANSWERED, call_sid, int(agent_id), CONNECTED_TTL_SECONDS)
+        row = self._run(scripts.OFFER_ANSWERED, (self._key("call", call_sid), self._agent_key(agent_id),
+                                                 self._key("seen")),
+                        call_sid, int(agent_id), CONNECTED_TTL_SECONDS)
         if row is None:
             return None
         repeated, practice_id, score, delivered_by = row
@@ -146,23 +159,24 @@ class CallQueue:
         step; None when that offer is not standing. See scripts.CLAIM_DELIVERY for who may take it from whom."""
         if path not in DELIVERY_PATHS + (REST_ARRIVED,):
             raise ValueError(f"unknown delivery path {path!r}")
-        row = self._run(scripts.CLAIM_DELIVERY, call_sid, int(agent_id), path)
+        row = self._run(scripts.CLAIM_DELIVERY, (self._key("call", call_sid),), call_sid, int(agent_id), path)
         return None if row is None else DeliveryClaim(row[0] == 1, row[1])
 
     def release_delivery(self, call_sid: str, agent_id: int) -> bool:
         """The REST redirect of a claimed offer failed: a hold turn may deliver it now."""
-        return self._run(scripts.RELEASE_DELIVERY, call_sid, int(agent_id)) == 1
+        return self._run(scripts.RELEASE_DELIVERY, (self._key("call", call_sid),), call_sid, int(agent_id)) == 1
 
     def offer_missed(self, call_sid: str, agent_id: int, now: Now) -> bool:
         """The agent did not answer: the caller goes back to its place, the agent is paused ("missed").
 
         False when the offer no longer stands. (`now` changes nothing: the caller keeps its arrival time.)
         """
-        return self._run(scripts.OFFER_MISSED, call_sid, int(agent_id)) == 1
+        return self._run(scripts.OFFER_MISSED, (self._key("call", call_sid), self._agent_key(agent_id)),
+                         call_sid, int(agent_id)) == 1
 
     def call_ended(self, call_sid: str, agent_id: int, now: Now, wrap_up_seconds: float) -> bool:
         """The agent's call ended: wrap-up for `wrap_up_seconds`, then available; False if not on that call."""
-        return self._run(scripts.CALL_ENDED, call_sid, int(agent_id), to_ms(now),
+        return self._run(scripts.CALL_ENDED, (self._agent_key(agent_id),), call_sid, int(agent_id), to_ms(now),
                          round(wrap_up_seconds * 1000)) == 1
 
     # Agents
@@ -181,7 +195,8 @@ class CallQueue:
             raise ValueError(f"an agent is set {', '.join(sorted(SETTABLE))}, not {status}")
         practices_text = "" if practices is None else _practices_text(practices)
         languages_text = "" if languages is None else _languages_text(languages)
-        row = self._run(scripts.SET_AGENT, int(agent_id), status.value, to_ms(now), reason or "",
+        row = self._run(scripts.SET_AGENT, (self._agent_key(agent_id),), int(agent_id), status.value, to_ms(now),
+                        reason or "",
                         int(practices is not None), practices_text, int(languages is not None), languages_text)
         new_status, released, requeued, new_reason, before_status, before_reason = row
         return AgentChange(int(agent_id), AgentStatus(new_status), released or None, requeued == 1, new_reason or None,
@@ -202,7 +217,13 @@ class CallQueue:
         return {view.agent_id: view for view in views if view is not None}
 
     def _agent_key(self, agent_id: int) -> str:
-        return f"{self.prefix}:agent:{int(agent_id)}"
+        return self._key("agent", int(agent_id))
+
+    def _key(self, *parts: object) -> str:
+        return ":".join((self.prefix, *map(str, parts)))
+
+    def _position_keys(self, call_sid: str) -> tuple[str, str]:
+        return self._key("call", call_sid), self._key("seen")
 
     # Reading
 
@@ -211,7 +232,9 @@ class CallQueue:
 
         An agent whose wrap-up is over by `now` shows as available.
         """
-        callers_flat, agents_flat = self._run(scripts.SNAPSHOT, int(practice_id))
+        practice = int(practice_id)
+        callers_flat, agents_flat = self._run(scripts.SNAPSHOT, (self._key("offered", practice), self._key(
+            "wait", practice), self._key("agents", practice), self._key("agents", "all")), practice)
         offered, waiting = [], []
         for i in range(0, len(callers_flat), 5):
             call_sid, state, score, language, agent = callers_flat[i:i + 5]
@@ -228,7 +251,30 @@ class CallQueue:
 
     def on_duty(self, practice_id: int) -> int:
         """How many agents are on duty for the practice: available, ringing, busy or in wrap-up."""
-        return self._run(scripts.ON_DUTY, int(practice_id))
+        practice = int(practice_id)
+        return self._run(scripts.ON_DUTY, (self._key("duty", practice), self._key("duty", "all")), practice)
+
+
+# The queue's keys before they carried a hash tag ("careline:q:call:CA…"), by the kinds in queueing.scripts.
+UNTAGGED_PREFIX = "careline:q"
+_KINDS = ("call", "wait", "langs", "offered", "seen", "agent", "avail", "duty", "agents")
+
+
+def upgrade_keys(client: redis.Redis, old_prefix: str = UNTAGGED_PREFIX, new_prefix: str = KEY_PREFIX) -> int:
+    """Rename the queue's keys of an earlier layout (`old_prefix`) to the hash-tagged one; how many were renamed.
+
+    Run at a deploy (the Procfile's release, `make run`), so agents keep their status and callers their places.
+    Idempotent: a key already present under the new name is left as it is (RENAMENX), the old one with it.
+    Only the queue's own kinds move (not, say, queueing.waits' handle times under the same old prefix).
+    """
+    renamed = 0
+    for kind in _KINDS:
+        for old in client.scan_iter(match=f"{old_prefix}:{kind}*", count=1000):
+            name = old.decode() if isinstance(old, bytes) else old
+            rest = name[len(old_prefix) + 1:]
+            if rest == kind or rest.startswith(kind + ":"):
+                renamed += bool(client.renamenx(name, f"{new_prefix}:{rest}"))
+    return renamed
 
 
 def _language_code(language: str | None) -> str:

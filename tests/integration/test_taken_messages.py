@@ -281,7 +281,7 @@ def test_given_a_call_not_the_agents_then_403_and_nothing_changes(dsim, desk, se
 
 def forget_live_call(services, call_sid: str) -> None:
     """What Redis forgets of a call after some hours: the queue's connected caller and the IVR state."""
-    assert services.redis.delete(f"careline:q:call:{call_sid}", f"careline:call:{call_sid}") == 2
+    assert services.redis.delete(f"{{careline:q}}:call:{call_sid}", f"careline:call:{call_sid}") == 2
 
 
 # --- what a message sets in motion ------------------------------------------------------------------------------------

@@ -83,10 +83,10 @@ def test_given_an_aware_datetime_then_it_is_the_same_instant_as_seconds(queue):
 
 
 def test_given_two_prefixes_then_two_separate_queues(redis_client):
-    first, second = CallQueue(redis_client, "careline:q"), CallQueue(redis_client, "other:q")
+    first, second = CallQueue(redis_client, "{careline:q}"), CallQueue(redis_client, "{other:q}")
     first.enqueue(1, sid(0), urgent=False, language="en", now=T0)
     assert second.position(sid(0)) is None
-    assert all(key.startswith("careline:q:") for key in redis_client.keys("*"))
+    assert all(key.startswith("{careline:q}:") for key in redis_client.keys("*"))
 
 
 def test_given_a_client_returning_bytes_then_refused(redis_url):

@@ -7,23 +7,35 @@ came back; the test then replays all of it in that order through a plain model o
 at every step, that the answer was possible: a caller is connected at most once, an agent holds at most
 one caller, a snapshot lists exactly the callers the model has waiting or offered, no caller vanishes.
 At the end Redis must agree with the model, and its keys must agree with each other.
+
+The same race runs again on a Redis Cluster node (one node holding every slot) with each script sent under
+Redis 7's `#!lua` shebang, under which the node refuses a script that touches a key outside its declared
+keys' slot: so every key the queue's scripts use, declared or found as they run, is in one slot.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import random
+import shutil
+import socket
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import redis
+from redis.crc import key_slot
 
+from queueing import scripts
 from queueing.errors import AlreadyConnected
 from queueing.store import CallQueue
 
-PREFIX = "stress:q"
-TICK_KEY = "stress:tick"
-SHARED_OFFERS_KEY = "stress:offers"  # recent matches of every worker, so workers race on the same offers
+PREFIX = "{stress:q}"
+TICK_KEY = "{stress:q}:tick"  # in the queue's slot, so a cluster runs the script and the INCR in one MULTI
+SHARED_OFFERS_KEY = "{stress:q}:offers"  # recent matches of every worker, so workers race on the same offers
 PROCESSES = 6
 OPERATIONS = 2500  # per process
 PRACTICES = (1, 2, 3)
@@ -35,6 +47,11 @@ T0 = 1_800_000_000.0
 ON_DUTY = {"available", "ringing", "busy", "wrap-up"}
 
 
+# The queue's scripts by their SHA1, to send one again with a shebang (SlotStrictRedis).
+SOURCES = {hashlib.sha1(source.encode()).hexdigest(): source
+           for name, source in vars(scripts).items() if name.isupper() and isinstance(source, str)}
+
+
 class TickedRedis(redis.Redis):
     """A real client that runs each script with INCR of a shared counter in one MULTI/EXEC."""
 
@@ -42,10 +59,70 @@ class TickedRedis(redis.Redis):
 
     def evalsha(self, sha, numkeys, *keys_and_args):
         with self.pipeline(transaction=True) as pipe:
-            pipe.evalsha(sha, numkeys, *keys_and_args)
+            self.queue_script(pipe, sha, numkeys, *keys_and_args)
             pipe.incr(TICK_KEY)
             result, self.tick = pipe.execute()
         return result
+
+    def queue_script(self, pipe, sha, numkeys, *keys_and_args):
+        pipe.evalsha(sha, numkeys, *keys_and_args)
+
+
+class SlotStrictRedis(TickedRedis):
+    """TickedRedis sending each script under a `#!lua` shebang: a cluster node then refuses a script whose keys,
+    declared or not, are not all in one slot. Declared keys are checked here too: at least one (a cluster
+    routes a script by them), all in one slot."""
+
+    def queue_script(self, pipe, sha, numkeys, *keys_and_args):
+        declared = keys_and_args[:numkeys]
+        assert declared and len({key_slot(key.encode()) for key in declared}) == 1, declared
+        pipe.eval("#!lua\n" + SOURCES[sha], numkeys, *keys_and_args)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ClusterNode:
+    """A redis-server of the test's own in cluster mode, holding every slot (a one-node Redis Cluster)."""
+
+    def __init__(self, directory: Path):
+        self.port, bus_port = free_port(), free_port()  # the bus port named: port + 10000 may be out of range
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--cluster-enabled", "yes",
+             "--cluster-port", str(bus_port),
+             "--cluster-config-file", str(directory / "nodes.conf"), "--save", "", "--appendonly", "no",
+             "--dir", str(directory)], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        while "cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < deadline, "the one-node cluster did not come up"
+            time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster_node(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    node = ClusterNode(tmp_path)
+    yield node
+    node.stop()
 
 
 def call_sid(process: int, n: int) -> str:
@@ -57,10 +134,10 @@ def someones_caller(rng: random.Random, created: int) -> str:
     return call_sid(rng.randrange(PROCESSES), max(0, created + 3 - int(rng.expovariate(1 / 15))))
 
 
-def work(process: int, redis_url: str, log_path: str) -> None:
+def work(process: int, redis_url: str, log_path: str, slot_strict: bool = False) -> None:
     """One worker: OPERATIONS random operations; writes one JSON line per operation."""
     rng = random.Random(1000 + process)
-    client = TickedRedis.from_url(redis_url, decode_responses=True)
+    client = (SlotStrictRedis if slot_strict else TickedRedis).from_url(redis_url, decode_responses=True)
     queue = CallQueue(client, PREFIX)
     offers: list[tuple[str, int]] = []  # matches this worker got and has not answered or missed yet
     calls: list[tuple[str, int]] = []  # answers this worker got and has not ended yet
@@ -326,12 +403,36 @@ def check_layout(client: redis.Redis) -> None:
 
 def test_given_processes_racing_on_one_queue_then_no_caller_is_lost_or_connected_twice(redis_client, redis_url,
                                                                                        tmp_path):
+    race(redis_client, redis_url, tmp_path)
+
+
+def test_given_a_redis_cluster_node_then_the_race_runs_with_every_key_in_one_slot(cluster_node, tmp_path):
+    with SlotStrictRedis.from_url(cluster_node.url, decode_responses=True) as client:
+        race(client, cluster_node.url, tmp_path, slot_strict=True)
+        assert {key_slot(key.encode()) for key in client.scan_iter("*")} == {key_slot(PREFIX.encode())}
+
+
+def test_given_keys_without_one_hash_tag_then_the_cluster_node_refuses_the_scripts(cluster_node):
+    """The check above can fail: the queue's keys as they were before the hash tag span slots."""
+    with SlotStrictRedis.from_url(cluster_node.url, decode_responses=True) as client:
+        queue = CallQueue(client, PREFIX)
+        queue.set_agent(1, "available", T0, practices=(1,), languages=("en",))
+        queue.prefix = "stress:q"  # no hash tag: each key hashes on its whole name
+        with pytest.raises((AssertionError, redis.ResponseError)):
+            queue.enqueue(1, call_sid(0, 0), urgent=False, language="en", now=T0)
+        with pytest.raises(redis.ResponseError, match="same slot"):
+            queue.set_agent(2, "available", T0, practices=(1,), languages=("en",))
+
+
+def race(redis_client: redis.Redis, redis_url: str, tmp_path: Path, slot_strict: bool = False) -> None:
+    """PROCESSES workers race on one queue at `redis_url`; the replay and Redis's keys must agree."""
     queue = CallQueue(redis_client, PREFIX)
     for agent, (practices, languages) in AGENTS.items():
         queue.set_agent(agent, "offline", T0, practices=practices, languages=languages)
     context = multiprocessing.get_context("spawn")
     logs = [tmp_path / f"worker-{n}.jsonl" for n in range(PROCESSES)]
-    workers = [context.Process(target=work, args=(n, redis_url, str(logs[n]))) for n in range(PROCESSES)]
+    workers = [context.Process(target=work, args=(n, redis_url, str(logs[n]), slot_strict))
+               for n in range(PROCESSES)]
     for worker in workers:
         worker.start()
     for worker in workers:
