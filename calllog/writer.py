@@ -192,6 +192,22 @@ class CallLogWriter:
             handled += self._handle_entries(entries)
         return handled
 
+    def waiting_call_sids(self, page: int = 1000) -> set[str]:
+        """The CallSids with events still in the stream: not yet drained, or kept after a failed try."""
+        if self._redis is None:
+            return set()
+        sids, start = set(), "-"
+        while True:
+            rows = self._redis.xrange(STREAM_KEY, start, "+", count=page)
+            for _entry_id, fields in rows:
+                try:
+                    sids.add(Event.from_stream(fields).call_sid)
+                except (KeyError, ValueError, TypeError):
+                    continue  # unreadable: the next drain makes it a dead letter
+            if len(rows) < page:
+                return sids
+            start = "(" + rows[-1][0]
+
     def _ensure_group(self) -> None:
         try:
             self._redis.xgroup_create(STREAM_KEY, GROUP, id="0", mkstream=True)

@@ -11,7 +11,9 @@ as for a message left the usual way (`ON_CALLS_REBUILT`). Repeating a run change
 by RecordingSid, the message by CallSid.
 
 Careline cannot know what the caller chose (urgent or not: that was in the lost events), so a reconciled
-message is urgent: called back within the urgent target and, after hours, paged.
+message is urgent: called back within the urgent target and, after hours, paged. A recording whose call still has
+events in the call log's stream (the run drains first; what stays is what the drain could not write yet, or came
+after it) is left to the call log, which knows the caller's choice: the next run looks at it again.
 """
 from __future__ import annotations
 
@@ -107,8 +109,17 @@ class RecordingReconciler:
                 candidates.append(recording)
         known = self._known(candidates)
         report.known = sum(1 for r in candidates if r.sid in known or r.call_sid in known)
+        unknown = [r for r in candidates if r.sid not in known and r.call_sid not in known]
+        waiting = self._waiting_in_call_log(unknown)
         events = []
-        for recording in (r for r in candidates if r.sid not in known and r.call_sid not in known):
+        for recording in unknown:
+            if recording.call_sid in waiting:
+                # Its call's events are still on their way through the call log (the drain failed on them or they
+                # came after it): the call log makes the message, with the caller's own choice of urgency.
+                log.info("recordings: call=%s of recording %s still has events in the call log; left to it",
+                         recording.call_sid, recording.sid)
+                deferred_from.append(recording.date_created)
+                continue
             found = self._events_for(recording, report)
             if found is None:
                 deferred_from.append(recording.date_created)
@@ -153,6 +164,17 @@ class RecordingReconciler:
             self._writer.drain()
         except redis.RedisError as exc:
             log.warning("recordings: call log not drained first (%s)", type(exc).__name__)
+
+    def _waiting_in_call_log(self, recordings: list) -> set[str]:
+        """The CallSids of `recordings` that still have events in the call log's stream (drained first, so those
+        the drain could not write yet, or that came after it)."""
+        if not recordings:
+            return set()
+        try:
+            return self._writer.waiting_call_sids() & {r.call_sid for r in recordings}
+        except redis.RedisError as exc:
+            log.warning("recordings: call log's stream unreadable (%s); the database decides", type(exc).__name__)
+            return set()
 
     def _known(self, recordings: list) -> set[str]:
         """The RecordingSids and CallSids among `recordings` that already have a recorded message."""

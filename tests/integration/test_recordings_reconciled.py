@@ -249,6 +249,26 @@ def test_given_a_message_still_in_redis_when_reconciled_then_the_call_log_writes
         assert session.scalars(select(Message)).one().urgent is False
 
 
+def test_given_a_message_the_drain_has_not_reached_when_reconciled_then_left_to_the_call_log(
+        practices, services, client, clock, standin, monkeypatch):
+    """The call's events came after the run's own drain (or the drain could not write them yet): the recording is
+    deferred, not made an urgent message; the call log writes the message with the caller's own choice."""
+    clock.now = CLOSED_TIME
+    result = live_simulator(client, clock, standin).call(to=NORTHSIDE, from_=CALLER,
+                                                         caller=Caller(press="2").speak(8, then="#").press("2"))
+    clock.now += timedelta(minutes=5)
+    with monkeypatch.context() as behind:
+        behind.setattr(services.calllog_writer, "drain", lambda: 0)  # the events are still in the stream after it
+        report = services.recordings.reconcile()
+    assert (report.listed, report.known, report.created, report.deferred) == (1, 0, [], 1)
+    assert count(services, Message) == 0 and standin.requests_for("calls.fetch") == []
+    again = services.recordings.reconcile()  # its own drain writes the message first
+    assert (again.known, again.created, again.deferred) == (1, [], 0)
+    with services.session_factory() as session:
+        assert session.scalars(select(Message)).one().urgent is False  # the caller's own choice
+    assert "recording-reconciled" not in {kind for (kind,) in _kinds(services, result.call_sid)}
+
+
 def test_given_a_recording_younger_than_the_settle_time_when_reconciled_then_left_to_the_next_run(
         practices, services, client, clock, standin, redis_client):
     clock.now = CLOSED_TIME

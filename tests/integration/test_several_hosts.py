@@ -3,8 +3,9 @@ Procfile starts them, on ONE database and ONE Redis; Twilio's requests spread ov
 logged once, no job has its effect twice, and each run of a cron job is enqueued by one cron process only (the turn
 each takes in Redis, core/leader.py).
 
-The processes run on the real clock (they are other processes: the test's clock cannot reach them), so the practice
-is on holiday today and tomorrow, and its calls meet the after-hours menu whatever the hour. The Redis is a server of
+The processes run on the real clock (they are other processes: the test's clock cannot reach them), so Northside is
+on holiday today and tomorrow, and its calls meet the after-hours menu whatever the hour; Lakeside is open round the
+clock, every day, and its caller is answered by an agent through the queue. The Redis is a server of
 the test's own (never the shared one's data); the database is the test's own too: a fresh PostgreSQL database on
 PostgreSQL, a fresh SQLite file (WAL, shared by the six processes of one host) on SQLite. Twilio's REST API is the
 stand-in, served over HTTP so the workers' SMS reach it.
@@ -26,25 +27,31 @@ import redis
 import requests
 import time_machine
 from rq.cron import get_cron_job_ids
+from rq.job import Job, JobStatus
 from sqlalchemy import func, select
 
-from callsim import CallSimulator, Caller, HttpTransport
+from callsim import CallSimulator, Callee, Caller, HttpTransport
 from careline.app import create_app
 from careline.cron_process import CarelineCron
 from core.clock import system_clock
 from core.leader import take_turn, turn_seconds
 from core.migrate import upgrade
 from jobs import calllog, paging, queue, reports
-from models import Call, CallbackTask, CallEvent, Message, OnCallPage, OutboundSms
+from agents.tokens import TokenService
+from models import Call, CallbackTask, CallEvent, Message, OnCallPage, OutboundSms, QueueEvent
+from queueing.model import AgentStatus
+from queueing.store import CallQueue
 from tests.conftest import TEST_DB
-from tests.integration.conftest import (ACCOUNT_SID, AUTH_TOKEN, CALLER, NORTHSIDE, ON_CALL_TOML, PUBLIC_BASE_URL,
-                                        SCHEMA, load_practices)
+from tests.integration.conftest import (ACCOUNT_SID, AUTH_TOKEN, CALLER, LAKESIDE, NORTHSIDE, ON_CALL_TOML,
+                                        PUBLIC_BASE_URL, SCHEMA, bearer, issue, load_practices)
 from tests.integration.test_database_timeouts import own_postgres  # noqa: F401 (a fixture)
 from tests.integration.test_processes_survive import BIN, REPO, SUPERVISED, free_port, heartbeats, wait_for
 from tests.integration.test_processes_survive import own_redis  # noqa: F401 (a fixture)
 
 DR_RIVERA = "+16175550122"
 CALLER_2 = "+13125550177"
+CALLER_3 = "+13125550166"
+BEN = "+13125550134"
 CRON_JOBS = {f"{module.__name__}.{name}": interval for module, name, interval in (
     (queue, "sweep_queues", queue.SWEEP_INTERVAL_SECONDS), (paging, "sweep_follow_ups", paging.SWEEP_INTERVAL_SECONDS),
     (reports, "sweep_reports", reports.SWEEP_INTERVAL_SECONDS),
@@ -60,7 +67,8 @@ def processes_now() -> datetime:
 
 
 def practices_toml() -> str:
-    """Northside, on call, on holiday today and tomorrow (its time): after hours all the test long."""
+    """Northside, on call, on holiday today and tomorrow (its time): after hours all the test long. Lakeside, open
+    round the clock, with Ben answering its queue."""
     today = processes_now().astimezone(ZoneInfo("America/New_York")).date()
     holidays = ", ".join(f'"{day.isoformat()}"' for day in (today, today + timedelta(days=1)))
     return f"""
@@ -78,7 +86,23 @@ tue = "09:00-18:00"
 wed = "09:00-18:00"
 thu = "09:00-18:00"
 fri = "09:00-18:00"
-""" + ON_CALL_TOML
+""" + ON_CALL_TOML + """
+[[practices]]
+slug = "lakeside"
+name = "Lakeside Family Medicine"
+numbers = ["{LAKESIDE}"]
+timezone = "America/Chicago"
+languages = ["en"]
+
+[practices.hours]
+""".replace("{LAKESIDE}", LAKESIDE) + "".join(f'{day} = "00:00-24:00"\n' for day in (
+        "mon", "tue", "wed", "thu", "fri", "sat", "sun")) + f"""
+[[agents]]
+email = "ben@answering.example"
+name = "Ben Adler"
+phone = "{BEN}"
+practices = ["lakeside"]
+"""
 
 
 class AlternatingTransport:
@@ -137,9 +161,10 @@ def answers(url: str) -> bool:
 
 def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is_logged_once_and_each_job_runs_once(
         one_database, one_redis, config, standin, tmp_path):
-    """Two webs, two workers, two crons: an urgent after-hours message that pages and a routine one, their webhooks
-    alternating between the webs; then the crons' ticks. Each call, event, message, task, page and SMS once; each
-    cron run enqueued once, not once per cron process."""
+    """Two webs, two workers, two crons: an urgent after-hours message that pages, a routine one, and a caller put
+    through to an agent by the queue, their webhooks alternating between the webs; then the crons' ticks. Each call,
+    event, message, task, page and SMS once, the agent rung once; each cron run enqueued once, not once per cron
+    process."""
     ports = [free_port(), free_port()]
     env = {**os.environ, "DATABASE_URL": one_database, "REDIS_URL": one_redis.url, "CARELINE_ENV": "test",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
@@ -163,7 +188,10 @@ def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is
         wait_for(lambda: len(heartbeats(client, "cron")) == 2 and len(heartbeats(client, "worker")) == 2, 30,
                  "both crons and both workers")
         wait_for(lambda: get_cron_job_ids("jobs.recordings.reconcile_recordings", client), 30, "the first tick")
-        wait_for(lambda: services.jobs.count == 0, 10, "the workers to take the first tick's jobs")
+        wait_for(lambda: services.jobs.count == 0 and all(
+            Job.fetch(job_id, connection=services.jobs.connection).get_status() == JobStatus.FINISHED
+            for job_id in get_cron_job_ids("jobs.recordings.reconcile_recordings", client)), 20,
+            "the workers to finish the first tick's reconciliation")
         transport = AlternatingTransport(bases)
         sim = CallSimulator(transport, AUTH_TOKEN, base_url=PUBLIC_BASE_URL, account_sid=ACCOUNT_SID, strict=True,
                             schema_path=str(SCHEMA), rest=standin)
@@ -176,8 +204,16 @@ def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is
         urgent = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1").speak(8, then="#"), start_time=began)
         routine = sim.call(to=NORTHSIDE, from_=CALLER_2, caller=Caller(press="2").speak(8, then="#"),
                            start_time=began)
+        # Ben says he is ready on one web process; the caller's webhooks alternate between both.
+        token = issue(TokenService(services.session_factory, services.clock), "ben")
+        ready = requests.post(f"{bases[1]}/api/agents/me/status", json={"status": "available"},
+                              headers=bearer(token), timeout=10)
+        assert ready.status_code == 200, ready.text
+        queued = sim.call(to=LAKESIDE, from_=CALLER_3, caller=Caller(press="1"),
+                          dial={BEN: Callee(press="1", talk_seconds=20)}, start_time=began)
+        assert [(d.targets, d.status) for d in queued.dial_results] == [((BEN,), "completed")]
         assert all(count >= 3 for count in transport.sent.values()), transport.sent  # both webs took webhooks
-        sids = {urgent.call_sid, routine.call_sid}
+        sids = {urgent.call_sid, routine.call_sid, queued.call_sid}
 
         def sms_to(number):
             return [r for r in standin.requests_for("messages.create") if r.params.get("To") == number]
@@ -196,12 +232,21 @@ def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is
             assert {sid for sid, _, _ in events} == sids
             messages = session.scalars(select(Message)).all()
             assert sorted(m.urgent for m in messages) == [False, True]
-            assert session.scalar(select(func.count()).select_from(CallbackTask)) == 2
+            assert session.scalar(select(func.count()).select_from(CallbackTask)) == 2  # none for the answered call
+            answered = session.get(Call, queued.call_sid)
+            assert (answered.answered_by, answered.outcome) == ("agent", "answered")
+            queue_events = session.execute(select(QueueEvent.kind, QueueEvent.agent_id).where(
+                QueueEvent.call_sid == queued.call_sid).order_by(QueueEvent.at, QueueEvent.id)).all()
+            assert [kind for kind, _ in queue_events] == ["entered", "offered", "connected", "talk-ended"]
+            ben = queue_events[-1].agent_id
+            assert ben is not None and {agent for _, agent in queue_events[1:]} == {ben}
             assert session.scalar(select(func.count()).select_from(OnCallPage)) == 1
             sent = session.execute(select(OutboundSms.purpose, OutboundSms.status, OutboundSms.attempts)).all()
             assert sorted(sent) == [("page", "sent", 1), ("receipt", "sent", 1), ("receipt", "sent", 1)], sent
         assert (len(sms_to(DR_RIVERA)), len(sms_to(CALLER)), len(sms_to(CALLER_2))) == (1, 1, 1)
         assert len(standin.requests_for("messages.create")) == 3
+        assert CallQueue(client).agent(ben).status in (AgentStatus.WRAP_UP, AgentStatus.AVAILABLE)
+        assert CallQueue(client).position(queued.call_sid).state == "connected"  # answered once, kept as such
         # Each cron run enqueued once, by one of the two cron processes: at most one run per interval since they
         # started (the first as they start); RQ's cron alone, each process enqueues every run (twice as many).
         elapsed = time.monotonic() - crons_started
