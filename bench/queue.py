@@ -21,14 +21,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 import redis
+from werkzeug.routing import Map, Rule
 
 from bench import stores
 from bench.webhooks import RESULTS_DIR, ROOT
 from callsim.rest import TwilioRestStandin
 from calllog.events import write_events
+from core.links import Links
 from core.twilio_rest import make_twilio_client
 from practices.snapshot import PracticeSnapshot
-from queueing.dispatch import Dispatcher
+from queueing.dispatch import CONNECT_ENDPOINT, Dispatcher
 from queueing.store import CallQueue
 
 PRACTICE = 1
@@ -141,6 +143,13 @@ class _OnePractice:
         return (PRACTICE,)
 
 
+def _connect_links() -> Links:
+    """Links that build the connect webhook's URL, as the web app's routes would (without building the app)."""
+    links = Links("https://careline.bench")
+    links.bind(Map([Rule("/voice/queue/connect", endpoint=CONNECT_ENDPOINT, methods=["POST"])]))
+    return links
+
+
 def _time_dispatches(queue: CallQueue, client: redis.Redis, count: int) -> list[float]:
     """Seconds from set_agent(available) to the REST redirect's answer, one agent at a time."""
     for agent_id in range(1, AGENTS + 1):
@@ -151,7 +160,7 @@ def _time_dispatches(queue: CallQueue, client: redis.Redis, count: int) -> list[
     with TwilioRestStandin(ACCOUNT_SID, AUTH_TOKEN) as standin:
         twilio = make_twilio_client(ACCOUNT_SID, AUTH_TOKEN, standin.url)
         dispatcher = Dispatcher(queue, lambda: twilio, _OnePractice(), lambda events: write_events(client, events),
-                                lambda: "https://careline.bench")
+                                _connect_links())
         now = datetime.fromtimestamp(T0 + 5, timezone.utc)
         for i in range(count):
             agent_id = 1 + i % AGENTS
