@@ -18,6 +18,24 @@ class UnknownToken(LookupError):
     """No token has this prefix."""
 
 
+class TokenRefused(PermissionError):
+    """A token that exists but no longer lets anyone in: `reason` is "expired" (past its expires_at), "idle"
+    (unused for TOKEN_IDLE_DAYS) or "deactivated" (its agent is)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the token is {reason}")
+        self.reason = reason
+
+
+class AgentDeactivated(PermissionError):
+    """The agent is deactivated (absent from the loaded configuration file, or `careline user disable`): it
+    cannot be made available or paused."""
+
+    def __init__(self, agent_id: int):
+        super().__init__(f"agent {agent_id} is deactivated")
+        self.agent_id = agent_id
+
+
 class PasswordRejected(ValueError):
     """A new password does not meet the rules (`agents.passwords.MIN_PASSWORD_LENGTH`)."""
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from agents.errors import PasswordRejected, UnknownAgent
 from agents.users import ApiUser
 from core.db import database_errors_as_dependency_down, session_scope
 from models import Agent
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12  # characters
 MAX_PASSWORD_LENGTH = 1024  # characters; a hash of megabytes of "password" is a denial of service, not security
@@ -69,6 +72,9 @@ class PasswordService:
             stored = agent.password_hash if agent is not None else None
             if not check_password_hash(stored or _DUMMY_HASH, password) or stored is None:
                 return None
+            if agent.deactivated_at is not None:  # told apart from a wrong password only in the log
+                log.info("console: sign-in of deactivated agent %s refused", agent.id)
+                return None
             return ConsoleUser(ApiUser.from_agent(agent), password_marker(stored))
 
     def find(self, agent_id: int, marker: str) -> ConsoleUser | None:
@@ -76,7 +82,8 @@ class PasswordService:
         with database_errors_as_dependency_down(), self.session_factory() as session:
             agent = session.scalars(select(Agent).where(Agent.id == agent_id)
                                     .options(selectinload(Agent.practices))).one_or_none()
-            if agent is None or agent.password_hash is None or \
+            # Read on every request: a deactivation, a new password or a new role counts from the next one.
+            if agent is None or agent.password_hash is None or agent.deactivated_at is not None or \
                     not hmac.compare_digest(password_marker(agent.password_hash), marker):
                 return None
             return ConsoleUser(ApiUser.from_agent(agent), marker)

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from agents.errors import NoSuchAgent
+from agents.errors import AgentDeactivated, NoSuchAgent
 from agents.history import record_status_change
 from core.db import database_errors_as_dependency_down
 from core.errors import DependencyDown, redis_errors_as_dependency_down
@@ -27,6 +28,8 @@ from queueing.notices import AgentNotices
 from queueing.store import CallQueue
 
 log = logging.getLogger(__name__)
+
+ON_A_CALL = frozenset({AgentStatus.RINGING, AgentStatus.BUSY, AgentStatus.WRAP_UP})
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class AgentStatusService:
                                         .options(selectinload(Agent.practices))).one_or_none()
                 if agent is None:
                     raise NoSuchAgent(agent_id)
+                if agent.deactivated_at is not None and status != AgentStatus.OFFLINE:
+                    raise AgentDeactivated(agent_id)
                 row = record_status_change(session, agent_id, status, now, reason)
                 session.flush()
             with redis_errors_as_dependency_down():
@@ -105,6 +110,15 @@ class AgentStatusService:
             self.dispatcher.dispatch_for_agent(change.agent_id, now)
         except Exception as exc:  # noqa: BLE001 - the status is set; the next hold turn or sweep dispatches
             log.error("agent %s: dispatch after the status change failed (%s)", change.agent_id, type(exc).__name__)
+
+    def on_a_call(self, agent_id: int) -> bool:
+        """Whether the queue has the agent on a call now (ringing, talking or in wrap-up); False when Redis does
+        not answer."""
+        try:
+            live = self.queue.agent(agent_id, self.clock())
+        except redis.RedisError:
+            return False
+        return live is not None and live.status in ON_A_CALL
 
     def live_states(self, agent_ids: Iterable[int]) -> dict[int, AgentView]:
         """The agents the queue knows, by id (an agent it does not know is offline); DependencyDown."""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from agents.errors import UnknownAgent, UnknownToken
+from agents.errors import AgentDeactivated, TokenRefused, UnknownAgent, UnknownToken
 from agents.users import ApiUser
 from core.db import database_errors_as_dependency_down, session_scope
 from models import Agent, ApiToken, utcnow
@@ -19,6 +19,9 @@ from models.token import TOKEN_PREFIX_LENGTH
 TOKEN_BYTES = 32  # 256 random bits; token_urlsafe makes 43 characters of them
 # Seconds between two writes of a token's last_used_at: a busy client costs one UPDATE a minute, not one a request.
 LAST_USED_RESOLUTION_SECONDS = 60
+DEFAULT_TOKEN_DAYS = 90  # days a new token lives unless `careline token create --expires DAYS` says otherwise
+MAX_TOKEN_DAYS = 366  # days: a token that never expires is not offered
+IDLE_TOKEN_DAYS = 30  # days unused (or, never used, since its creation) after which a token stops working
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,13 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime
+
+    def state(self, now: datetime) -> str:
+        """live | revoked | expired | idle, at `now`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return _refusal(self.expires_at, self.last_used_at or self.created_at, now) or "live"
 
 
 def hash_token(token: str) -> str:
@@ -53,19 +63,26 @@ class TokenService:
         self.session_factory = session_factory
         self.clock = clock
 
-    def issue_token(self, email: str, label: str | None = None) -> IssuedToken:
-        """Create a token for the agent with `email`; raises UnknownAgent."""
+    def issue_token(self, email: str, label: str | None = None, expires_days: int = DEFAULT_TOKEN_DAYS) -> IssuedToken:
+        """Create a token for the agent with `email`, living `expires_days` days; raises UnknownAgent, and
+        AgentDeactivated for a deactivated agent (nobody is given a way in that would not work)."""
+        if not 1 <= expires_days <= MAX_TOKEN_DAYS:
+            raise ValueError(f"a token lives 1 to {MAX_TOKEN_DAYS} days, not {expires_days}")
+        now = self.clock()
         with session_scope(self.session_factory) as session:
             agent = _agent_by_email(session, email)
+            if agent.deactivated_at is not None:
+                raise AgentDeactivated(agent.id)
             token = _new_token(session)
             prefix = token[:TOKEN_PREFIX_LENGTH]
             session.add(ApiToken(agent_id=agent.id, prefix=prefix, token_hash=hash_token(token), label=label,
-                                 created_at=self.clock()))
+                                 created_at=now, expires_at=now + timedelta(days=expires_days)))
         return IssuedToken(token=token, prefix=prefix)
 
     def authenticate(self, token: str) -> ApiUser | None:
-        """The user `token` belongs to, or None when it is unknown or revoked; DependencyDown when the
-        database does not answer."""
+        """The user `token` belongs to, read now (a role changed since counts at once), or None when it is
+        unknown or revoked; TokenRefused when it expired, went unused IDLE_TOKEN_DAYS, or its agent is
+        deactivated; DependencyDown when the database does not answer."""
         now = self.clock()
         with database_errors_as_dependency_down(), session_scope(self.session_factory) as session:
             row = session.scalars(
@@ -74,6 +91,11 @@ class TokenService:
                 .options(joinedload(ApiToken.agent).selectinload(Agent.practices))).one_or_none()
             if row is None:
                 return None
+            refusal = _refusal(row.expires_at, row.last_used_at or row.created_at, now)
+            if refusal is None and row.agent.deactivated_at is not None:
+                refusal = "deactivated"
+            if refusal is not None:
+                raise TokenRefused(refusal)
             last_used = row.last_used_at
             if last_used is None or now - last_used >= timedelta(seconds=LAST_USED_RESOLUTION_SECONDS):
                 row.last_used_at = now
@@ -109,6 +131,16 @@ class TokenService:
             return [_info(row) for row in session.scalars(query)]
 
 
+def _refusal(expires_at: datetime, last_used: datetime, now: datetime) -> str | None:
+    """Why a token stops at `now` ("expired", "idle"), or None. `last_used` is kept to the minute (a token used
+    within the last LAST_USED_RESOLUTION_SECONDS may look that much older), which 30 days can spare."""
+    if now >= expires_at:
+        return "expired"
+    if now - last_used >= timedelta(days=IDLE_TOKEN_DAYS):
+        return "idle"
+    return None
+
+
 def _agent_by_email(session: Session, email: str) -> Agent:
     agent = session.scalars(select(Agent).where(Agent.email == email.strip().lower())).one_or_none()
     if agent is None:
@@ -133,4 +165,4 @@ def _with_agent(query):
 
 def _info(row: ApiToken) -> TokenInfo:
     return TokenInfo(prefix=row.prefix, email=row.agent.email, label=row.label, created_at=row.created_at,
-                     last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+                     last_used_at=row.last_used_at, revoked_at=row.revoked_at, expires_at=row.expires_at)

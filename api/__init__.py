@@ -20,6 +20,8 @@ def _api_error(exc: ApiError):
     if isinstance(exc, NotAuthenticated):
         # RFC 6750: the challenge names the scheme, and the error once the client sent credentials.
         challenge = 'Bearer realm="careline"'
+        if exc.bearer_description:
+            challenge += f', error_description="{exc.bearer_description}"'
         if exc.bearer_error:
             challenge += f', error="{exc.bearer_error}"'
         response.headers["WWW-Authenticate"] = challenge
@@ -40,4 +42,4 @@ for _error in TABLE:
 
 
 # The routes register themselves on `bp`.
-from api import agent_status, callbacks, calls, desk, messages, metrics, pages, queue_view, views  # noqa: E402,F401
+from api import agent_status, audit, callbacks, calls, desk, messages, metrics, pages, queue_view, views  # noqa: E402,F401

@@ -13,6 +13,7 @@ from api.errors import InvalidBody, InvalidField
 from agents.users import answers_for
 from models import ATTEMPT_OUTCOMES, TASK_STATUSES
 from callbacks.tasks import CallbackTaskService, TaskView
+from web.audit import record_read
 
 LIST_QUERY = ("practice", "status", "urgent", "overdue", "mine", "limit", "offset")
 ATTEMPT_FIELDS = ("outcome",)
@@ -135,6 +136,9 @@ def list_callbacks():
     404; 503."""
     query = _list_query()
     page = _service().page(_may_see(), **query)
+    record_read(current_user(), "callbacks.list", details={
+        "count": len(page.tasks), "total": page.total, "task_ids": [task.id for task in page.tasks],
+        "filter": {name: value for name, value in query.items() if value is not None}})
     body = {"callbacks": [task_json(task) for task in page.tasks], "total": page.total}
     if page.limit is not None:
         following = page.offset + len(page.tasks)
@@ -147,6 +151,7 @@ def list_callbacks():
 def get_callback(task_id: int):
     """One callback task with its history of actions. 200; 401; 403 for another practice's; 404; 503."""
     task = _service().get(task_id, _may_see())
+    record_read(current_user(), "callback.read", "callback", task.id, task.practice_id)
     return jsonify(task_json(task))
 
 
@@ -155,7 +160,7 @@ def get_callback(task_id: int):
 def claim_callback(task_id: int):
     """Hold the task for 5 minutes (again: renew it). 200 with the task; 401; 403; 404; 409; 503."""
     task = _service().claim(task_id, current_user().id, _may_see())
-    return jsonify(task_json(task))
+    return _task_answer(task, "callback.claim")
 
 
 @bp.post("/callbacks/<int:task_id>/call")
@@ -164,6 +169,7 @@ def call_callback(task_id: int):
     """Claim the task, ring the user, then the patient; one call at a time. 202 {"call_sid"}; 401; 403; 404;
     409; 502; 503."""
     call_sid = _service().start_call(task_id, current_user().id, _may_see())
+    record_read(current_user(), "callback.call", "callback", task_id, details={"call_sid": call_sid})
     return jsonify(call_sid=call_sid), 202
 
 
@@ -173,7 +179,7 @@ def record_callback_attempt(task_id: int):
     """Record an attempt's outcome; reached/wrong-number close the task. 200; 400; 401; 403; 404; 409; 503."""
     outcome = _attempt_body()
     task = _service().record_attempt(task_id, current_user().id, outcome, _may_see())
-    return jsonify(task_json(task))
+    return _task_answer(task, "callback.attempt")
 
 
 @bp.post("/callbacks/<int:task_id>/reassign")
@@ -183,7 +189,7 @@ def reassign_callback(task_id: int):
     naming the field; 401; 403 (agents; another practice's task); 404; 409 closed; 503."""
     body = _object_body(REASSIGN_FIELDS)
     task = _service().reassign(task_id, current_user().id, _is_manager(), body.get("agent_id"), _may_see())
-    return jsonify(task_json(task))
+    return _task_answer(task, "callback.reassign")
 
 
 @bp.post("/callbacks/<int:task_id>/close")
@@ -193,4 +199,10 @@ def close_callback(task_id: int):
     200 with the task; 400 naming the field; 401; 403 (agents; another practice's task); 404; 409 closed; 503."""
     body = _object_body(CLOSE_FIELDS)
     task = _service().close(task_id, current_user().id, _is_manager(), body.get("reason"), _may_see())
+    return _task_answer(task, "callback.close")
+
+
+def _task_answer(task: TaskView, action: str):
+    """The task after an action, as JSON (with the patient's number): the action and that read, audited."""
+    record_read(current_user(), action, "callback", task.id, task.practice_id)
     return jsonify(task_json(task))

@@ -15,8 +15,9 @@ from ivr.on_call import CALL_SID
 @token_required()
 def patch_on_call(call_sid: str):
     """Patch a caller connected to an agent to the practice's first on-call provider: the caller's leg is
-    redirected to ring them, the agent's leg ends. 202; 400; 401; 403; 409 not connected, no provider, or
-    patched by another request already; 502 when Twilio refuses; 503."""
+    redirected to ring them, the agent's leg ends. Only the agent connected to the call may. 202; 400; 401; 403
+    for anyone else (and another practice's call); 409 not connected, no provider, or patched by another request
+    already; 502 when Twilio refuses; 503."""
     if not CALL_SID.fullmatch(call_sid):
         raise InvalidField("call_sid", "a CallSid is CA followed by 32 hexadecimal digits")
     user = current_user()

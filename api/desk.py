@@ -4,17 +4,26 @@ other clients with a Bearer token."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 
 from flask import Response, current_app, jsonify, request
 
 from api import bp
 from agents.users import answers_for
-from api.auth import current_user, token_required
+from api.auth import current_user, still_authenticated, token_required
 from desk.stream import DeskStream, SseItem
 from api.errors import InvalidBody, InvalidField
 from ivr.on_call import CALL_SID
 from voicemail.taken import TakenMessages
+from web.audit import record_read
+
+log = logging.getLogger(__name__)
+
+# Seconds between two checks that an open event stream's token or session still lets its agent in: a signed-out,
+# timed-out or deactivated desk hears nothing more after this (plus the stream's 15 s ping at most).
+ACCESS_CHECK_SECONDS = 10.0
 
 
 @bp.get("/agents/me/voice-token")
@@ -42,18 +51,26 @@ def my_events():
     practices = [practice for practice in services.queue_overview.practices() if answers_for(user, practice.id)]
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     stream = services.desk_streams.open(user.id, practices, last_event_id)
-    response = Response(_sse(stream), mimetype="text/event-stream")
+    response = Response(_sse(stream, still_authenticated()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"  # the caller's number rides in an offer
     response.headers["X-Accel-Buffering"] = "no"  # a proxy (nginx) must pass each event on at once
     return response
 
 
-def _sse(stream: DeskStream) -> Iterator[str]:
+def _sse(stream: DeskStream, still_allowed: Callable[[], bool]) -> Iterator[str]:
     """Server-Sent Events' text: `retry:`, comments, and events (`id:` when from the feed, `event:`, `data:`).
-    Closed by the server when the desk has gone, it closes the stream (its thread, subscription and slot)."""
+    Closed by the server when the desk has gone, it closes the stream (its thread, subscription and slot). Ends,
+    sending nothing more, once `still_allowed` says the access that opened it has ended (checked at most every
+    ACCESS_CHECK_SECONDS, before an item): EventSource's reconnection then gets its 401."""
     items = iter(stream)
+    checked = time.monotonic()
     try:
         for item in items:
+            if time.monotonic() - checked >= ACCESS_CHECK_SECONDS:
+                checked = time.monotonic()
+                if not still_allowed():
+                    log.info("api: an event stream ended: its token or session no longer lets its agent in")
+                    return
             yield _sse_text(item)
     finally:
         items.close()
@@ -116,6 +133,7 @@ def message_draft(call_sid: str):
     """One's draft of the call's message: `{"call_sid", "fields", "updated_at"}`. 200; 400; 401; 403 not the
     agent's call; 404 `draft-not-found`; 503."""
     draft = _taken_messages().draft(current_user().id, _call_sid(call_sid))
+    record_read(current_user(), "message-draft.read", "call", draft.call_sid)
     response = jsonify(call_sid=draft.call_sid, fields=draft.fields, updated_at=draft.updated_at.isoformat())
     response.headers["Cache-Control"] = "no-store"  # patient data
     return response
@@ -128,6 +146,8 @@ def my_message_drafts():
     form: `{"drafts": [{"call_sid", "practice": {"id", "name", "timezone", "message_fields"}, "fields",
     "updated_at"}]}`. 200; 401; 503."""
     drafts = _taken_messages().unfinished(current_user().id)
+    record_read(current_user(), "message-drafts.list", details={
+        "count": len(drafts), "call_sids": [draft.call_sid for draft in drafts]})
     response = jsonify(drafts=[{
         "call_sid": draft.call_sid, "fields": draft.fields, "updated_at": draft.updated_at.isoformat(),
         "practice": {"id": draft.practice_id, "name": draft.practice_name, "timezone": draft.timezone,

@@ -20,9 +20,10 @@ class NotAuthenticated(ApiError):
     status = 401
     error_id = "unauthorized"
 
-    def __init__(self, description: str, bearer_error: str | None = None):
+    def __init__(self, description: str, bearer_error: str | None = None, bearer_description: str | None = None):
         super().__init__(description)
         self.bearer_error = bearer_error  # RFC 6750's `error` of the WWW-Authenticate challenge, if any
+        self.bearer_description = bearer_description  # its `error_description`, when the client may be told why
 
 
 class CsrfFailed(ApiError):

@@ -12,6 +12,7 @@ from api.auth import current_user, token_required
 from api.errors import InvalidBody, InvalidField
 from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
 from voicemail.errors import RangeNotSatisfiable
+from web.audit import request_actor
 from web.inbox_query import INBOX_PARAMETERS, inbox_filters
 
 LIST_PARAMETERS = ("practice", "urgent", "since", "limit", *INBOX_PARAMETERS)
@@ -26,7 +27,8 @@ def _service() -> MessageService:
 def _reader() -> Reader:
     """The current user as a reader of messages; every practice for whom `agents.users.answers_for` says so."""
     user = current_user()
-    return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids)
+    return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids,
+                  request_actor(user))
 
 
 def message_json(message: MessageView, reads: bool = False) -> dict:
@@ -35,7 +37,8 @@ def message_json(message: MessageView, reads: bool = False) -> dict:
     first opened it (null: unread by them); `status` new or handled, `handled` who, when and the note;
     `reads` (one message only): everyone's first read, oldest first."""
     links = current_app.extensions["careline"].links
-    recording_url = links.url("api.message_recording", message_id=message.id) if message.has_recording else None
+    playable = message.has_recording and message.recording_deleted_at is None  # retention deletes recordings
+    recording_url = links.url("api.message_recording", message_id=message.id) if playable else None
     handling = message.handling
     shown = {"id": message.id, "practice": message.practice_slug, "call_sid": message.call_sid,
              "created_at": message.created_at.isoformat(), "from": message.from_number,
@@ -43,6 +46,8 @@ def message_json(message: MessageView, reads: bool = False) -> dict:
              "duration_seconds": message.duration_seconds, "recording_status": message.recording_status,
              "transcription": {"status": message.transcription_status, "text": message.transcription_text},
              "recording_url": recording_url, "author_agent_id": message.author_agent_id, "fields": message.fields,
+             "recording_deleted_at": message.recording_deleted_at.isoformat() if message.recording_deleted_at
+             else None,
              "author_name": message.author_name,
              "read_at": message.read_at.isoformat() if message.read_at else None, "status": message.status,
              "handled": None if handling is None else {

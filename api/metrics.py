@@ -10,6 +10,7 @@ from api import bp
 from api.auth import current_user, token_required
 from api.errors import InvalidField
 from metrics.summary import MAX_PERIOD_DAYS, MetricsService, Viewer
+from web.audit import record_read
 
 PARAMETERS = ("practice", "from", "to")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -78,6 +79,8 @@ def metrics_csv():
     practice_ids, date_from, date_to = _chosen()
     body = _service().csv(practice_ids, date_from, date_to)
     practice = request.args.get("practice") or "mine"
+    record_read(current_user(), "export.csv", "metrics", practice, details={
+        "practice_ids": sorted(practice_ids), "from": date_from.isoformat(), "to": date_to.isoformat()})
     name = re.sub(r"[^A-Za-z0-9_-]", "-", practice)
     filename = f"careline-metrics-{name}-{date_from.isoformat()}-{date_to.isoformat()}.csv"
     return Response(body, mimetype="text/csv", headers={

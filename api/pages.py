@@ -11,6 +11,7 @@ from api.errors import InvalidField, NotAllowed, PracticeNotFound
 from agents.users import answers_for
 from models import PAGE_STATUSES
 from paging.service import PageService
+from web.audit import record_read
 
 log = logging.getLogger(__name__)
 
@@ -20,15 +21,17 @@ def _service() -> PageService:
 
 
 def visible_practice_ids(slug: str | None) -> set[int]:
-    """The practices the current user answers for, or the one `slug` names (403 if not theirs, 404 if none)."""
+    """The practices the current user answers for, or the one `slug` names (403 if not theirs; an unknown slug is
+    403 alike, so slugs cannot be probed, except 404 to one who sees every practice)."""
     services, user = current_app.extensions["careline"], current_user()
     ids = services.directory.practice_ids()
+    visible = {pid for pid in ids if answers_for(user, pid)}
     if slug is None:
-        return {pid for pid in ids if answers_for(user, pid)}
+        return visible
     chosen = [pid for pid in ids if services.directory.get(pid).slug == slug]
-    if not chosen:
+    if not chosen and visible == set(ids):
         raise PracticeNotFound("no practice has this slug", practice=slug)
-    if not answers_for(user, chosen[0]):
+    if not chosen or chosen[0] not in visible:
         log.info("api: agent %s refused %s %s: not their practice", user.id, request.method, request.path)
         raise NotAllowed("you do not answer for this practice", practice=slug)
     return {chosen[0]}
@@ -42,7 +45,12 @@ def list_pages():
     status = request.args.get("status")
     if status is not None and status not in PAGE_STATUSES:
         raise InvalidField("status", f"status must be one of {', '.join(PAGE_STATUSES)}", allowed=list(PAGE_STATUSES))
-    return jsonify(pages=_service().list(visible_practice_ids(request.args.get("practice")), status))
+    practice = request.args.get("practice")
+    pages = _service().list(visible_practice_ids(practice), status)
+    record_read(current_user(), "pages.list", details={
+        "count": len(pages), "page_ids": [page["id"] for page in pages],
+        "filter": {name: value for name, value in (("practice", practice), ("status", status)) if value}})
+    return jsonify(pages=pages)
 
 
 @bp.post("/pages/<int:page_id>/acknowledge")

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 @token_required()
 def queue_view():
     """The queues of the practices the user answers for (an admin: all), or of `?practice=SLUG`.
-    200; 401; 403 for a practice not theirs; 404 for an unknown slug; 503."""
+    200; 401; 403 for a practice not theirs, and for an unknown slug (so slugs cannot be probed) except to one who
+    sees every practice (404); 503."""
     services = current_app.extensions["careline"]
     overview = services.queue_overview
     user, slug = current_user(), request.args.get("practice")
@@ -27,9 +28,9 @@ def queue_view():
         chosen = [practice for practice in practices if answers_for(user, practice.id)]
     else:
         chosen = [practice for practice in practices if practice.slug == slug]
-        if not chosen:
+        if not chosen and all(answers_for(user, practice.id) for practice in practices):
             raise PracticeNotFound("no practice has this slug", practice=slug)
-        if not answers_for(user, chosen[0].id):
+        if not chosen or not answers_for(user, chosen[0].id):
             log.info("api: agent %s (%s) refused %s %s: not their practice", user.id, user.role, request.method,
                      request.path)
             raise NotAllowed("you do not answer for this practice", practice=slug)

@@ -42,6 +42,7 @@ from bench.webhooks import RESULTS_DIR, ROOT
 from callsim import Callee, Caller, CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
 from core.config import Config
+from core.crypto import generate_data_key
 from core.db import session_scope
 from core.migrate import upgrade
 from models import Agent
@@ -110,7 +111,9 @@ def run(options: argparse.Namespace) -> int:
         app = create_app(Config(ENV="production", DATABASE_URL=database_url, REDIS_URL=options.redis_url,
                                 TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
                                 TWILIO_API_BASE_URL=standin.url, PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-                                SECRET_KEY="bench-screen-pop-secret", LOG_LEVEL="WARNING"))
+                                SECRET_KEY="bench-screen-pop-secret", LOG_LEVEL="WARNING",
+                                CARELINE_ALLOW_INSECURE="http,sqlite,redis",  # local http, SQLite, Redis
+                                CARELINE_DATA_KEY=generate_data_key()))
         services = app.extensions["careline"]
         stack.callback(services.close)
         with session_scope(services.session_factory) as session:

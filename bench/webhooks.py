@@ -31,6 +31,7 @@ from bench.loadgen import Target
 from calllog.events import STREAM_KEY
 from calllog.writer import DEAD_LETTER_KEY
 from core.config import Config
+from core.crypto import generate_data_key
 from careline.services import JOB_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,12 +148,15 @@ def careline_env(database_url: str, redis_url: str, careline: Target) -> dict[st
     CARELINE_ENV=production, so Careline refuses to start with the signature check off. LOG_LEVEL=WARNING:
     the call path logs every state transition at INFO, and the floor logs nothing. REDIS_DURABILITY_CHECK=warn:
     the bench measures on the machine's Redis, which may keep nothing on disk; production would refuse it.
+    CARELINE_ALLOW_INSECURE: the bench serves plain http on 127.0.0.1, on a local Redis (and SQLite when asked).
+    CARELINE_DATA_KEY: a fresh key per run, as production must have one.
     """
     settings = {f.name for f in fields(Config)} | {"CARELINE_ENV"}
     env = {name: value for name, value in os.environ.items() if name not in settings}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
                TWILIO_ACCOUNT_SID=ACCOUNT_SID, PUBLIC_BASE_URL=careline.base_url, SECRET_KEY=SECRET_KEY,
-               CARELINE_ENV="production", LOG_LEVEL="WARNING", REDIS_DURABILITY_CHECK="warn")
+               CARELINE_ENV="production", LOG_LEVEL="WARNING", REDIS_DURABILITY_CHECK="warn",
+               CARELINE_ALLOW_INSECURE="http,sqlite,redis", CARELINE_DATA_KEY=generate_data_key())
     return env
 
 

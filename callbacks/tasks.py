@@ -188,9 +188,11 @@ class CallbackTaskService:
             visible = {practice_id for practice_id in slugs if may_see(practice_id)}
             if practice is not None:
                 chosen = [practice_id for practice_id, slug in slugs.items() if slug == practice]
-                if not chosen:
+                # An unknown slug is told only to one who sees every practice; to others it is one not
+                # theirs, so slugs cannot be probed.
+                if not chosen and visible == set(slugs):
                     raise PracticeUnknown(practice)
-                if chosen[0] not in visible:
+                if not chosen or chosen[0] not in visible:
                     raise PracticeNotYours(practice)
                 visible = {chosen[0]}
             if not visible:
@@ -232,7 +234,8 @@ class CallbackTaskService:
         with database_errors_as_dependency_down(), self._session_factory() as session:
             listed = select(agent_practices.c.agent_id).where(agent_practices.c.practice_id == practice_id)
             rows = session.execute(select(Agent.id, Agent.name, Agent.role).where(
-                Agent.role.in_(ASSIGNABLE_ROLES), or_(Agent.all_practices.is_(True), Agent.id.in_(listed)))
+                Agent.role.in_(ASSIGNABLE_ROLES), or_(Agent.all_practices.is_(True), Agent.id.in_(listed)),
+                Agent.deactivated_at.is_(None))
                 .order_by(Agent.name, Agent.id)).all()
             return [Assignee(*row) for row in rows]
 

@@ -6,7 +6,9 @@ does, and an update for any other call is refused as Twilio refuses it.
 
 Creates are checked as Twilio checks them and recorded: ``created_calls()`` (which ``sim.run_outbound`` plays)
 and ``sent_messages()``; ``opt_out(number)`` makes messages to a number fail as after a STOP reply, and
-``forget_recording(sid)`` makes a recording answer 404. A recording's media honours one byte range
+``forget_recording(sid)`` makes a recording answer 404. ``recordings(sid).delete()`` is answered as Twilio
+answers it: 204 without a body, then 404 (error 20404) for every fetch of it, its media and a second delete, and
+the recording leaves the list. A recording's media honours one byte range
 (``Range: bytes=START-END``) as Twilio's media does: 206 with Content-Range, or 416 beyond its end.
 
 The simulator tells the stand-in the calls it plays (numbers, start and end) and the recordings their <Record>
@@ -41,6 +43,7 @@ ROUTES = [
     ("messages.create", "POST", ACCOUNT + r"/Messages\.json"),
     ("recordings.fetch", "GET", ACCOUNT + r"/Recordings/(?P<sid>RE\w+?)(?P<ext>\.json|\.wav|\.mp3)?"),
     ("recordings.list", "GET", ACCOUNT + r"/Recordings\.json"),
+    ("recordings.delete", "DELETE", ACCOUNT + r"/Recordings/(?P<sid>RE\w+?)(?:\.json)?"),
     ("queues.members.update", "POST", ACCOUNT + r"/Queues/(?P<queue>QU\w+)/Members/(?P<sid>CA\w+|Front)\.json"),
 ]
 # A 44-byte RIFF/WAVE header plus a little silence: enough for code that checks the format.
@@ -297,7 +300,7 @@ class TwilioRestStandin:
             refusal = self._accept_call(sid, params)
         elif operation == "messages.create":
             refusal = self._accept_message(sid, params)
-        elif operation == "recordings.fetch" and self._is_forgotten(match["sid"]):
+        elif operation in ("recordings.fetch", "recordings.delete") and self._is_forgotten(match["sid"]):
             refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
         elif operation == "calls.fetch" and not self._knows_call(match["sid"]):
             refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
@@ -371,6 +374,11 @@ class TwilioRestStandin:
 
     def _answer(self, operation: str, ids: dict, params: dict) -> tuple[int, str, bytes]:
         account = ids["account"]
+        if operation == "recordings.delete":
+            with self._lock:  # gone for good: fetches answer 404 from now on, and the list leaves it out
+                self._forgotten.add(ids["sid"])
+                self._recordings.pop(ids["sid"], None)
+            return 204, "application/json", b""
         if operation == "recordings.fetch":
             if ids.get("ext") == ".json":
                 with self._lock:

@@ -5,16 +5,20 @@ import logging
 
 import redis
 from flask import Flask, current_app, jsonify
-from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import bp as api_bp
 from careline.health import process_health
 from careline.services import Services
+from console import CACHED_ENDPOINTS
 from console import bp as console_bp
+from console.page_links import bp as page_link_bp
 from core.config import INSTANCE_DIR, Config
 from core.logs import configure_logging
+from web.headers import security_headers
+from web.session_store import ServerSessionInterface
 from webhooks.callback_calls import bp as callback_calls_bp
 from webhooks.sms import bp as sms_bp
 from webhooks.voice import bp as voice_bp
@@ -32,9 +36,15 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     configure_logging(config.LOG_LEVEL)
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(SECRET_KEY=config.SECRET_KEY or None, MAX_CONTENT_LENGTH=config.MAX_WEBHOOK_BYTES)
-    app.session_interface = NoSessionForWebhooks()
+    if config.TRUSTED_PROXIES:
+        # The client's address (the sign-in throttle counts by it) is the one the nearest trusted proxy saw.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES)
     services = services or Services.build(config)
     app.extensions["careline"] = services
+    # The console's sessions live in Redis on Careline's clock (web/session_store.py); Twilio's webhooks carry
+    # no cookie and get none (reading it was a tenth of a webhook's cost, bench/).
+    app.session_interface = ServerSessionInterface(services.redis, services.now, skip_prefixes=WEBHOOK_PREFIXES,
+                                                   on_a_call=services.agent_status.on_a_call)
     if config.TWILIO_SIGNATURE_CHECK_DISABLED:
         log.warning("!!! TWILIO_SIGNATURE_CHECK_DISABLED is on: webhooks accept UNSIGNED requests. "
                     "Development only; never in production. !!!")
@@ -43,21 +53,14 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     app.register_blueprint(callback_calls_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(page_link_bp)
     app.register_blueprint(console_bp)  # last: it exempts the blueprints above from CSRF checks
     app.add_url_rule("/status", "status", _status)
+    # Patient data is kept by no cache (Cache-Control: no-store but on code), and https is sticky (HSTS).
+    app.after_request(security_headers(CACHED_ENDPOINTS, config.PUBLIC_BASE_URL))
     app.register_error_handler(HTTPException, _http_error)
     services.links.bind(app.url_map)
     return app
-
-
-class NoSessionForWebhooks(SecureCookieSessionInterface):
-    """Flask's cookie session, skipped for Twilio's webhooks: they carry no cookie, and building the
-    signer on every request was a tenth of a webhook's cost (bench/)."""
-
-    def open_session(self, app, request):
-        if request.path.startswith(WEBHOOK_PREFIXES):
-            return self.null_session_class()
-        return super().open_session(app, request)
 
 
 def _status():

@@ -14,10 +14,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.rest import Client as TwilioClient
 
+from agents.accounts import AccountService
 from agents.passwords import PasswordService
+from agents.second_factor import SecondFactors
 from agents.status import AgentStatusService
 from agents.tokens import TokenService
 from agents.voice_token import VoiceTokens
+from audit.trail import AuditTrail
 from callbacks.attach import attach_from_calls
 from callbacks.tasks import CallbackTaskService
 from calllog.appender import CallLogAppender
@@ -27,6 +30,7 @@ from console.throttle import SignInThrottle
 from core.agent_feed import AgentFeed
 from core.clock import Clock, system_clock
 from core.config import Config
+from core.crypto import DataCipher, engine_cipher
 from core.db import make_engine, make_session_factory
 from core.links import Links
 from core.twilio_rest import api_base_url, get_with_basic_auth, make_twilio_client
@@ -42,6 +46,7 @@ from jobs.schedule import RqScheduler
 from metrics.rollup import record_rebuilt
 from metrics.summary import MetricsService
 from paging.escalation import acknowledge_by_phone
+from paging.links import PageLinkAudit, PageLinks
 from paging.outcomes import PageSmsOutcomes
 from paging.service import PageService
 from paging.texts import PageTexts
@@ -54,6 +59,7 @@ from queueing.store import CallQueue
 from queueing.waits import WaitEstimator
 from reports.mail import SmtpMailer, check_sender, parse_smtp_url
 from reports.sends import ReportService
+from retention.service import RetentionService
 from sms.delivery import SmsDeliveries
 from sms.inbound import InboundSmsService
 from sms.outbox import SmsSender
@@ -100,7 +106,8 @@ class Services:
         """Create every client and service from `config`; nothing connects until first use."""
         engine = make_engine(config.database_url, connect_timeout=config.DATABASE_CONNECT_TIMEOUT_SECONDS,
                              pool_timeout=config.DATABASE_POOL_TIMEOUT_SECONDS,
-                             statement_timeout=config.DATABASE_STATEMENT_TIMEOUT_SECONDS)
+                             statement_timeout=config.DATABASE_STATEMENT_TIMEOUT_SECONDS,
+                             data_cipher=DataCipher(config.data_keys))
         redis_client = redis.Redis.from_url(
             config.REDIS_URL, decode_responses=True, socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
@@ -110,7 +117,12 @@ class Services:
 
     def _wire(self) -> None:
         config, session_factory, now = self.config, self.session_factory, self.now
+        # Patient free text is encrypted with the engine's data key (core/crypto.py); a transcription is encrypted
+        # with it before it enters the call log's events.
+        self.data_cipher = engine_cipher(self.engine.dialect)
         self.links = Links(config.PUBLIC_BASE_URL)  # the app factory binds it to the app's routes
+        # The audit trail: every read of patient data and every administrative act writes its row (audit/).
+        self.audit = AuditTrail(session_factory, now)
         self.directory = PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS)
         # RQ needs a connection that returns bytes.
         self.jobs = Queue(JOB_QUEUE, connection=redis.Redis.from_url(config.REDIS_URL, socket_timeout=5,
@@ -123,11 +135,15 @@ class Services:
         self.waits = WaitEstimator(self.redis)
         # Agents' desks hear of what the queue does through their feeds; an offer carries its screen pop.
         self.agent_feed = AgentFeed(self.redis)
-        self.screen_pop = ScreenPop(session_factory, self.redis, self.directory, now)
+        self.screen_pop = ScreenPop(session_factory, self.redis, self.directory, now, self.audit)
         self.agent_notices = AgentNotices(self.agent_feed, self.screen_pop.build)
         self.dispatcher = Dispatcher(self.queue, lambda: self.twilio, self.directory, self.calllog.append,
                                      self.links, self.agent_notices)
-        page_texts = PageTexts(self.links)
+        # A page's SMS carries a link to the message behind the provider's PIN, never the message itself.
+        self.page_links = PageLinks(session_factory, self.redis, now, PageLinkAudit(self.audit),
+                                    link_hours=config.PAGE_LINK_HOURS, pin_tries=config.PAGE_LINK_PIN_TRIES,
+                                    view_minutes=config.PAGE_LINK_VIEW_MINUTES)
+        page_texts = PageTexts(self.links, self.page_links)
         # A page's SMS that fails (refused, or reported undelivered) sends the page to its next step at once.
         page_sms = PageSmsOutcomes(self.scheduler)
         self.sms_sender = SmsSender(
@@ -151,7 +167,8 @@ class Services:
                       notices=self.agent_notices),
             OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead,
                        redis_client=self.redis, notices=self.agent_notices),
-            self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead)
+            self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead,
+            data_cipher=self.data_cipher)
         self.on_call_patcher = OnCallPatcher(
             self.redis, session_factory, lambda: self.twilio, self.directory, self.queue, self.dispatcher,
             self.scheduler, self.calllog, now,
@@ -162,8 +179,9 @@ class Services:
         self.voice_tokens = VoiceTokens(session_factory, config.TWILIO_ACCOUNT_SID, config.TWILIO_API_KEY_SID,
                                         config.TWILIO_API_KEY_SECRET, config.TWILIO_TWIML_APP_SID, now)
         self.agent_status = AgentStatusService(session_factory, self.queue, now, self.dispatcher, self.agent_notices)
+        self.accounts = AccountService(session_factory, now, self.agent_status)
         self.messages = MessageService(
-            session_factory, now, media_get=functools.partial(
+            session_factory, now, self.audit, media_get=functools.partial(
                 get_with_basic_auth, account_sid=config.TWILIO_ACCOUNT_SID, auth_token=config.TWILIO_AUTH_TOKEN),
             account_sid=config.TWILIO_ACCOUNT_SID, api_base_url=api_base_url(config.TWILIO_API_BASE_URL))
         self.taken_messages = TakenMessages(session_factory, now, self.scheduler, self.queue, self.redis,
@@ -171,12 +189,14 @@ class Services:
         # Twilio's recordings Careline has no message for become messages (the cron's reconciliation job).
         self.recordings = RecordingReconciler(session_factory, self.redis, lambda: self.twilio, self.directory,
                                               self.calllog_writer, now)
+        # Retention: recordings deleted at Twilio, then rows, past each practice's days (the cron's daily job).
+        self.retention = RetentionService(session_factory, lambda: self.twilio, now, self.audit)
         self.pages = PageService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
         # The morning report: e-mailed through SMTP_URL (a malformed one stops the process here, at start-up).
         smtp = parse_smtp_url(config.SMTP_URL, config.SMTP_TIMEOUT_SECONDS)
         self.reports = ReportService(
-            session_factory, now, self.metrics, SmtpMailer(smtp) if smtp else None,
+            session_factory, now, self.audit, self.metrics, SmtpMailer(smtp) if smtp else None,
             check_sender(config.REPORT_FROM) if config.REPORT_FROM else "",
             lambda slug, day: self.links.url("console.reports", practice=slug, date=day.isoformat()))
         self.queue_overview = QueueOverview(session_factory, self.queue, now)
@@ -186,7 +206,9 @@ class Services:
                                         DESK_STREAMS_PER_PROCESS)
         self.dashboard = DashboardService(session_factory, now, self.metrics, self.callback_tasks,
                                           self.queue_overview)
-        self.sign_in_throttle = SignInThrottle(self.redis, now)
+        self.sign_in_throttle = SignInThrottle(self.redis, now, config.SIGN_IN_ATTEMPTS_PER_ACCOUNT,
+                                               config.SIGN_IN_ATTEMPTS_PER_ADDRESS)
+        self.second_factors = SecondFactors(session_factory, now)
         self.agent_days = AgentDays(session_factory, now)
 
     def start_follow_ups(self, follow_ups: FollowUps) -> None:

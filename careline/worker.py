@@ -23,12 +23,15 @@ from datetime import timedelta
 
 import redis
 from rq import SimpleWorker
+from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
+from rq.job_lifecycle import call_exception_handlers
 
 from careline.app import create_app
 from careline.services import Services
 from core.config import Config
 from core.heartbeats import record_heartbeat
+from core.logs import configure_logging, redact_traceback
 from core.redis_durability import check_redis_durability
 from core.redis_reconnect import reconnect_with_backoff, stop_waiting
 
@@ -60,6 +63,13 @@ class CarelineJob(Job):
         log.info("job %s (%s): retry at %s, %s left", self.id, self.func_name, at.isoformat(), self.retries_left)
 
 
+def failed_job_ttl(asked: int | None) -> int:
+    """Seconds a failed job is kept: what it asked for, at most FAILED_JOB_TTL_SECONDS (RQ's -1, forever, too)."""
+    if asked is None or asked < 0:
+        return FAILED_JOB_TTL_SECONDS
+    return min(asked, FAILED_JOB_TTL_SECONDS)
+
+
 def job_class_for(services: Services) -> type[CarelineJob]:
     """A CarelineJob class whose jobs run with `services`."""
     return type("CarelineJob", (CarelineJob,), {"services": services})
@@ -68,6 +78,9 @@ def job_class_for(services: Services) -> type[CarelineJob]:
 # An idle worker beats before each blocking wait for a job, and waits worker_ttl - 15 s (RQ): with 35 s, every
 # 20 s, well within STATUS_HEARTBEAT_LIMIT_SECONDS (RQ's default, 420 s, would wait 405 s between beats).
 WORKER_TTL_SECONDS = 35
+# A failed job (its traceback among it) is kept in Redis this many seconds at most: RQ's default is a year. A job
+# may ask for less (jobs.calllog keeps a failed drain a day).
+FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
 SCHEDULER_STOP_SECONDS = 3  # seconds a stopping worker waits for its scheduler process before killing it
 
 
@@ -96,6 +109,33 @@ class CarelineWorker(SimpleWorker):
         self._owns_connection = built_here
         if built_here:
             reconnect_with_backoff(self.connection, services.config.REDIS_RECONNECT_MAX_SECONDS)
+        # As the web process logs (create_app does it too): `rq worker` set up RQ's own handlers before this.
+        configure_logging(services.config.LOG_LEVEL)
+
+    def perform_job(self, job: Job, queue, execution) -> bool:
+        """RQ's, with the job's failure kept FAILED_JOB_TTL_SECONDS at most, however it was enqueued."""
+        job.failure_ttl = failed_job_ttl(job.failure_ttl)
+        return super().perform_job(job, queue, execution)
+
+    def handle_exception(self, job: Job, *exc_info) -> None:
+        """RQ's: log the failure, then run the exception handlers. RQ puts the whole traceback in the message;
+        here it goes as the record's exc_info, which Careline's logging redacts (core/logs.py)."""
+        try:
+            func_name = job.func_name
+        except DeserializationError:
+            func_name = "<DeserializationError>"
+        self.log.error("Worker %s: job %s: exception raised while executing (%s)", self.name, job.id, func_name,
+                       exc_info=exc_info if exc_info and exc_info[0] is not None else None)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    def handle_job_failure(self, job: Job, queue, started_job_registry=None, exc_string: str = "",
+                           execution=None) -> None:
+        """RQ's, storing the traceback with each exception's text withheld (RQ keeps it in Redis with the failed
+        job, its Result and its webhooks), for FAILED_JOB_TTL_SECONDS at most."""
+        job.failure_ttl = failed_job_ttl(job.failure_ttl)
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
+                                   exc_string=redact_traceback(exc_string) if exc_string else exc_string,
+                                   execution=execution)
 
     def request_stop(self, signum, frame) -> None:
         """RQ's warm shutdown; from now on Redis is tried once, not waited for, so that a worker told to stop

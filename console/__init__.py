@@ -1,7 +1,8 @@
 """The managers' console at /console: sign-in with a password, and the dashboard.
 
-The console is the one part of Careline that uses Flask's cookie session: signed with SECRET_KEY, HttpOnly,
-SameSite=Lax, Secure when PUBLIC_BASE_URL is https, and sent only to /console. Every form is protected by
+The console is the one part of Careline that uses Flask's session, kept in Redis (web/session_store.py): its
+cookie holds only the session's id, signed with SECRET_KEY, HttpOnly, SameSite=Lax, Secure when PUBLIC_BASE_URL
+is https. Every form is protected by
 Flask-WTF's CSRFProtect; the blueprints that carry no cookie and authenticate each request otherwise
 (Twilio's signature, API tokens) are exempt.
 """
@@ -24,8 +25,9 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 csrf = CSRFProtect()
 
 SESSION_HOURS = 12  # hours a console sign-in lasts (one working day), then the manager signs in again
-# Twilio's webhooks (X-Twilio-Signature) and the JSON API (Authorization: Bearer) carry no cookie.
-CSRF_EXEMPT_BLUEPRINTS = ("voice", "callback_calls", "sms", "api")
+# Twilio's webhooks (X-Twilio-Signature) and the JSON API (Authorization: Bearer) carry no cookie; a page's link
+# (/p/TOKEN, console/page_links.py) carries its secret in its path, which a forged form cannot know.
+CSRF_EXEMPT_BLUEPRINTS = ("voice", "callback_calls", "sms", "api", "page_link")
 # Code, not data: the console's own files and the browser packages from npm (console/vendor.py) may be cached.
 CACHED_ENDPOINTS = ("console.static", "console.twilio_voice_sdk")
 # Pages draw their charts as inline SVG whose <style> pygal writes; nothing else inline, nothing from elsewhere.

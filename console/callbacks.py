@@ -27,6 +27,7 @@ from console.dashboard import PracticeOption, visible_practices
 from console.errors import ConsoleError
 from console.views import desk_user_required
 from models import ATTEMPT_OUTCOMES
+from web.audit import record_read
 from web.problems import problem_for
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,9 @@ def callbacks(user: ApiUser):
                            overdue=True if overdue else None, mine=user.id if mine else None,
                            limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     rows = _rows(user, page.tasks, by_id)
+    record_read(user, "callbacks.list", practice_id=None, details={
+        "count": len(page.tasks), "total": page.total, "task_ids": [task.id for task in page.tasks],
+        "filter": {"practice": practice, "urgent": urgent, "overdue": overdue, "mine": mine, "page": number}})
     pages = max(1, math.ceil(page.total / PER_PAGE))
     filters = {"practice": practice or "", "urgent": "" if urgent is None else str(urgent).lower(),
                "overdue": "true" if overdue else "", "mine": "true" if mine else ""}
@@ -180,6 +184,7 @@ def callback_detail(user: ApiUser, task_id: int):
     zone = row.practice.timezone
     history = [{"at": local_time(a.at, zone), "who": names.get(a.agent_id, "Careline") if a.agent_id else "Careline",
                 "what": ACTION_LABELS.get(a.action, a.action), "detail": _detail(a, names)} for a in task.actions]
+    record_read(user, "callback.read", "callback", task.id, task.practice_id)
     return render_template("callback_task.html", user=user, row=row, history=history, manager=_is_manager(user),
                            assignees=_assignees(user, [row]), outcomes=OUTCOME_LABELS, closed_labels=CLOSED_LABELS,
                            here=request.path, notices=get_flashed_messages(True))

@@ -54,3 +54,10 @@ class VendorPackageMissing(ConsoleError):
 
     status = 404
     error_id = "not-installed"
+
+
+class SignInUnavailable(ConsoleError):
+    """Sign-in attempts cannot be counted (Redis does not answer), so none is checked (console/throttle.py)."""
+
+    status = 503
+    error_id = "sign-in-unavailable"

@@ -19,6 +19,7 @@ from console.views import NAV_BADGES, desk_user_required
 from models import HANDLED_NOTE_MAX_CHARS
 from voicemail.access import LIST_LIMIT_MAX, MessageFilter, MessageService, Reader
 from voicemail.errors import FieldInvalid, MessageAlreadyHandled
+from web.audit import request_actor
 from web.inbox_query import inbox_filters
 
 LIST_SIZE = LIST_LIMIT_MAX  # messages a page shows, newest first
@@ -33,7 +34,8 @@ def _service() -> MessageService:
 
 def reader_of(user: ApiUser) -> Reader:
     """The person as a reader of messages: every practice for an admin or `practices = ["*"]`."""
-    return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids)
+    return Reader(user.id, None if user.role == "admin" or user.all_practices else user.practice_ids,
+                  request_actor(user))
 
 
 def unread_badge(user: ApiUser) -> str | None:

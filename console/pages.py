@@ -19,6 +19,7 @@ from console.errors import ConsoleError, NotAllowed
 from console.views import desk_user_required
 from models import PAGE_STATUSES
 from paging.service import PageService
+from web.audit import record_read
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ def pages(user: ApiUser):
             raise NotAllowed("You do not answer for this practice.")
         chosen = set(matching)
     lines = _service().worklist(chosen, status or None)
+    record_read(user, "pages.list", details={
+        "count": len(lines), "page_ids": [line.id for line in lines],
+        "filter": {name: value for name, value in (("practice", slug), ("status", status)) if value}})
     return render_template("pages.html", user=user, lines=lines, practices=practices, practice=slug,
                            status=status, statuses=STATUS_CHOICES, now=current_app.extensions["careline"].now(),
                            acknowledged=request.args.get("acknowledged", type=int))

@@ -4,7 +4,7 @@ with their status (a failed one marked, with its error's class).
 
 Managers and admins open it (`console_user_required`); a person sees only the practices they answer for
 (`agents.users.answers_for`): another practice's report is 403, an unknown slug 403 too (404 for an admin), so
-slugs cannot be probed. Reading a report is audited as a list of its messages (`message_access`).
+slugs cannot be probed. Reading a report is audited (`report.read`, with its messages' count and ids).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from console.errors import ConsoleError, NotAllowed, PracticeUnknown
 from console.views import console_user_required
 from reports.render import report_html
 from reports.sends import PracticeReporting, ReportService
+from web.audit import request_actor
 
 QUERY_FIELDS = ("practice", "date")
 RECENT_SENDS = 30  # rows of the sends table
@@ -76,7 +77,7 @@ def reports(user: ApiUser):
                                              f"report is of {yesterday.isoformat()}")
     else:
         day = yesterday
-    report = service.report(chosen.id, day, reader_agent_id=user.id)
+    report = service.report(chosen.id, day, reader=request_actor(user))
     return render_template(
         "reports.html", user=user, practices=practices, chosen=chosen, day=day, latest=yesterday,
         report=report, report_body=report_html(report), sends=service.recent_sends([chosen.id], RECENT_SENDS),

@@ -1,79 +1,113 @@
-"""Failed console sign-ins, counted per email in Redis: past the limit, sign-in refuses for a while.
+"""Console sign-in attempts, counted in Redis per account (email) and per client address before each is checked.
 
-werkzeug's scrypt hash already makes each guess cost tens of milliseconds; the counter stops a patient
-guesser. It is kept per email (not per address: behind a proxy every request has the proxy's address).
-The window is timed by Careline's clock, as every other rule with a time in it, not by Redis's key expiry;
-the expiry only clears the key afterwards.
+Every attempt counts, a password or a second-factor code, right or wrong, and it is counted before it is checked:
+parallel guesses all meet the count first, so no more than the limit ever reach the check. One Lua script counts
+both at once (one atomic step); the attempt goes on only when both counts are within their limits. A sign-in
+that ends well forgets its account's count (a manager signing in several times a day is not locked out), never
+its address's (an attacker who knows one password does not buy more guesses at the others).
+
+While Redis cannot count, sign-in is refused (`SignInUnavailable`): a limit that lapses when Redis is away is
+one an attacker can wait for. werkzeug's scrypt hash already makes each guess cost tens of milliseconds.
+
+Each count's window is 15 minutes from its first attempt, timed by Careline's clock as every other rule with a
+time in it (not by Redis's key expiry: the expiry only clears the key afterwards). The email and the address
+are hashed into the keys; both keys carry one hash tag, so the script runs on a Redis Cluster too.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis
 
+from console.errors import SignInUnavailable
 from core.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# A hash: `since` (ms since the epoch, the window's first failure) and `count`; {email} is a SHA-256 of the email.
-FAILURES_KEY = "careline:console:sign-in-window:{email}"
-MAX_FAILURES = 10  # failed sign-ins per email within the window before refusing
-WINDOW_SECONDS = 15 * 60  # seconds; counted from the first failure of the window
+# Hashes of `since` (ms since the epoch, the window's first attempt) and `count`, keyed by a SHA-256 (of the email
+# in lower case; of the address); {sign-in} is the hash tag both keys share.
+ACCOUNT_KEY_PREFIX = "careline:{sign-in}:account:"
+ADDRESS_KEY_PREFIX = "careline:{sign-in}:address:"
+WINDOW_SECONDS = 15 * 60  # seconds; each count's window starts at its first attempt
+ATTEMPTS_PER_ACCOUNT = 10  # default attempts per email per window (SIGN_IN_ATTEMPTS_PER_ACCOUNT)
+ATTEMPTS_PER_ADDRESS = 30  # default attempts per address per window (SIGN_IN_ATTEMPTS_PER_ADDRESS)
 
-# KEYS: the email's hash. ARGV: now (ms), window (ms). A failure after the window starts a new one.
-_RECORD_FAILURE = """
-local since = tonumber(redis.call('HGET', KEYS[1], 'since') or '')
+# KEYS: the account's hash, the address's hash. ARGV: now (ms), window (ms). Counts one attempt in each (an
+# attempt after a window starts a new one) and returns both counts.
+_COUNT_ATTEMPT = """
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-if since == nil or now >= since + window then
-  redis.call('HSET', KEYS[1], 'since', now, 'count', 1)
-  redis.call('PEXPIRE', KEYS[1], window)
-  return 1
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local since = tonumber(redis.call('HGET', key, 'since') or '')
+  if since == nil or now >= since + window then
+    redis.call('HSET', key, 'since', now, 'count', 1)
+    redis.call('PEXPIRE', key, window)
+    counts[i] = 1
+  else
+    counts[i] = redis.call('HINCRBY', key, 'count', 1)
+  end
 end
-return redis.call('HINCRBY', KEYS[1], 'count', 1)
+return counts
 """
 
 
-def _key(email: str) -> str:
-    return FAILURES_KEY.format(email=hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest())
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def account_key(email: str) -> str:
+    """The Redis key of the attempts on the account `email`."""
+    return ACCOUNT_KEY_PREFIX + _digest(email.strip().lower())
+
+
+def address_key(address: str) -> str:
+    """The Redis key of the attempts from the client address `address`."""
+    return ADDRESS_KEY_PREFIX + _digest(address)
 
 
 def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
-class SignInThrottle:
-    """Counts failed sign-ins; Redis and the clock are passed in."""
+@dataclass(frozen=True)
+class Attempt:
+    """One counted attempt: the counts it makes (this one included) and whether it may be checked."""
 
-    def __init__(self, redis_client: redis.Redis, clock: Clock):
+    account_count: int
+    address_count: int
+    allowed: bool
+
+
+class SignInThrottle:
+    """Counts sign-in attempts; Redis, the clock and the limits are passed in."""
+
+    def __init__(self, redis_client: redis.Redis, clock: Clock, per_account: int = ATTEMPTS_PER_ACCOUNT,
+                 per_address: int = ATTEMPTS_PER_ADDRESS):
         self.redis = redis_client
         self.clock = clock
-        self._record = redis_client.register_script(_RECORD_FAILURE)
+        self.per_account = per_account
+        self.per_address = per_address
+        self._count = redis_client.register_script(_COUNT_ATTEMPT)
 
-    def refused(self, email: str) -> bool:
-        """Whether sign-in for `email` is refused now. With Redis down it is not: the password check
-        still stands, and managers can still sign in during an outage."""
+    def attempt(self, email: str, address: str) -> Attempt:
+        """Count one attempt on `email` from `address`, before it is checked; it may be checked when both
+        counts are within their limits. Raises SignInUnavailable while Redis cannot count (the email is not
+        logged)."""
         try:
-            since, count = self.redis.hmget(_key(email), "since", "count")
+            account, address_count = self._count(keys=[account_key(email), address_key(address)],
+                                                  args=[_ms(self.clock()), WINDOW_SECONDS * 1000])
         except redis.RedisError as exc:
-            log.warning("console: sign-in throttle unavailable (%s); not limiting", type(exc).__name__)
-            return False
-        if since is None or count is None:
-            return False
-        return int(count) >= MAX_FAILURES and _ms(self.clock()) < int(since) + WINDOW_SECONDS * 1000
+            log.warning("console: sign-in refused: its attempts cannot be counted (%s)", type(exc).__name__)
+            raise SignInUnavailable("Sign-in is unavailable right now. Try again in a few minutes.") from exc
+        allowed = int(account) <= self.per_account and int(address_count) <= self.per_address
+        return Attempt(int(account), int(address_count), allowed)
 
-    def record_failure(self, email: str, pipeline=None) -> None:
-        """Count one failed sign-in for `email`; the window starts at the first failure."""
+    def signed_in(self, email: str) -> None:
+        """Forget the account's attempts after a sign-in that ended well (the address's stay)."""
         try:
-            self._record(keys=[_key(email)], args=[_ms(self.clock()), WINDOW_SECONDS * 1000],
-                         client=pipeline if pipeline is not None else self.redis)
+            self.redis.delete(account_key(email))
         except redis.RedisError as exc:
-            log.warning("console: sign-in failure not counted (%s)", type(exc).__name__)
-
-    def clear(self, email: str) -> None:
-        """Forget the failures of `email` (after a successful sign-in)."""
-        try:
-            self.redis.delete(_key(email))
-        except redis.RedisError as exc:
-            log.warning("console: sign-in failures not cleared (%s)", type(exc).__name__)
+            log.warning("console: sign-in attempts not cleared (%s)", type(exc).__name__)

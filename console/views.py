@@ -6,17 +6,26 @@ import logging
 
 from flask import current_app, jsonify, redirect, render_template, request, session, url_for
 
+from agents.passwords import ConsoleUser
+from agents.second_factor import SECOND_FACTOR_ROLES
 from agents.users import ApiUser
 from console import bp, vendor
 from console.dashboard import DashboardService
-from console.errors import NotAllowed, NotSignedIn
+from console.errors import NotAllowed, NotSignedIn, SignInUnavailable
 from console.period import PERIOD_LABELS
-from web.sessions import signed_in_user
+from web.sessions import session_notice, signed_in_user
 
 log = logging.getLogger(__name__)
 
 CONSOLE_ROLES = ("manager", "admin")
 SIGN_IN_REFUSED = "That email and password do not match an account that may sign in here."
+TOO_MANY_ATTEMPTS = "Too many sign-in attempts for this account or from this address. Wait 15 minutes and try again."
+NO_SECOND_FACTOR = ("Managers and admins sign in with a code from an authenticator app too, and this account has "
+                    "none yet. Ask an admin to run: careline user totp {email}")
+CODE_REFUSED = "That code does not match, or it was used already. Enter the code your app shows now."
+SECOND_FACTOR_EXPIRED = "That sign-in took too long. Sign in again with your email and password."
+SECOND_FACTOR_PENDING = "second_factor"  # the session's key for a sign-in waiting for its code
+SECOND_FACTOR_PENDING_SECONDS = 5 * 60  # seconds from a right password to its code, then sign in again
 EMAIL_MAX_LENGTH = 254  # characters, as agents.email
 
 
@@ -71,29 +80,105 @@ def sign_in():
 
 @bp.post("/sign-in")
 def sign_in_submit():
-    """Check email and password; on success a fresh session and 303 to the dashboard. 401 with one message
-    for every failure; 429 after too many failures for the email; 400 without the form's CSRF token."""
+    """Count the attempt, then check email and password: on success a fresh session and 303 to the dashboard, or
+    303 to the code's form for a person with a second factor. 401 with one message for every failure; 403 for a
+    manager or admin without a second factor; 429 past the attempts' limits, whether the account exists or not;
+    503 while the attempts cannot be counted; 400 without the form's CSRF token."""
     email = request.form.get("email", "").strip().lower()[:EMAIL_MAX_LENGTH]
     password = request.form.get("password", "")
     target = request.form.get("next", "")
-    throttle = _services().sign_in_throttle
-    if throttle.refused(email):
-        log.info("console: sign-in refused: too many failures for this email")
-        return render_template("sign_in.html", email=email, next=target,
-                               error="Too many failed sign-ins. Wait 15 minutes and try again."), 429
+    refused = _counted_attempt(email)
+    if refused is not None:
+        return render_template("sign_in.html", email=email, next=target, error=refused[0]), refused[1]
     found = _services().passwords.verify(email, password) if email else None
     if found is None:
-        throttle.record_failure(email)
         log.info("console: sign-in failed")
         return render_template("sign_in.html", email=email, next=target, error=SIGN_IN_REFUSED), 401
-    throttle.clear(email)
-    # A new session from scratch: nothing from before sign-in (a planted session, an old CSRF token) survives.
+    if _services().second_factors.enrolled(found.user.id):
+        # The password was right; the session holds only that, until the code comes (sign_in_code_submit).
+        session.clear()
+        session[SECOND_FACTOR_PENDING] = {"agent_id": found.user.id, "marker": found.password_marker,
+                                          "since": _services().now().timestamp(), "next": target}
+        log.info("console: agent %s (%s) passed the password, asked for the code", found.user.id, found.user.role)
+        return redirect(url_for("console.sign_in_code"), 303)
+    if found.user.role in SECOND_FACTOR_ROLES:
+        log.info("console: agent %s (%s) refused: no second factor", found.user.id, found.user.role)
+        return render_template("sign_in.html", email=email, next=target,
+                               error=NO_SECOND_FACTOR.format(email=found.user.email)), 403
+    return _signed_in(found, target)
+
+
+@bp.get("/sign-in/code")
+def sign_in_code():
+    """The second factor's form, after a right password. 200; 303 to the sign-in form without one."""
+    if _pending_sign_in() is None:
+        return redirect(url_for("console.sign_in"), 303)
+    return render_template("sign_in_code.html", error=None)
+
+
+@bp.post("/sign-in/code")
+def sign_in_code_submit():
+    """Count the attempt, then check the code: on success a fresh session and 303 to where sign-in was going.
+    401 for a wrong or used code, or without a password checked in the last minutes (then the sign-in form);
+    429 past the attempts' limits; 503 while they cannot be counted; 400 without the form's CSRF token."""
+    pending = _pending_sign_in()
+    if pending is None:
+        session.pop(SECOND_FACTOR_PENDING, None)
+        return render_template("sign_in.html", email="", next="", error=SECOND_FACTOR_EXPIRED), 401
+    found, target = pending
+    refused = _counted_attempt(found.user.email)
+    if refused is not None:
+        return render_template("sign_in_code.html", error=refused[0]), refused[1]
+    if not _services().second_factors.verify(found.user.id, request.form.get("code", "")):
+        log.info("console: agent %s (%s) refused: wrong or used code", found.user.id, found.user.role)
+        return render_template("sign_in_code.html", error=CODE_REFUSED), 401
+    return _signed_in(found, target)
+
+
+def _counted_attempt(email: str) -> tuple[str, int] | None:
+    """Count one sign-in attempt on `email` from this request's address (console/throttle.py); the page's
+    sentence and status when it may not be checked, None when it may."""
+    try:
+        attempt = _services().sign_in_throttle.attempt(email, request.remote_addr or "")
+    except SignInUnavailable as exc:
+        return exc.description, exc.status
+    if not attempt.allowed:
+        log.info("console: sign-in refused: too many attempts (this account %d, this address %d)",
+                 attempt.account_count, attempt.address_count)
+        return TOO_MANY_ATTEMPTS, 429
+    return None
+
+
+def _pending_sign_in() -> tuple[ConsoleUser, str] | None:
+    """Who passed the password step in this browser within SECOND_FACTOR_PENDING_SECONDS (and has not changed
+    the password since), and where sign-in was going; None otherwise."""
+    pending = session.get(SECOND_FACTOR_PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("agent_id"), int) \
+            or not isinstance(pending.get("marker"), str) or not isinstance(pending.get("since"), (int, float)):
+        return None
+    age_seconds = _services().now().timestamp() - pending["since"]
+    if not 0 <= age_seconds < SECOND_FACTOR_PENDING_SECONDS:
+        return None
+    found = _services().passwords.find(pending["agent_id"], pending["marker"])
+    return (found, str(pending.get("next") or "")) if found is not None else None
+
+
+def _signed_in(found: ConsoleUser, target: str):
+    """A sign-in that ended well: the account's attempts forgotten, a session, and 303 to where it was going."""
+    _services().sign_in_throttle.signed_in(found.user.email)
+    start_console_session(found)
+    log.info("console: agent %s (%s) signed in", found.user.id, found.user.role)
+    return redirect(_safe_next(target, found.user), 303)
+
+
+def start_console_session(found: ConsoleUser) -> None:
+    """Start the console session of `found`: the one place a sign-in becomes a session."""
+    # A new session from scratch: nothing from before sign-in (a planted session, an old CSRF token, a pending
+    # second factor) survives.
     session.clear()
     session.permanent = True
     session["agent_id"] = found.user.id
     session["password_marker"] = found.password_marker
-    log.info("console: agent %s (%s) signed in", found.user.id, found.user.role)
-    return redirect(_safe_next(target, found.user), 303)
 
 
 @bp.post("/sign-out")
@@ -153,6 +238,9 @@ def twilio_voice_sdk():
     """Twilio's Voice JavaScript SDK (the global `Twilio.Device`) for the desk's softphone, from node_modules.
     200; 304; 404 when `make install` (npm ci) has not installed it."""
     return vendor.send_script(vendor.TWILIO_VOICE)
+
+
+bp.add_app_template_global(session_notice)  # the sign-in page says why a session ended (web/sessions.py)
 
 
 @bp.app_template_global()

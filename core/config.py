@@ -2,7 +2,8 @@
 
 Every setting, its default and its unit is listed in README.md ("Configuration").
 Secrets have no built-in value: outside development and tests the app refuses to start
-without them (`Config.check`).
+without them (`Config.check`). Careline runs as production unless told otherwise (CARELINE_ENV): a deployment
+that forgot the setting gets production's checks, not development's leniency (`make run` writes development).
 """
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from core.crypto import DEVELOPMENT_DATA_KEY, DataKeyError, parse_data_keys
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
+
+
+# What CARELINE_ALLOW_INSECURE may name: each lifts one of production's refusals (`Config.check`).
+INSECURE_ALLOWANCES = ("http", "sqlite", "redis")
 
 
 def _bool(value: str) -> bool:
@@ -31,7 +38,7 @@ def _bool(value: str) -> bool:
 class Config:
     """Careline's settings; `from_env` is the only way production builds one."""
 
-    ENV: str = "development"  # development | test | production
+    ENV: str = "production"  # development | test | production (CARELINE_ENV)
     DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'careline.db'}"
     REDIS_URL: str = "redis://localhost:6379/0"
     TWILIO_ACCOUNT_SID: str = ""
@@ -39,6 +46,10 @@ class Config:
     TWILIO_API_BASE_URL: str = ""  # the tests' REST stand-in; empty = Twilio itself
     PUBLIC_BASE_URL: str = ""  # e.g. https://careline.example.org, as configured in Twilio
     SECRET_KEY: str = ""
+    # Patient free text is encrypted at rest with this Fernet key (core/crypto.py): several, comma-separated, while
+    # rotating (the first encrypts, all decrypt; `careline keys rotate`). Production refuses to start without it;
+    # development and tests fall back to a fixed, public key (core.crypto.DEVELOPMENT_DATA_KEY).
+    CARELINE_DATA_KEY: str = ""
     # Development only: accept unsigned webhooks. Logged loudly at start-up.
     TWILIO_SIGNATURE_CHECK_DISABLED: bool = False
     MAX_WEBHOOK_BYTES: int = 64 * 1024  # bytes; Twilio's forms are a few KiB
@@ -73,12 +84,28 @@ class Config:
     # Seconds between two reconciliations of Twilio's recordings with Careline's messages (voicemail/reconcile.py):
     # a recording whose message Careline lost (Redis and the database both failed) becomes one within this.
     RECORDINGS_RECONCILE_SECONDS: int = 300
+    # A page's SMS carries a link, not the message (paging/links.py): it opens for this many hours, locks after
+    # this many wrong PINs, and the message stays open this many minutes after the right PIN.
+    PAGE_LINK_HOURS: int = 24
+    PAGE_LINK_PIN_TRIES: int = 5
+    PAGE_LINK_VIEW_MINUTES: int = 15
     # The worker and the cron wait for a Redis that does not answer, retrying 1 s, 2 s, 4 s... at most this many
     # seconds apart (core/redis_reconnect.py). GET /status answers 503 past these limits (careline/health.py):
     REDIS_RECONNECT_MAX_SECONDS: float = 15.0
     STATUS_HEARTBEAT_LIMIT_SECONDS: float = 60.0  # seconds since the worker's, or the cron's, last heartbeat
     STATUS_CALLLOG_LAG_LIMIT_SECONDS: float = 60.0  # the age of the call log's oldest unwritten event
     STATUS_DEAD_LETTERS_LIMIT: int = 0  # dead letters of the call log tolerated
+    # Console sign-in attempts (a password or a second-factor code) counted in Redis before each is checked, within
+    # a 15-minute window (console/throttle.py): past either limit the attempt is refused, checked or not.
+    SIGN_IN_ATTEMPTS_PER_ACCOUNT: int = 10  # attempts per email per window
+    SIGN_IN_ATTEMPTS_PER_ADDRESS: int = 30  # attempts per client address per window (an office behind one NAT: raise)
+    # How many proxies in front of gunicorn append the client's address to X-Forwarded-For (werkzeug's ProxyFix,
+    # x_for). 0: the connection's own address is the client's (an X-Forwarded-For header is ignored).
+    TRUSTED_PROXIES: int = 0
+    # Production refuses patient data over plain transports (`Config.check`): an http PUBLIC_BASE_URL, a SQLite
+    # database (one unencrypted file on one host, no backups of its own) and a Redis without TLS (redis://). Each
+    # is allowed by name, comma-separated: INSECURE_ALLOWANCES, e.g. "redis" for a Redis on a private network.
+    CARELINE_ALLOW_INSECURE: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,19 +135,62 @@ class Config:
         values.update(overrides)
         return cls(**values)
 
+    @property
+    def data_keys(self) -> list[str]:
+        """CARELINE_DATA_KEY's keys, the one that encrypts first; outside production without it, the fixed
+        development key. ConfigError names a malformed key by its position."""
+        if not self.CARELINE_DATA_KEY.strip():
+            if self.ENV == "production":
+                raise ConfigError("production needs these settings: CARELINE_DATA_KEY")
+            return [DEVELOPMENT_DATA_KEY]
+        try:
+            return parse_data_keys(self.CARELINE_DATA_KEY)
+        except DataKeyError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    @property
+    def insecure_allowed(self) -> frozenset[str]:
+        """CARELINE_ALLOW_INSECURE as a set of names (INSECURE_ALLOWANCES)."""
+        return frozenset(name.strip().lower() for name in self.CARELINE_ALLOW_INSECURE.split(",") if name.strip())
+
     def check(self) -> None:
-        """Refuse to run in production without secrets or with the signature check off."""
+        """Refuse to run in production without secrets, with the signature check off, or with patient data on
+        a plain transport that CARELINE_ALLOW_INSECURE does not name."""
         if self.REDIS_DURABILITY_CHECK not in ("", "warn", "refuse", "off"):
             raise ConfigError("REDIS_DURABILITY_CHECK must be warn, refuse or off, "
                               f"not {self.REDIS_DURABILITY_CHECK!r}")
+        unknown = sorted(self.insecure_allowed - set(INSECURE_ALLOWANCES))
+        if unknown:
+            raise ConfigError(f"CARELINE_ALLOW_INSECURE names {', '.join(unknown)}: it takes "
+                              f"{', '.join(INSECURE_ALLOWANCES)}, comma-separated")
+        if self.CARELINE_DATA_KEY.strip():
+            self.data_keys  # noqa: B018 - a malformed key stops the start, not the first message saved
         if self.ENV != "production":
             return
-        missing = [name for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL")
+        missing = [name for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL",
+                                     "CARELINE_DATA_KEY")
                    if not getattr(self, name)]
         if missing:
             raise ConfigError(f"production needs these settings: {', '.join(missing)}")
         if self.TWILIO_SIGNATURE_CHECK_DISABLED:
             raise ConfigError("TWILIO_SIGNATURE_CHECK_DISABLED is for development only")
+        refused = self.insecure_transports()
+        if refused:
+            raise ConfigError("production refuses " + "; ".join(refused) + " (CARELINE_ENV=production; README, "
+                              "\"Configuration\")")
+
+    def insecure_transports(self) -> list[str]:
+        """What production refuses that CARELINE_ALLOW_INSECURE does not allow, one phrase per setting."""
+        allowed = self.insecure_allowed
+        refused = []
+        if self.PUBLIC_BASE_URL.lower().startswith("http://") and "http" not in allowed:
+            refused.append("PUBLIC_BASE_URL over http (use https://, or CARELINE_ALLOW_INSECURE=http)")
+        if self.DATABASE_URL.lower().startswith("sqlite") and "sqlite" not in allowed:
+            refused.append("a SQLite DATABASE_URL (use PostgreSQL, or CARELINE_ALLOW_INSECURE=sqlite)")
+        # unix:// is a socket on this host: nothing crosses a network. Any other scheme but rediss:// is plain TCP.
+        if not self.REDIS_URL.lower().startswith(("rediss://", "unix://")) and "redis" not in allowed:
+            refused.append("REDIS_URL without TLS (use rediss://, or CARELINE_ALLOW_INSECURE=redis)")
+        return refused
 
     @property
     def database_url(self) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.crypto import DataCipher, bind_cipher
 from core.errors import DependencyDown
 
 # A database that stops answering must fail fast (the defaults of DATABASE_*_TIMEOUT_SECONDS, core/config.py).
@@ -19,12 +20,18 @@ STATEMENT_TIMEOUT_SECONDS = 3.0  # PostgreSQL's statement_timeout; SQLite's busy
 
 def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
                 pool_timeout: float = POOL_TIMEOUT_SECONDS,
-                statement_timeout: float = STATEMENT_TIMEOUT_SECONDS) -> Engine:
+                statement_timeout: float = STATEMENT_TIMEOUT_SECONDS, data_cipher: DataCipher | None = None) -> Engine:
     """Create the engine with its timeouts; SQLite gets WAL and a busy timeout so web and worker can share the
     file. `statement_timeout` 0 sends no statement_timeout to PostgreSQL (its server or role setting applies) and
-    leaves SQLite's busy timeout at Python's 5 s."""
+    leaves SQLite's busy timeout at Python's 5 s. `data_cipher` encrypts and decrypts the encrypted columns
+    (core/crypto.py); without it, reading or writing one fails.
+
+    hide_parameters: a statement's parameters (numbers, names, message text) never appear in an error's text,
+    so a logged or stored traceback carries the SQL, not the patient's data."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": statement_timeout if statement_timeout > 0 else 5.0})
+        engine = create_engine(url, connect_args={"timeout": statement_timeout if statement_timeout > 0 else 5.0},
+                               hide_parameters=True)
+        bind_cipher(engine, data_cipher)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -38,8 +45,10 @@ def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     connect_args: dict = {"connect_timeout": max(2, math.ceil(connect_timeout))}
     if statement_timeout > 0:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=pool_timeout,
-                         connect_args=connect_args)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=pool_timeout,
+                           connect_args=connect_args, hide_parameters=True)
+    bind_cipher(engine, data_cipher)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -3,12 +3,19 @@
 Handlers log Twilio's identifiers (CallSid, RecordingSid), never numbers, names or message text. As a
 second line of defence every record passes `RedactPhoneNumbers`, which masks anything that looks like a
 phone number, so a careless log line still cannot leak one.
+
+Exceptions carry data a log line never chose to show: a ValueError's text may quote a form's value, a database
+error the row it refused. So a traceback keeps its frames (files, lines, the code: Careline's, not a patient's)
+and each exception's type, and withholds each exception's text (`redact_traceback`); the same applies to the
+tracebacks RQ stores with a failed job (careline/worker.py). The web process, the RQ worker and the cron
+process all log through `configure_logging`; RQ's own handlers are replaced by it.
 """
 from __future__ import annotations
 
 import logging
 import re
 import sys
+import traceback
 
 # +13125550100, 13125550100, (312) 555-0100, 312-555-0100: a run of 7 to 15 digits with phone punctuation.
 PHONE_CANDIDATE = re.compile(r"(?<![\w/:.+-])\+?\(?\d[\d\s().-]{5,}\d(?![\w/:])")
@@ -29,28 +36,114 @@ def redact(text: str) -> str:
     return PHONE_CANDIDATE.sub(_mask, text)
 
 
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+CHAINED = ("The above exception was the direct cause of the following exception:",
+           "During handling of the above exception, another exception occurred:")
+FRAME = re.compile(r'^(\s*)File "[^"]*", line \d+')
+EXCEPTION_LINE = re.compile(r"^(\s*)([A-Za-z_][\w.]*)(?::\s?(.*))?$")
+WITHHELD = "[withheld]"
+
+
+def redact_traceback(text: str) -> str:
+    """A formatted traceback with its frames and exception types kept and each exception's text withheld (all
+    of its lines, notes included); phone numbers masked in what is left."""
+    kept: list[str] = []
+    frame_indent: int | None = None  # inside a frame: its code lines are indented deeper than its File line
+    in_message = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == TRACEBACK_HEADER or stripped in CHAINED:
+            if stripped in CHAINED and kept and kept[-1].strip():
+                kept.append("")
+            kept.append(line)
+            frame_indent, in_message = None, False
+            continue
+        frame = FRAME.match(line)
+        if frame and not in_message:
+            kept.append(line)
+            frame_indent = len(frame.group(1))
+            continue
+        if not in_message and frame_indent is not None and stripped and \
+                len(line) - len(line.lstrip()) > frame_indent:
+            kept.append(line)  # a frame's code line, its carets, or "[Previous line repeated N more times]"
+            continue
+        if not stripped:
+            if not in_message:
+                kept.append(line)
+            continue
+        if in_message:
+            continue  # more of the exception's text, or its notes
+        header = EXCEPTION_LINE.match(line)
+        if header and header.group(3) is None:
+            kept.append(line)  # a bare exception type (no text)
+        elif header:
+            kept.append(f"{header.group(1)}{header.group(2)}: {WITHHELD}")
+        else:
+            kept.append(f"{line[:len(line) - len(line.lstrip())]}{WITHHELD}")
+        frame_indent, in_message = None, True
+    result = "\n".join(kept)
+    return redact(result + ("\n" if text.endswith("\n") else ""))
+
+
 class RedactPhoneNumbers(logging.Filter):
-    """Rewrite each record's message with phone numbers masked."""
+    """Rewrite each record's message with phone numbers masked, and its traceback and stack with exception texts
+    withheld (`redact_traceback`); later handlers see the redacted record too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatters reuse exc_text once set: another handler may have set it unredacted.
+            record.exc_text = redact_traceback("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        elif record.exc_text:
+            record.exc_text = redact_traceback(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Careline's log line, with tracebacks and stacks redacted however the record reached it."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return redact_traceback(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatStack(stack_info))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Send Careline's and RQ's logs to stdout through the redacting filter; idempotent."""
+    """Send Careline's and RQ's logs to stdout through the redacting filter and formatter; idempotent."""
     root = logging.getLogger()
+    _route_rq_loggers_to_root()
     if any(isinstance(h, _CarelineHandler) for h in root.handlers):
         root.setLevel(level)
         return
     handler = _CarelineHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     handler.addFilter(RedactPhoneNumbers())
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def _route_rq_loggers_to_root() -> None:
+    """`rq worker` sets up its own handlers on rq.worker (no redaction) and stops it propagating, before it builds
+    Careline's worker: take them away, so RQ's lines (a failed job's traceback among them) pass Careline's."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if (name == "rq" or name.startswith("rq.")) and isinstance(logger, logging.Logger):
+            for handler in [h for h in logger.handlers if not isinstance(h, _CarelineHandler)]:
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+
+def careline_handler() -> logging.Handler | None:
+    """The handler `configure_logging` installed on the root logger, if it did."""
+    return next((h for h in logging.getLogger().handlers if isinstance(h, _CarelineHandler)), None)
 
 
 class _CarelineHandler(logging.StreamHandler):

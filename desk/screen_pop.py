@@ -10,6 +10,11 @@ the caller's calls, open callback tasks and messages of this practice, the first
 The caller's number is in it, in full: it goes to the agent who has the offer, in that agent's feed only,
 and is never logged. History is the caller's with this practice only (the agent answers for it now), over
 the last HISTORY_DAYS; messages are named (id, time, urgent), never their recording or text.
+
+Each pop writes its audit rows in the transaction that reads it, for the agent it goes to (via "system": Careline
+builds it, the agent's feed carries it): `desk.screen-pop` (the call) and, for a known caller, `caller.history`
+(the caller, with how many calls, callbacks and messages were shown). A pop whose rows cannot be written is not
+built (the offer rings without it: queueing.notices).
 """
 from __future__ import annotations
 
@@ -22,7 +27,10 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit.actors import Actor
+from audit.trail import AuditTrail
 from calllog.events import STREAM_KEY, Event
+from core.db import session_scope
 from ivr.state import CallState, call_key
 from models import Call, CallbackTask, Caller, Message, OnCallProvider
 from practices.directory import PracticeDirectory
@@ -43,8 +51,9 @@ class ScreenPop:
     """Builds an offer's screen pop (`build`), reading the clock for "open now" and the history's window."""
 
     def __init__(self, session_factory: sessionmaker[Session], redis_client: redis.Redis,
-                 directory: PracticeDirectory, clock: Callable[[], datetime]):
+                 directory: PracticeDirectory, clock: Callable[[], datetime], audit: AuditTrail):
         self._session_factory = session_factory
+        self._audit = audit
         self._redis = redis_client
         self._directory = directory
         self._clock = clock
@@ -57,7 +66,7 @@ class ScreenPop:
         raw_state = self._redis.hgetall(call_key(match.call_sid))
         state = CallState.from_redis(match.call_sid, raw_state) if raw_state else None
         since = now - timedelta(days=HISTORY_DAYS)
-        with self._session_factory() as session:
+        with session_scope(self._session_factory) as session:
             call = session.get(Call, match.call_sid)
             number = call.from_number if call is not None else self._number_from_call_log(match.call_sid)
             caller_id = call.caller_id if call is not None and call.caller_id is not None else (
@@ -65,6 +74,12 @@ class ScreenPop:
             provider = session.scalars(select(OnCallProvider).where(OnCallProvider.practice_id == match.practice_id)
                                        .order_by(OnCallProvider.position).limit(1)).first()
             history = _history(session, match, caller_id, since, tz)
+            shown_to = Actor(agent_id=match.agent_id, via="system")
+            self._audit.append(session, shown_to, "desk.screen-pop", "call", match.call_sid, match.practice_id,
+                               {"caller_number_shown": number is not None})
+            if caller_id is not None:
+                self._audit.append(session, shown_to, "caller.history", "caller", caller_id, match.practice_id,
+                                   {name: len(items) for name, items in history.items()})
         return {
             "call_sid": match.call_sid,
             "agent_id": match.agent_id,

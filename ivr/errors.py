@@ -42,3 +42,11 @@ class PatchInProgress(RuntimeError):
     def __init__(self, call_sid: str):
         super().__init__("another request is patching this call, or patched it already")
         self.call_sid = call_sid
+
+
+class NotTheCallsAgent(PermissionError):
+    """Only the agent connected to the call may patch it: the user asking is not that agent."""
+
+    def __init__(self, call_sid: str):
+        super().__init__("only the agent connected to this call may patch it")
+        self.call_sid = call_sid

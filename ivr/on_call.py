@@ -23,7 +23,7 @@ from calllog.appender import CallLogAppender
 from calllog.events import Event
 from core.schedule import Scheduler
 from ivr import twiml
-from ivr.errors import CallNotConnected, CallNotYours, NoOnCallProvider, PatchFailed, PatchInProgress
+from ivr.errors import CallNotConnected, CallNotYours, NoOnCallProvider, NotTheCallsAgent, PatchFailed, PatchInProgress
 from ivr.flow import State, Transition
 from ivr.prompts import prompts_for
 from ivr.state import CALL_TTL_SECONDS, CallState, call_key
@@ -115,13 +115,19 @@ class OnCallPatcher:
         self._url_for_patch = url_for_patch
 
     def patch(self, call_sid: str, may_see, actor_id: int) -> Patched:
-        """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider, once."""
+        """Redirect the caller of `call_sid` (connected to an agent) to the first on-call provider, once. Only the
+        agent connected to the call (the queue's connected caller's agent) may: NotTheCallsAgent for anyone else,
+        a manager or an admin included."""
         raw = self._redis.hgetall(call_key(call_sid))
         state = CallState.from_redis(call_sid, raw) if raw else None
         if state is None or not state.practice_id:
             raise CallNotConnected(call_sid)
         if not may_see(state.practice_id):
             raise CallNotYours(call_sid, state.practice_id)
+        # Refused before the claim, so another desk's request cannot hold the patch away from the call's agent.
+        position = self._queue.position(call_sid)
+        if position is not None and position.agent_id is not None and position.agent_id != actor_id:
+            raise NotTheCallsAgent(call_sid)
         provider = first_provider(self._session_factory, state.practice_id)
         if provider is None:
             raise NoOnCallProvider(call_sid, state.practice_id)
@@ -133,6 +139,8 @@ class OnCallPatcher:
         try:
             # Checked under the claim: the caller may have hung up, or its agent's call ended, since the request.
             position = self._connected(call_sid)
+            if position.agent_id != actor_id:
+                raise NotTheCallsAgent(call_sid)
             # The agent and provider, for the webhooks of the patched call to tell the agent's desk how it goes.
             claim = PatchClaim(actor_id, position.agent_id, {"id": provider.id, "name": provider.name})
             self._redis.set(patch_key(call_sid), claim.dumps(), xx=True, keepttl=True)

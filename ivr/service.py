@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from calllog.appender import CallLogAppender
 from calllog.events import Event
 from calllog.record import MESSAGE_MIN_SECONDS, TERMINAL_STATUSES
+from core.crypto import DataCipher
 from ivr import twiml
 from ivr.flow import MAX_MISSES, State, Transition
 from ivr.on_call import OnCallFlow
@@ -50,7 +51,7 @@ class IvrService:
 
     def __init__(self, turns: CallTurns, queue: QueueFlow, on_call: OnCallFlow, redis_client: redis.Redis,
                  directory: PracticeDirectory, calllog: CallLogAppender, urls: twiml.Urls, *,
-                 ring_overhead_seconds: int):
+                 ring_overhead_seconds: int, data_cipher: DataCipher):
         self.queue = queue
         self.on_call = on_call
         self._turns = turns
@@ -59,6 +60,7 @@ class IvrService:
         self._calllog = calllog
         self._urls = urls
         self._ring_overhead_seconds = ring_overhead_seconds  # rung past a Dial timeout
+        self._cipher = data_cipher  # a transcription's text enters the call log encrypted
 
     # --- webhooks ----------------------------------------------------------------------------------------
 
@@ -140,6 +142,15 @@ class IvrService:
         if kind == "status" and data.get("call_status") in TERMINAL_STATUSES:
             events += self.queue.call_gone(request)
         self._calllog.append(events)
+
+    def record_transcription(self, request: VoiceRequest, recording_sid: str, transcription_sid: str, status: str,
+                             text: str) -> None:
+        """Append a transcription callback to the call log with its text encrypted (`text_sealed`, a token of the
+        data key): the call log's stream and `call_events` never hold a patient's words; the message gets the
+        token as it is (core.crypto.Sealed)."""
+        self.record_status(request, "transcription", f"transcription:{transcription_sid}:{status}", {
+            "recording_sid": recording_sid, "transcription_sid": transcription_sid, "status": status,
+            "text_sealed": self._cipher.encrypt(text) if text else ""})
 
     def fault(self, request: VoiceRequest | None, where: str) -> str:
         """Apologise and take a message; used when anything on the normal path fails."""

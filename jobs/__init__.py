@@ -21,6 +21,7 @@ from practices.directory import PracticeDirectory
 from queueing.dispatch import Dispatcher
 from queueing.store import CallQueue
 from reports.sends import ReportService
+from retention.service import RetentionService
 from sms.outbox import SmsSender
 from voicemail.reconcile import RecordingReconciler
 
@@ -39,6 +40,7 @@ class JobServices(Protocol):
     sms_sender: SmsSender
     reports: ReportService
     recordings: RecordingReconciler
+    retention: RetentionService
     jobs: Queue
 
     def clock(self) -> datetime:

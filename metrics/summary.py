@@ -138,9 +138,11 @@ class MetricsService:
             if viewer.is_admin or len(mine) != 1:
                 raise PracticeRequired()
             return mine
-        if practice not in slugs:
+        # An unknown slug is told only to a viewer of every practice; to others it is one not theirs, so slugs
+        # cannot be probed.
+        if practice not in slugs and all(viewer.sees(pid) for pid in slugs.values()):
             raise PracticeUnknown(practice)
-        if not viewer.sees(slugs[practice]):
+        if practice not in slugs or not viewer.sees(slugs[practice]):
             raise PracticeNotYours(practice)
         return [slugs[practice]]
 

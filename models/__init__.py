@@ -1,13 +1,15 @@
 """SQLAlchemy models; every table is created by the Alembic migrations in `migrations/`."""
 from models.agent import ROLES, Agent, agent_practices
 from models.agent_status import AGENT_STATUSES, AgentStatusChange
+from models.audit import AUDIT_VIAS, AuditChainHead, AuditEvent
 from models.base import Base, UTCDateTime, utcnow
 from models.call import ANSWERED_BY, DIRECTIONS, OUTCOMES, Call, CallEvent, Caller
 from models.message import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, TASK_ACTIONS, TASK_STATUSES, TRANSCRIPTION_STATUSES,
-                            CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageAccess, MessageDraft)
+                            CallbackTask, CallbackTaskAction, CallbackTaskCall, Message, MessageDraft)
 from models.inbox import HANDLED_NOTE_MAX_CHARS, MessageHandling, MessageRead
 from models.metrics import AgentStatsDaily, AgentTimeHourly, CallbackStatsDaily, CallFact, CallStatsHourly
 from models.paging import PAGE_EVENT_KINDS, PAGE_STATUSES, OnCallPage, PageEvent
+from models.page_link import OnCallPin, PageLink
 from models.sms import SMS_PURPOSES, SMS_STATUSES, InboundSms, OutboundSms, SmsOptOut
 from models.practice import OnCallProvider, Practice, PracticeNumber
 from models.queue_event import QUEUE_EVENT_KINDS, QueueEvent
@@ -15,12 +17,13 @@ from models.report import REPORT_SEND_STATUSES, ReportSend
 from models.token import ApiToken
 
 __all__ = [
+    "AUDIT_VIAS", "AuditChainHead", "AuditEvent",
     "HANDLED_NOTE_MAX_CHARS", "MessageHandling", "MessageRead",
     "AgentStatsDaily", "AgentTimeHourly", "CallFact", "CallStatsHourly", "CallbackStatsDaily",
     "ATTEMPT_OUTCOMES", "CLOSING_OUTCOMES", "DIRECTIONS", "PAGE_EVENT_KINDS", "PAGE_STATUSES", "SMS_PURPOSES",
-    "SMS_STATUSES", "TASK_ACTIONS", "TRANSCRIPTION_STATUSES", "CallbackTaskAction", "InboundSms", "MessageAccess",
+    "SMS_STATUSES", "TASK_ACTIONS", "TRANSCRIPTION_STATUSES", "CallbackTaskAction", "InboundSms",
     "MessageDraft",
-    "OnCallPage", "OutboundSms", "PageEvent", "SmsOptOut",
+    "OnCallPage", "OnCallPin", "OutboundSms", "PageEvent", "PageLink", "SmsOptOut",
     "AGENT_STATUSES", "ANSWERED_BY", "OUTCOMES", "ROLES", "TASK_STATUSES", "Agent", "AgentStatusChange", "ApiToken",
     "Base", "Call", "CallEvent", "Caller", "CallbackTask", "CallbackTaskCall", "Message", "OnCallProvider",
     "REPORT_SEND_STATUSES", "ReportSend",

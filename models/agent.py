@@ -1,10 +1,12 @@
 """People who use Careline: answering agents, practice managers and admins."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
+from models.base import Base, EncryptedText, UTCDateTime
 from models.practice import Practice
 
 ROLES = ("agent", "manager", "admin")
@@ -31,5 +33,13 @@ class Agent(Base):
     all_practices: Mapped[bool] = mapped_column(Boolean, default=False)  # practices = ["*"]
     # The console's sign-in (`careline user set-password EMAIL`): werkzeug's salted hash, never the password.
     password_hash: Mapped[str | None] = mapped_column(String(256))
+    # The second factor (`careline user totp EMAIL`): the TOTP secret (base32, encrypted with the data key: with it
+    # anyone could make codes), and the last time step whose code was accepted, so that a code is not accepted
+    # twice (agents.second_factor). None: no second factor.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when a loaded configuration file no longer lists the agent, or by `careline user disable`: the agent's
+    # tokens and console sessions stop at once, its history stays. None: active.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     practices: Mapped[list[Practice]] = relationship(secondary=agent_practices, order_by=Practice.slug)

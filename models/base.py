@@ -7,6 +7,11 @@ from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+# The encrypted column types live with the data key (core/crypto.py); the models take them from here.
+from core.crypto import EncryptedJSON, EncryptedText
+
+__all__ = ["Base", "EncryptedJSON", "EncryptedText", "NAMING_CONVENTION", "UTCDateTime", "utcnow"]
+
 # Explicit names for every constraint and index, so migrations can drop them on any backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

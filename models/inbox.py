@@ -2,17 +2,17 @@
 
 Both live beside `messages` rather than in it: a read is per person (many per message), and "handled" happens
 once, by whoever gets there first; its primary key on the message makes a second mark a conflict, not a race.
-The audit log (`message_access`) still records every list, read and play; these tables answer "read by whom"
+The audit trail (`audit_events`) still records every list, read and play; these tables answer "read by whom"
 and "handled by whom" without scanning it.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Text
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime
+from models.base import Base, EncryptedText, UTCDateTime
 
 HANDLED_NOTE_MAX_CHARS = 1000  # characters of a handled message's note
 
@@ -40,4 +40,4 @@ class MessageHandling(Base):
     # Who handled it; an agent since deleted leaves the mark and its note (NULL).
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    note: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(EncryptedText)  # free text about a patient: encrypted

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, false, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint,
+                        false, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime
+from models.base import Base, EncryptedJSON, EncryptedText, UTCDateTime
 
 TASK_STATUSES = ("open", "closed")
 # pending: asked of Twilio, its callback not here yet; completed / failed: Twilio's TranscriptionStatus.
@@ -30,7 +30,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     call_sid: Mapped[str] = mapped_column(String(34))
-    caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"))
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"), index=True)  # retention's callers check
     # The number to call back: the caller's for a recorded message, the one the caller gave for a taken one.
     from_number: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))
@@ -39,20 +39,25 @@ class Message(Base):
     recording_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
     recording_url: Mapped[str | None] = mapped_column(String(300))
     recording_status: Mapped[str | None] = mapped_column(String(16))  # from the recording status callback
+    # Retention (retention/): the recording was deleted at Twilio past its practice's recordings_days; its
+    # `recording_url` is then cleared (`recording_sid` stays: an id, not patient data, that audit rows name).
+    recording_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transcription_status: Mapped[str | None] = mapped_column(String(16))  # TRANSCRIPTION_STATUSES or NULL
     transcription_sid: Mapped[str | None] = mapped_column(String(34))
-    transcription_text: Mapped[str | None] = mapped_column(Text)
+    transcription_text: Mapped[str | None] = mapped_column(EncryptedText)  # the patient's words: encrypted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     after_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Taken by an agent: who took it (an agent with messages is kept, not deleted), and the form's values.
+    # Taken by an agent: who took it (an agent with messages is kept, not deleted), and the form's values
+    # (encrypted: a name, what the caller said).
     author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    fields: Mapped[dict | None] = mapped_column(JSON)
+    fields: Mapped[dict | None] = mapped_column(EncryptedJSON)
 
     __table_args__ = (
         CheckConstraint("transcription_status IN ('pending', 'completed', 'failed')", name="transcription_known"),
-        # A message has its recording, or its author.
-        CheckConstraint("author_agent_id IS NOT NULL OR (recording_sid IS NOT NULL AND recording_url IS NOT NULL "
-                        "AND duration_seconds IS NOT NULL)", name="recorded_or_taken"),
+        # A message has its recording (or had it, until retention deleted it), or its author.
+        CheckConstraint("author_agent_id IS NOT NULL OR (recording_sid IS NOT NULL AND duration_seconds IS NOT NULL "
+                        "AND (recording_url IS NOT NULL OR recording_deleted_at IS NOT NULL))",
+                        name="recorded_or_taken"),
         # GET /api/messages reads a practice's messages newest first, since a time.
         Index("ix_messages_practice_id_created_at", "practice_id", "created_at"),
         # One recorded message per call (the call log saves it by CallSid), one taken message per agent and call.
@@ -75,7 +80,7 @@ class MessageDraft(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
-    fields: Mapped[dict] = mapped_column(JSON)
+    fields: Mapped[dict] = mapped_column(EncryptedJSON)  # as typed so far: encrypted like the message's
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -92,7 +97,7 @@ class CallbackTask(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
-    caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"))
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("callers.id"), index=True)  # retention's callers check
     callback_number: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(8), default="open")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -112,7 +117,8 @@ class CallbackTask(Base):
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     # A manager gave the task to this agent (issue 13): held for them until it is closed or reassigned.
     assigned_to: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    close_note: Mapped[str | None] = mapped_column(Text)  # a manager's reason for closing it (closed_reason manager)
+    # A manager's reason for closing it (closed_reason manager); free text about a patient: encrypted.
+    close_note: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class CallbackTaskCall(Base):
@@ -144,20 +150,4 @@ class CallbackTaskAction(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16))  # attempts: ATTEMPT_OUTCOMES
     call_sid: Mapped[str | None] = mapped_column(String(34))
-    details: Mapped[dict | None] = mapped_column(JSON)
-
-
-class MessageAccess(Base):
-    """The audit log of who read a message or played its recording, and when."""
-
-    __tablename__ = "message_access"
-    __table_args__ = (
-        CheckConstraint("action IN ('list', 'read', 'play')", name="action_known"),
-        Index("ix_message_access_message_id_at", "message_id", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    action: Mapped[str] = mapped_column(String(8))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict | None] = mapped_column(EncryptedJSON)  # a manager's closing reason among them: encrypted

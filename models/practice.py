@@ -14,6 +14,9 @@ class Practice(Base):
     __table_args__ = (
         CheckConstraint("ring_budget_seconds BETWEEN 5 AND 60", name="ring_budget_range"),
         CheckConstraint("message_max_seconds BETWEEN 10 AND 3600", name="message_max_range"),
+        # Retention: a recording goes no later than its message, a message no later than its call.
+        CheckConstraint("recordings_days >= 1 AND recordings_days <= messages_days AND messages_days <= calls_days",
+                        name="retention_order"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +48,11 @@ class Practice(Base):
     # [practices.report]: the morning report's local time ("08:00") and its addresses; NULL: no report sent.
     report_at: Mapped[str | None] = mapped_column(String(5))
     report_to: Mapped[list | None] = mapped_column(JSON)
+    # [practices.retention]: days a recording, a message (with its callback task, page, SMS), and a call (with its
+    # events) are kept; then `careline retention run` deletes them (retention/). practices.loader has the defaults.
+    recordings_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    messages_days: Mapped[int] = mapped_column(Integer, default=2555, server_default="2555")
+    calls_days: Mapped[int] = mapped_column(Integer, default=2555, server_default="2555")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     numbers: Mapped[list["PracticeNumber"]] = relationship(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -26,6 +26,8 @@ class OutboundSms(Base):
         CheckConstraint("purpose IN ('receipt', 'page', 'manager-alert')", name="purpose_known"),
         CheckConstraint("status IN ('pending', 'sent', 'opted-out', 'failed')", name="status_known"),
         CheckConstraint("delivery_status IN ('sent', 'delivered', 'undelivered', 'failed')", name="delivery_known"),
+        # Retention deletes a practice's SMS by age, and a message's or a page's with it (retention/).
+        Index("ix_outbound_sms_practice_id_created_at", "practice_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -33,8 +35,9 @@ class OutboundSms(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id", ondelete="SET NULL"))
     to_number: Mapped[str] = mapped_column(String(20))
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))  # its subject
-    page_id: Mapped[int | None] = mapped_column(ForeignKey("on_call_pages.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
+                                                   index=True)  # its subject
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("on_call_pages.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[int | None] = mapped_column(Integer)  # Twilio's error code of the last failure

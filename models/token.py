@@ -37,5 +37,6 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to the minute; see api/tokens.py
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # `careline token create --expires DAYS`
 
     agent: Mapped[Agent] = relationship()

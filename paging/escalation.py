@@ -83,7 +83,8 @@ def targets(session: Session, practice_id: int) -> tuple[list[Target], list[Targ
         select(OnCallProvider).where(OnCallProvider.practice_id == practice_id).order_by(OnCallProvider.position))]
     managers = [Target("manager", a.id, a.phone) for a in session.scalars(
         select(Agent).join(agent_practices, agent_practices.c.agent_id == Agent.id)
-        .where(agent_practices.c.practice_id == practice_id, Agent.role == "manager", Agent.phone.is_not(None))
+        .where(agent_practices.c.practice_id == practice_id, Agent.role == "manager", Agent.phone.is_not(None),
+               Agent.deactivated_at.is_(None))  # a deactivated manager is paged no more
         .order_by(Agent.id))]
     return providers, managers
 

@@ -1,38 +1,41 @@
-"""The SMS a page sends: the practice, "urgent", the callback number and a link to the message in Careline.
-Never the message's content: an SMS is not a safe place for it."""
+"""The SMS a page sends: the practice, "urgent message" and a link; never the caller's number, name or what they
+said (an SMS stays on the phone, at Twilio and at the carrier). A provider's link (`paging.links`) shows the
+message once they type their PIN; a manager's alert links to the message in the console, behind their sign-in."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from core.links import Links
-from models import Message, OnCallPage, OutboundSms, Practice
+from models import OnCallPage, OutboundSms, Practice
+from paging.links import PageLinks
 
-PAGE = ("Careline URGENT: {practice} has an urgent after-hours message{again}. Callback number: {number}. "
-        "Message: {link} . Reply to this text to acknowledge.")
-MANAGER_ALERT = ("Careline URGENT: an urgent after-hours message for {practice} was not acknowledged by the "
-                 "on-call provider. Callback number: {number}. Message: {link} . Reply to acknowledge.")
+PAGE = ("Careline: {practice} has an urgent message for you{again}. Open it with your PIN: {link} . "
+        "Reply to this text to acknowledge.")
+MANAGER_ALERT = ("Careline: an urgent message for {practice} was not acknowledged by the on-call provider. "
+                 "Sign in to read it: {link} . Reply to acknowledge.")
 
 
 class PageTexts:
     """Renders the SMS of pages (the sender's renderer for "page" and "manager-alert")."""
 
-    def __init__(self, links: Links):
+    def __init__(self, links: Links, page_links: PageLinks):
         self._links = links
+        self._page_links = page_links
 
-    def message_link(self, message_id: int) -> str:
-        """Where a person reads the message in Careline (it asks them to sign in)."""
-        return (self._links.url("api.read_message", message_id=message_id)
-                or self._links.path("api.read_message", message_id=message_id))
+    def _url(self, endpoint: str, **values) -> str:
+        return self._links.url(endpoint, **values) or self._links.path(endpoint, **values)
 
     def body(self, session: Session, sms: OutboundSms) -> str | None:
-        """The text of a page's SMS; None when the page was acknowledged meanwhile (nothing to send)."""
+        """The text of a page's SMS; None when the page was acknowledged meanwhile (nothing to send). A
+        provider's SMS gets a new link each time it is rendered (its token exists in clear only in the body)."""
         page = session.get(OnCallPage, sms.page_id)
-        message = session.get(Message, sms.message_id)
-        if page is None or message is None or page.status == "acknowledged":
+        if page is None or page.status == "acknowledged":
             return None
         practice = session.get(Practice, page.practice_id)
-        values = dict(practice=practice.name, number=message.from_number, link=self.message_link(message.id))
         if sms.purpose == "manager-alert":
-            return MANAGER_ALERT.format(**values)
-        step = int(sms.key.split(":")[2])
-        return PAGE.format(again=" (page repeated)" if step > 0 else "", **values)
+            return MANAGER_ALERT.format(practice=practice.name,
+                                        link=self._url("console.message", message_id=page.message_id))
+        _, _, step, kind, target_id = sms.key.split(":")
+        token = self._page_links.issue(session, page, f"{kind}:{target_id}", sms.to_number, sms.id)
+        return PAGE.format(practice=practice.name, again=" (page repeated)" if int(step) > 0 else "",
+                           link=self._url("page_link.open", token=token))

@@ -34,7 +34,8 @@ def paging_coverage(session: Session, spec: ConfigSpec) -> PagingCoverage:
         managers = session.scalars(
             select(Agent.name).join(agent_practices, agent_practices.c.agent_id == Agent.id)
             .join(Practice, Practice.id == agent_practices.c.practice_id)
-            .where(Practice.slug == practice.slug, Agent.role == "manager", Agent.phone.is_not(None))
+            .where(Practice.slug == practice.slug, Agent.role == "manager", Agent.phone.is_not(None),
+                   Agent.deactivated_at.is_(None))  # after apply_config: the file's people only
             .order_by(Agent.id)).all()
         where = f"practices ({practice.slug}).on_call"
         if managers:

@@ -54,6 +54,13 @@ CALLBACK_RANGES = {"urgent_due_minutes": (1, 1440), "routine_due_minutes": (5, 2
 DEFAULT_NEXT_DAY_DUE_BY = "10:00"  # a routine message left after hours is called back by then, the next open day
 DEFAULT_RETRY_MINUTES = (15, 60)  # waits after the first, second (and later) unanswered attempts
 RETRY_MINUTES_RANGE = (1, 1440)
+# [practices.retention]: days kept before `careline retention run` deletes (retention/). Recordings: 90 days, long
+# enough to settle what a message said, short of keeping patients' voices for years. Messages and calls: about 7
+# years (2555 days), the span medical-record retention rules commonly ask for adult records; a practice whose rules
+# ask more (minors' records, some states) sets more. A recording goes no later than its message, a message no later
+# than its call: the call is a message's context, and a message without its recording is still the record.
+RETENTION_DEFAULTS = {"recordings_days": 90, "messages_days": 2555, "calls_days": 2555}
+RETENTION_RANGES = {key: (1, 36500) for key in RETENTION_DEFAULTS}  # a day to a hundred years
 DEFAULT_RING_BUDGET = 15
 DEFAULT_MESSAGE_LENGTH = 120
 
@@ -63,7 +70,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
                  "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks", "message_fields",
-                 "report"}
+                 "report", "retention"}
 REPORT_KEYS = {"at", "to"}  # [practices.report]: the morning report's local time and its addresses
 DEFAULT_REPORT_AT = "08:00"
 MAX_REPORT_RECIPIENTS = 10
@@ -101,6 +108,7 @@ class PracticeSpec:
                                                          retry_minutes=DEFAULT_RETRY_MINUTES))
     message_fields: tuple[MessageField, ...] | None = None  # None: none configured, the default form
     report: ReportSettings | None = None  # [practices.report]; None: the practice gets no morning report
+    retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))  # [practices.retention]
 
 
 @dataclass(frozen=True)
@@ -221,13 +229,31 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
     callbacks = _callbacks(problems, f"{where}.callbacks", table.get("callbacks", {}))
     message_fields = _message_fields(problems, where, table.get("message_fields"))
     report = _report(problems, f"{where}.report", table.get("report"))
+    retention = _retention(problems, f"{where}.retention", table.get("retention", {}))
     if len(problems.items) > count:
         return None
     return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
                         front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
                         queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
                         after_hours=after_hours, callbacks=callbacks, message_fields=message_fields,
-                        report=report)
+                        report=report, retention=retention)
+
+
+def _retention(problems: _Problems, where: str, table: Any) -> dict[str, int]:
+    """[practices.retention]: days recordings, messages and calls are kept, each a whole number of days, in that
+    order (a recording no longer than its message, a message no longer than its call)."""
+    count = len(problems.items)
+    values = _section(problems, where, table, RETENTION_DEFAULTS, RETENTION_RANGES, unit="days")
+    if len(problems.items) == count:
+        if values["recordings_days"] > values["messages_days"]:
+            problems.add(where, "recordings_days", f"{values['recordings_days']} days is longer than messages_days "
+                                                   f"({values['messages_days']}): a recording is kept no longer "
+                                                   "than its message")
+        if values["messages_days"] > values["calls_days"]:
+            problems.add(where, "messages_days", f"{values['messages_days']} days is longer than calls_days "
+                                                 f"({values['calls_days']}): a message is kept no longer than "
+                                                 "its call")
+    return values
 
 
 def _report(problems: _Problems, where: str, table: Any) -> ReportSettings | None:

@@ -1,18 +1,21 @@
 """Write a validated configuration to the database, and read a practice back as the call path sees it.
 
 `apply_config` is idempotent: an entry whose values already match is not touched (no UPDATE, no new
-`updated_at`), so loading the same file twice changes nothing. Practices and agents missing from the file
-are left as they are: a practice's calls and messages outlive a configuration edit.
+`updated_at`), so loading the same file twice changes nothing. Practices missing from the file are left as
+they are: a practice's calls and messages outlive a configuration edit. The file is the truth about people: an
+agent missing from it is deactivated (`Agent.deactivated_at`; its row and history stay), and one listed again
+is active again.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from models import Agent, OnCallProvider, Practice, PracticeNumber
+from models import Agent, OnCallProvider, Practice, PracticeNumber, utcnow
 from practices.errors import ConfigInvalid
 from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
 from practices.snapshot import (DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot,
@@ -28,10 +31,21 @@ class ApplyReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)  # emails of agents the file no longer lists
+    reactivated: list[str] = field(default_factory=list)  # emails of deactivated agents the file lists again
+    deactivated_ids: list[int] = field(default_factory=list)  # their ids, for the queue to set them offline
 
 
-def apply_config(session: Session, spec: ConfigSpec) -> ApplyReport:
-    """Create or update every practice and agent of `spec` in `session`; the caller commits."""
+def agents_to_deactivate(session: Session, spec: ConfigSpec) -> list[str]:
+    """The emails of the active agents `spec` does not list (whom applying it would deactivate), sorted."""
+    listed = {a.email for a in spec.agents}
+    active = session.scalars(select(Agent.email).where(Agent.deactivated_at.is_(None)).order_by(Agent.email))
+    return [email for email in active if email not in listed]
+
+
+def apply_config(session: Session, spec: ConfigSpec, clock: Callable[[], datetime] = utcnow) -> ApplyReport:
+    """Create or update every practice and agent of `spec` in `session`, deactivate the agents it does not
+    list (at `clock()`, Careline's clock) and reactivate those it lists again; the caller commits."""
     existing = {p.slug: p for p in session.scalars(
         select(Practice).options(selectinload(Practice.numbers), selectinload(Practice.on_call)))}
     _refuse_numbers_owned_elsewhere(session, spec, existing)
@@ -75,6 +89,15 @@ def apply_config(session: Session, spec: ConfigSpec) -> ApplyReport:
             report.updated.append(label)
         else:
             report.unchanged.append(label)
+        if agent.deactivated_at is not None:
+            agent.deactivated_at = None
+            report.reactivated.append(agent_spec.email)
+    listed = {a.email for a in spec.agents}
+    for email, agent in sorted(agents.items()):
+        if email not in listed and agent.deactivated_at is None:
+            agent.deactivated_at = clock()
+            report.deactivated.append(email)
+            report.deactivated_ids.append(agent.id)
     session.flush()
     return report
 
@@ -165,6 +188,7 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "message_fields": None if spec.message_fields is None else [f.as_dict() for f in spec.message_fields],
         "report_at": None if spec.report is None else spec.report.at.strftime("%H:%M"),
         "report_to": None if spec.report is None else list(spec.report.to),
+        **spec.retention,
     })
     current_numbers = {n.e164 for n in practice.numbers}
     if current_numbers != set(spec.numbers):

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit.actors import Actor
+from audit.trail import AuditTrail
 from core.db import database_errors_as_dependency_down, session_scope
 from core.upsert import insert_ignoring_duplicates
 from metrics.summary import MetricsService
-from models import MessageAccess, Practice, ReportSend
+from models import Practice, ReportSend
 from reports.content import MorningReport, build_report, local_label, previous_local_day
 from reports.errors import (MailNotConfigured, ReportDayNotOver, ReportNotConfigured, ReportPracticeUnknown,
                             ReportSendFailed)
@@ -80,11 +82,12 @@ class ReportService:
     `mailer` is None when SMTP_URL is not set (the reports are shown in the console, never sent); `report_url`
     gives the console's URL of a report, for the e-mail's footer."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime], audit: AuditTrail,
                  metrics: MetricsService, mailer: SmtpMailer | None, sender: str,
                  report_url: Callable[[str, date], str] | None = None):
         self._session_factory = session_factory
         self._clock = clock
+        self._audit = audit
         self._metrics = metrics
         self._mailer = mailer
         self._sender = sender
@@ -97,16 +100,15 @@ class ReportService:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
-    def report(self, practice_id: int, day: date, reader_agent_id: int | None = None) -> MorningReport:
-        """The report of the practice for its local `day`; a reader's view of its messages is audited
-        (`message_access`, `list`), as every list of messages is."""
+    def report(self, practice_id: int, day: date, reader: Actor | None = None) -> MorningReport:
+        """The report of the practice for its local `day`; a reader's view of it is audited as one
+        `report.read` row with its messages' count and ids, in the transaction that reads them."""
         now = self._clock()
         with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
             report = build_report(session, self._metrics, practice_id, day, now)
-            if reader_agent_id is not None and report.messages:
-                session.execute(insert(MessageAccess), [
-                    {"agent_id": reader_agent_id, "message_id": message.id, "action": "list", "at": now}
-                    for message in report.messages])
+            if reader is not None:
+                self._audit.append(session, reader, "report.read", "report", day.isoformat(), practice_id, {
+                    "count": len(report.messages), "message_ids": [message.id for message in report.messages]})
         return report
 
     def practices(self) -> list[PracticeReporting]:

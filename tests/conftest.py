@@ -13,16 +13,19 @@ import redis
 import time_machine
 from sqlalchemy import text
 
+from core.crypto import DataCipher
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 from models import Base
-from tests.services import (configured_postgres_url, configured_redis_url, postgres_answers, redis_answers,
-                            throwaway_postgres, throwaway_redis)
+from tests.audit_support import reset_audit_trail
+from tests.services import (TEST_DATA_KEY, configured_postgres_url, configured_redis_url, postgres_answers,
+                            redis_answers, throwaway_postgres, throwaway_redis)
 
 TEST_DB = os.environ.get("CARELINE_TEST_DB", "sqlite")
 os.environ["FLASK_SKIP_DOTENV"] = "1"  # a developer's .env (from `make run`) must not leak into the tests
 REPO = Path(__file__).resolve().parent.parent
 
+AUDIT_TABLES = ("audit_events", "audit_chain_head")
 __all__ = ["throwaway_postgres", "throwaway_redis"]  # pytest finds the factories' fixtures here
 
 
@@ -111,7 +114,7 @@ def db_url(request, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def engine(db_url):
-    eng = make_engine(db_url)
+    eng = make_engine(db_url, data_cipher=DataCipher([TEST_DATA_KEY]))  # the key of the tests' configs
     yield eng
     eng.dispose()
 
@@ -122,7 +125,10 @@ def session_factory(engine):
     yield make_session_factory(engine)
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
+            if table.name in AUDIT_TABLES:
+                continue  # append-only: emptied below with its triggers set aside
             conn.execute(table.delete())
+        reset_audit_trail(conn)
         if engine.dialect.name == "sqlite":
             conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
 

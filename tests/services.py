@@ -16,6 +16,9 @@ from pytest_redis import factories as redis_factories
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"  # db 15: flushed before and after every test
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The tests' CARELINE_DATA_KEY (a Fernet key, fixed so that a failure can be replayed): the test engine and every
+# test config encrypt and decrypt patient text with it.
+TEST_DATA_KEY = "dGVzdHMtb25seS1jYXJlbGluZS1kYXRhLWtleS0wMDE="
 
 
 def redis_answers(url: str) -> bool:

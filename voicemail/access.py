@@ -1,7 +1,9 @@
 """Reading messages and playing their recordings, for the people who answer a practice; every access audited.
 
-Each list, read or play writes a `MessageAccess` row (agent, message, action, Careline's clock). A list and a
-read write their rows in the transaction that reads the messages, so no message is shown without its row.
+Each list, read or play writes a row of the audit trail (`audit`: who, how, from where, the action, the
+message or the list's count and filter, Careline's clock): a list is one row (`messages.list`), a read
+`message.read`, a play `recording.play`. A list and a read write their row in the transaction that reads the
+messages, so no message is shown without its row.
 
 The inbox (issue 13) adds, per person, the first time they opened a message (`MessageRead`, its read receipt,
 written with the "read" row), and per message whether someone handled it, with a note (`MessageHandling`).
@@ -17,16 +19,18 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from audit.actors import Actor
+from audit.trail import AuditTrail
 from core.db import database_errors_as_dependency_down, session_scope
 from core.upsert import insert_ignoring_duplicates
 from practices.snapshot import DEFAULT_MESSAGE_FIELDS
-from models import HANDLED_NOTE_MAX_CHARS, Agent, Message, MessageAccess, MessageHandling, MessageRead, Practice
+from models import HANDLED_NOTE_MAX_CHARS, Agent, Message, MessageHandling, MessageRead, Practice
 from voicemail.errors import (FieldInvalid, MessageAlreadyHandled, MessageHasNoRecording, MessageNotFound,
                               MessageNotYours, PracticeNotYours, PracticeUnknown, RangeNotSatisfiable,
-                              RecordingNotFound, RecordingsBusy, RecordingUnavailable)
+                              RecordingDeleted, RecordingNotFound, RecordingsBusy, RecordingUnavailable)
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +54,16 @@ MESSAGE_STATUSES = ("new", "handled")  # a message nobody handled yet, or one so
 
 @dataclass(frozen=True)
 class Reader:
-    """Who reads messages: the agent, and the practices it answers for (None: every practice)."""
+    """Who reads messages: the agent, the practices it answers for (None: every practice), and how the audit
+    trail names them (None: the agent alone, by an unknown way in)."""
 
     agent_id: int
     practice_ids: frozenset[int] | None
+    actor: Actor | None = None
+
+    def audited_as(self) -> Actor:
+        """The actor the audit trail records for this reader."""
+        return self.actor if self.actor is not None else Actor(agent_id=self.agent_id, via="system")
 
     def answers_for(self, practice_id: int) -> bool:
         """Whether the reader may see the practice's messages; an empty set of practices sees none."""
@@ -109,7 +119,9 @@ class MessageView:
     recording_status: str | None
     transcription_status: str | None
     transcription_text: str | None
-    has_recording: bool = True
+    has_recording: bool = True  # a recorded message (an agent's has none)
+    # When retention deleted the recording (at Twilio and its URL here); None: playable (if it has one).
+    recording_deleted_at: datetime | None = None
     author_agent_id: int | None = None  # the agent who took the message during the call; None: recorded
     fields: dict | None = None  # the form's values of a message an agent took
     practice_name: str = ""
@@ -143,11 +155,12 @@ class RecordingMedia:
 class MessageService:
     """Lists and reads messages and relays their recordings, for a `Reader`, writing the audit rows."""
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime],
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime], audit: AuditTrail,
                  media_get: Callable[[str], requests.Response] | None = None, account_sid: str = "",
                  api_base_url: str = "", max_streams: int = RECORDING_STREAMS_PER_PROCESS):
         self._session_factory = session_factory
         self._clock = clock
+        self._audit_trail = audit
         # media_get: an authenticated, streamed GET of a URL on Twilio's API (core.twilio_rest).
         self._media_get = media_get
         self._account_sid = account_sid
@@ -156,7 +169,8 @@ class MessageService:
         self._streams = threading.BoundedSemaphore(max_streams)  # recordings this process is relaying
 
     def list_messages(self, reader: Reader, where: MessageFilter) -> list[MessageView]:
-        """The messages of the reader's practices that match `where`, newest first, each audited "list".
+        """The messages of the reader's practices that match `where`, newest first; the list is audited as one
+        `messages.list` row with its count, filter and ids.
 
         PracticeUnknown / PracticeNotYours for a slug that no practice has / the reader does not answer for;
         DependencyDown when the database does not answer."""
@@ -165,15 +179,19 @@ class MessageService:
         with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
             query = _with_state(select(Message, Practice).join(Practice, Practice.id == Message.practice_id),
                                 reader)
+            practice_id = None
             if where.practice_slug is not None:
                 practice_id = session.scalar(select(Practice.id).where(Practice.slug == where.practice_slug))
-                if practice_id is None:
+                # An unknown slug is told only to a reader of every practice; to others it is one not theirs,
+                # so slugs cannot be probed.
+                if practice_id is None and reader.practice_ids is None:
                     raise PracticeUnknown(where.practice_slug)
-                if not reader.answers_for(practice_id):
+                if practice_id is None or not reader.answers_for(practice_id):
                     raise PracticeNotYours(where.practice_slug)
                 query = query.where(Message.practice_id == practice_id)
             elif reader.practice_ids is not None:
                 if not reader.practice_ids:
+                    self._audit_list(session, reader, where, [])
                     return []  # no practice: no message, never every message
                 query = query.where(Message.practice_id.in_(sorted(reader.practice_ids)))
             if where.urgent is not None:
@@ -188,7 +206,7 @@ class MessageService:
             rows = session.execute(query.order_by(Message.created_at.desc(), Message.id.desc())
                                    .limit(where.limit)).all()
             views = [_view_of(row) for row in rows]
-            self._audit(session, reader, [view.id for view in views], "list")
+            self._audit_list(session, reader, where, views, practice_id)
         return views
 
     def unread_counts(self, reader: Reader) -> dict[str, int]:
@@ -239,6 +257,8 @@ class MessageService:
                 earlier = session.get(MessageHandling, message_id)
                 raise MessageAlreadyHandled(message_id, earlier.agent_id, earlier.handled_at)
             log.info("messages: agent %s handled message %s", reader.agent_id, message_id)
+            # The answer shows the message again: a read, as the trail sees it.
+            self._audit(session, reader, message_id, "message.handle")
         return self._read_view(reader, message_id)
 
     def _read_view(self, reader: Reader, message_id: int) -> MessageView:
@@ -255,18 +275,21 @@ class MessageService:
         return _view_of(row, tuple(ReadReceipt(agent_id, name, at) for agent_id, name, at in reads))
 
     def read_message(self, reader: Reader, message_id: int) -> MessageView:
-        """One message, audited "read", and read by the reader from now on (their first read is its receipt);
+        """One message, audited `message.read`, and read by the reader from now on (their first read is its receipt);
         MessageNotFound, MessageNotYours (nothing audited), DependencyDown."""
         with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
             message, _slug = self._find(session, reader, message_id)
-            self._audit(session, reader, [message.id], "read")
             session.execute(insert_ignoring_duplicates(session, MessageRead, ("message_id", "agent_id")),
                             [{"message_id": message.id, "agent_id": reader.agent_id,
                               "first_read_at": self._clock()}])
-            return self._full_view(session, reader, message.id)
+            view = self._full_view(session, reader, message.id)
+            # Last: the chain's head stays locked from the append to the commit, so the append comes at the end.
+            self._audit(session, reader, message.id, "message.read", message.practice_id)
+            return view
 
     def open_recording(self, reader: Reader, message_id: int, byte_range: str | None = None) -> RecordingMedia:
-        """The message's recording, streamed from Twilio, audited "play" once Twilio answered with the audio.
+        """The message's recording, streamed from Twilio, audited `recording.play` once Twilio answered with the
+        audio.
 
         `byte_range`: the player's Range header, passed on to Twilio when it is one range of bytes (a player
         seeking), so the answer is 206 with its Content-Range. A play is audited once per play: without a Range
@@ -282,9 +305,12 @@ class MessageService:
         # answered: no database connection is held while Twilio takes its time (up to the REST timeout).
         with database_errors_as_dependency_down(), self._session_factory() as session:
             message, _slug = self._find(session, reader, message_id)
-            recording_sid = message.recording_sid
+            recording_sid, practice_id = message.recording_sid, message.practice_id
+            deleted = message.recording_deleted_at is not None
         if recording_sid is None:
             raise MessageHasNoRecording(message_id)
+        if deleted:
+            raise RecordingDeleted(message_id)  # by retention: Twilio has it no more, nothing to ask
         wanted = BYTE_RANGE.fullmatch(byte_range.strip()) if byte_range else None
         if wanted is not None and not (wanted[1] or wanted[2]):
             wanted = None  # "bytes=-" names no bytes
@@ -310,7 +336,8 @@ class MessageService:
         try:
             if wanted is None or wanted[1] == "0":
                 with database_errors_as_dependency_down(), session_scope(self._session_factory) as session:
-                    self._audit(session, reader, [message_id], "play")
+                    self._audit(session, reader, message_id, "recording.play", practice_id,
+                                {"recording_sid": recording_sid})
         except BaseException:
             close()
             raise
@@ -358,12 +385,17 @@ class MessageService:
             raise MessageNotYours(message_id)
         return message, slug
 
-    def _audit(self, session: Session, reader: Reader, message_ids: list[int], action: str) -> None:
-        if not message_ids:
-            return
-        at = self._clock()
-        session.execute(insert(MessageAccess), [{"agent_id": reader.agent_id, "message_id": message_id,
-                                                 "action": action, "at": at} for message_id in message_ids])
+    def _audit(self, session: Session, reader: Reader, message_id: int, action: str,
+               practice_id: int | None = None, details: dict | None = None) -> None:
+        if practice_id is None:
+            practice_id = session.scalar(select(Message.practice_id).where(Message.id == message_id))
+        self._audit_trail.append(session, reader.audited_as(), action, "message", message_id, practice_id, details)
+
+    def _audit_list(self, session: Session, reader: Reader, where: MessageFilter, views: list[MessageView],
+                    practice_id: int | None = None) -> None:
+        """One row for the list: how many, which (ids, never content), and the filter that chose them."""
+        self._audit_trail.append(session, reader.audited_as(), "messages.list", practice_id=practice_id, details={
+            "count": len(views), "message_ids": [view.id for view in views], "filter": _filter_json(where)})
 
 
 class _Relay:
@@ -390,6 +422,15 @@ class _Relay:
             raise
         finally:
             self.close()
+
+
+def _filter_json(where: MessageFilter) -> dict:
+    """The filter as the audit trail keeps it (only what was asked)."""
+    asked = {"practice": where.practice_slug, "urgent": where.urgent, "status": where.status, "limit": where.limit,
+             "since": where.since.isoformat() if where.since else None,
+             "from_day": where.from_day.isoformat() if where.from_day else None,
+             "to_day": where.to_day.isoformat() if where.to_day else None}
+    return {name: value for name, value in asked.items() if value is not None}
 
 
 def _with_state(query, reader: Reader):
@@ -445,5 +486,6 @@ def _view(message: Message, practice_slug: str, **inbox) -> MessageView:
                        duration_seconds=message.duration_seconds, recording_status=message.recording_status,
                        transcription_status=message.transcription_status,
                        transcription_text=message.transcription_text,
-                       has_recording=message.recording_sid is not None, author_agent_id=message.author_agent_id,
+                       has_recording=message.recording_sid is not None,
+                       recording_deleted_at=message.recording_deleted_at, author_agent_id=message.author_agent_id,
                        fields=message.fields, **inbox)

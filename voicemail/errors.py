@@ -39,6 +39,14 @@ class MessageHasNoRecording(RecordingNotFound):
         super().__init__(message_id, "an agent took this message during the call; it has no recording")
 
 
+class RecordingDeleted(RecordingNotFound):
+    """Retention deleted this message's recording (at Twilio and in Careline) past its practice's recordings_days."""
+
+    def __init__(self, message_id: int):
+        super().__init__(message_id, "this message's recording was deleted at the end of its practice's retention "
+                                     "period")
+
+
 class RecordingUnavailable(MessageError):
     """Twilio failed, refused or did not answer; `status` is Twilio's HTTP status when it answered."""
 

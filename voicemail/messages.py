@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from calllog.record import RECORDING_RECONCILED, RECORDING_STATUS, CallRecord, kept_message_event
 from calllog.writer import RebuiltCalls
+from core.crypto import Sealed
 from core.upsert import insert_ignoring_duplicates
 from models import Message
 from models.message import RECORDED
@@ -81,9 +82,18 @@ def record_transcriptions(session: Session, callbacks: list[dict]) -> None:
         if current is None or TRANSCRIPTION_RANK[status] > TRANSCRIPTION_RANK[current["status"]]:
             best[data["recording_sid"]] = data
     for recording_sid, data in best.items():
-        text = (data.get("text") or None) if data["status"] == "completed" else None
+        text = _transcription_text(data) if data["status"] == "completed" else None
         condition = [Message.recording_sid == recording_sid,
                      or_(Message.transcription_status.is_(None), Message.transcription_status != "completed")]
         session.execute(update(Message).where(*condition).values(
             transcription_status=data["status"], transcription_text=text,
             transcription_sid=data.get("transcription_sid")).execution_options(synchronize_session=False))
+
+
+def _transcription_text(data: dict) -> str | None:
+    """A transcription event's text for its message: the token the webhook made (stored as it is, never
+    decrypted here), or the plaintext of an event written before the text was encrypted (the column encrypts
+    it)."""
+    if data.get("text_sealed"):
+        return Sealed(data["text_sealed"])
+    return data.get("text") or None

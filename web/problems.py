@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agents import errors as agents
+from audit import errors as audit
 from callbacks import errors as callbacks
 from core.errors import DependencyDown
 from ivr import errors as ivr
@@ -72,6 +73,9 @@ TABLE: dict[type[Exception], Row] = {
     practices.PracticeUnknown: Row(404, "practice-not-found", _fields(practice="slug")),
     practices.PracticeNotYours: Row(403, "forbidden", _fields(practice="slug")),
     agents.NoSuchAgent: Row(404, "agent-not-found", _fields("agent_id")),
+    audit.AuditQueryInvalid: Row(400, "invalid-field", _fields("field")),
+    agents.AgentDeactivated: Row(409, "agent-deactivated", _fields("agent_id"),
+                                 sentence=lambda exc: "This account is deactivated."),
     agents.NoClientIdentity: Row(409, "no-client-identity", _fields("agent_id"),
                                  sentence=lambda exc: "You have no softphone: ask an admin to give you a client "
                                                       "identity, or take calls on your phone."),
@@ -81,6 +85,7 @@ TABLE: dict[type[Exception], Row] = {
     voicemail.MessageNotFound: Row(404, "message-not-found", _fields("message_id")),
     voicemail.MessageNotYours: Row(403, "forbidden", _fields("message_id")),
     voicemail.RecordingNotFound: Row(404, "recording-not-found", _fields("message_id")),
+    voicemail.RecordingDeleted: Row(410, "recording-deleted", _fields("message_id")),  # by retention
     voicemail.RecordingUnavailable: Row(502, "recording-unavailable", _fields("message_id", twilio_status="status")),
     voicemail.RecordingsBusy: Row(503, "recordings-busy", _fields("message_id", "limit"),
                                   sentence=lambda exc: "Too many recordings are playing right now. Try again in a "
@@ -109,10 +114,17 @@ TABLE: dict[type[Exception], Row] = {
                                      _fields("task_id", twilio_status="status", twilio_code="code")),
     ivr.CallNotConnected: Row(409, "call-not-connected", _fields("call_sid")),
     ivr.CallNotYours: Row(403, "forbidden", _fields("call_sid")),
+    ivr.NotTheCallsAgent: Row(403, "forbidden", _fields("call_sid")),
     ivr.NoOnCallProvider: Row(409, "no-on-call-provider", _fields("call_sid")),
     ivr.PatchInProgress: Row(409, "patch-in-progress", _fields("call_sid")),
     ivr.PatchFailed: Row(502, "twilio-unavailable", _fields("call_sid")),
     paging.PageNotFound: Row(404, "page-not-found", _fields("page_id")),
+    # A page's link (/p/TOKEN), as the provider's phone shows it.
+    paging.PageLinkNotFound: Row(404, "page-link-not-found"),
+    paging.PageLinkExpired: Row(410, "page-link-expired"),
+    paging.PageLinkLocked: Row(403, "page-link-locked"),
+    paging.NoPinSet: Row(403, "no-pin-set"),
+    paging.WrongPin: Row(403, "wrong-pin", _fields("tries_left")),
 }
 
 

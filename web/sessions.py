@@ -6,6 +6,15 @@ from __future__ import annotations
 from flask import current_app, g, session
 
 from agents.users import ApiUser
+from web.session_store import IDLE_MINUTES, MAX_HOURS, SIGNED_OUT_KEY
+
+# What the sign-in page says of a session that ended without its person signing out (web/session_store.py).
+SIGNED_OUT_NOTICES = {
+    "idle": f"You were signed out after {IDLE_MINUTES} minutes without activity. Sign in again to go on.",
+    "limit": f"You were signed out: a sign-in lasts {MAX_HOURS} hours. Sign in again to go on.",
+    "unavailable": "Careline cannot check sign-ins right now (its session store does not answer), so you are "
+                   "signed out. Try again in a minute.",
+}
 
 
 def signed_in_user() -> ApiUser | None:
@@ -23,3 +32,12 @@ def signed_in_user() -> ApiUser | None:
             user = found.user
     g.console_user = user
     return user
+
+
+def session_notice() -> str | None:
+    """Why this browser is signed out, when its session ended by itself or cannot be checked (Redis down);
+    said once (the sign-in page shows it)."""
+    if getattr(session, "unavailable", False):
+        return SIGNED_OUT_NOTICES["unavailable"]
+    reason = session.pop(SIGNED_OUT_KEY, None)
+    return SIGNED_OUT_NOTICES.get(reason) if isinstance(reason, str) else None

@@ -330,10 +330,8 @@ def transcription():
                                                               "allowed": ["completed", "failed"]}), 400
     req = VoiceRequest(call_sid=form["CallSid"], from_number="", to_number="", params={},
                        received_at=current_app.extensions["careline"].clock())
-    transcription_sid = form["TranscriptionSid"]
-    _ivr().record_status(req, "transcription", f"transcription:{transcription_sid}:{status}", {
-        "recording_sid": form["RecordingSid"], "transcription_sid": transcription_sid, "status": status,
-        "text": form.get("TranscriptionText", "") if status == "completed" else ""})
+    _ivr().record_transcription(req, form["RecordingSid"], form["TranscriptionSid"], status,
+                                form.get("TranscriptionText", "") if status == "completed" else "")
     return "", 204
 
 

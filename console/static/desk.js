@@ -12,9 +12,12 @@ const state = {status: "offline", reason: null, wrapUpUntil: null, callSid: null
                draftTimer: null, formCall: null, softphone: null, skewMs: 0, live: null};
 const POLL_MS = 3000;  // while the live events are not connected, the state is read this often
 
+// The desk's reads (GET: its polls, the shift, drafts, the queue) are the page's own work, not the agent's: they
+// say so (X-Careline-Background), and the server does not count them as activity that keeps the session
+// alive (web/session_store.py). The agent's actions change something, and do count.
 async function api(method, path, body) {
   const headers = {"Accept": "application/json"};
-  if (method !== "GET") { headers["X-CSRFToken"] = csrf; }
+  if (method !== "GET") { headers["X-CSRFToken"] = csrf; } else { headers["X-Careline-Background"] = "1"; }
   if (body !== undefined) { headers["Content-Type"] = "application/json"; }
   const response = await fetch(path, {method, headers, credentials: "same-origin",
                                       body: body === undefined ? undefined : JSON.stringify(body)});

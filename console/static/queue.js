@@ -83,7 +83,9 @@
 
   function poll(section) {
     var state = section.querySelector("[data-queue-state]");
-    fetch(section.getAttribute("data-queue-url"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    // A refresh is the page's own work, not the person's: it must not keep the session alive (X-Careline-Background).
+    fetch(section.getAttribute("data-queue-url"),
+          {credentials: "same-origin", headers: {"Accept": "application/json", "X-Careline-Background": "1"}})
       .then(function (response) {
         if (response.status === 401) { state.textContent = "Signed out: reload the page to sign in again."; return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }

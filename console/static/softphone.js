@@ -37,7 +37,9 @@ export class SoftphoneError extends Error {
 
 /** GET /api/agents/me/voice-token with the page's session cookie: {token, identity, expires_at}. */
 export async function fetchVoiceToken() {
-  const response = await fetch(TOKEN_PATH, {credentials: "same-origin", headers: {"Accept": "application/json"}});
+  // Fetched again before each token expires: the page's own work, not activity (X-Careline-Background).
+  const response = await fetch(TOKEN_PATH, {credentials: "same-origin",
+                                            headers: {"Accept": "application/json", "X-Careline-Background": "1"}});
   const body = await response.json().catch(() => null);
   if (!response.ok || !body || !body.token) {
     const errorId = (body && body.error_id) || "voice-token-failed";

@@ -15,6 +15,8 @@ import pytest
 
 # The whole-app fixtures (test database, Redis, the practices, tokens, the REST stand-in).
 from tests.integration.conftest import app, client, clock, config, drain, services, standin, tokens  # noqa: F401
+from tests.integration.conftest import CONSOLE_CODE, second_factor_code
+from tests.browser.served import SERVED  # the services of each app `serve` started, by its base URL
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("CARELINE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -61,10 +63,13 @@ def serve():
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
+        base = f"http://127.0.0.1:{server.server_port}"
+        SERVED[base] = application.extensions.get("careline")
+        return base
 
     yield start
     for server, thread in servers:
+        SERVED.pop(f"http://127.0.0.1:{server.server_port}", None)
         server.shutdown()
         thread.join()
 
@@ -108,7 +113,8 @@ def serious_violations(page) -> list[str]:
 
 
 def sign_in(page, base: str, email: str, password: str, path: str) -> None:
-    """Open `path`, be sent to the sign-in form, sign in from the keyboard (Enter), and land back on `path`."""
+    """Open `path`, be sent to the sign-in form, sign in from the keyboard (Enter), give the second factor's
+    code when asked (the one the person's app shows on the server's clock), and land back on `path`."""
     from playwright.sync_api import expect
 
     page.goto(f"{base}{path}")
@@ -116,6 +122,10 @@ def sign_in(page, base: str, email: str, password: str, path: str) -> None:
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"({re.escape(path)}|{re.escape(CONSOLE_CODE)})$"))
+    if page.url.endswith(CONSOLE_CODE):
+        page.get_by_label("6-digit code", exact=True).fill(second_factor_code(SERVED[base], email))
+        page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
 
 

@@ -285,7 +285,9 @@ def test_given_an_after_hours_shift_then_the_agent_takes_an_urgent_call_in_the_b
     assert all(p.status == "open" for p in pages)
     paged = texts_to(standin, DR_RIVERA)
     assert len(paged) == 2 and all("Northside Pediatrics" in text for text in paged)
-    assert any(CALLBACK in text for text in paged) and not any("Maria" in text for text in paged)
+    # Each a link to the message behind the provider's PIN: never the callback number or the name.
+    assert all("/p/" in text for text in paged)
+    assert not any(CALLBACK in text for text in paged) and not any("Maria" in text for text in paged)
     (call,) = rows(services, Call, Call.call_sid == result.call_sid)
     assert (call.after_hours, call.urgent, call.answered_by, call.outcome) == (True, True, "agent", "message")
     tasks = sorted(rows(services, CallbackTask), key=lambda task: task.id)

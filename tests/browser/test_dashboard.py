@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from callsim import Callee, Caller
-from agents.passwords import PasswordService
 from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.integration.conftest import (PHONE_AGENTS_TOML,
     EMAILS,
@@ -24,6 +23,7 @@ from tests.integration.conftest import (PHONE_AGENTS_TOML,
     OPEN_TIME,
     PRACTICES_TOML,
     bearer,
+    console_password,
     issue,
     load_practices,
     simulator,
@@ -64,9 +64,7 @@ def config(config, standin):
 @pytest.fixture
 def people(services) -> dict[str, int]:
     load_practices(services, PRACTICES_TOML + AGENTS_TOML)
-    passwords = PasswordService(services.session_factory)
-    for name in ("mo", "root", "ben"):
-        passwords.set_password(EMAILS[name], PASSWORD)
+    console_password(services, [EMAILS[name] for name in ("mo", "root", "ben")], PASSWORD)
     from sqlalchemy import select
 
     from models import Agent

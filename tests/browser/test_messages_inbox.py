@@ -15,12 +15,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from agents.passwords import PasswordService
 from callsim import Callee, Caller
-from models import Message, MessageAccess, MessageHandling
+from models import AuditEvent, Message, MessageHandling
 from tests.browser.conftest import ARTIFACTS, press, serious_violations, sign_in
 from tests.integration.conftest import (CALLER, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, OPEN_TIME, PHONE_AGENTS_TOML,
-                                        PRACTICES_TOML, bearer, issue, queue_simulator, run_jobs, with_rest_standin)
+                                        PRACTICES_TOML, bearer, console_password, issue, queue_simulator, run_jobs,
+                                        with_rest_standin)
 from tests.integration.test_queue_calls import NIA, load_people
 
 try:
@@ -61,9 +61,7 @@ def config(config, standin):
 @pytest.fixture
 def people(services) -> dict[str, int]:
     ids = load_people(services, PEOPLE_TOML)
-    passwords = PasswordService(services.session_factory)
-    for email in (KAI, MO):
-        passwords.set_password(email, PASSWORD)
+    console_password(services, (KAI, MO), PASSWORD)
     return ids
 
 
@@ -172,8 +170,8 @@ def test_given_messages_from_calls_then_a_manager_reads_plays_and_handles_the_ur
     fetched = [r for r in standin.requests_for("recordings.fetch")]
     assert fetched and fetched[0].range and fetched[0].range.startswith("bytes=0-")
     with services.session_factory() as session:
-        plays = session.scalars(select(MessageAccess).where(MessageAccess.action == "play")).all()
-    assert [(a.agent_id, a.message_id) for a in plays] == [(people_id(services, KAI), ids["urgent"])]
+        plays = session.scalars(select(AuditEvent).where(AuditEvent.action == "recording.play")).all()
+    assert [(a.agent_id, int(a.subject_id)) for a in plays] == [(people_id(services, KAI), ids["urgent"])]
     page.screenshot(path=str(ARTIFACTS / "inbox-message.png"), full_page=True)
     assert serious_violations(page) == []
 

@@ -20,15 +20,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from agents.passwords import PasswordService
 from callsim import Callee, Caller
 from jobs.reports import sweep_reports
-from models import CallbackTask, CallbackTaskCall, Message, MessageAccess, OnCallPage
+from models import AuditEvent, CallbackTask, CallbackTaskCall, Message, OnCallPage
 from tests.browser.conftest import ARTIFACTS, press, serious_violations, sign_in
 from tests.browser.test_callbacks_worklist import live_simulator
 from tests.integration.conftest import (CALLER, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PHONE_AGENTS_TOML,
-                                        PRACTICES_TOML, bearer, issue, load_practices, queue_simulator, run_jobs,
-                                        with_rest_standin)
+                                        PRACTICES_TOML, bearer, console_password, issue, load_practices,
+                                        queue_simulator, run_jobs, with_rest_standin)
 from tests.integration.test_morning_report import OFFICE, REPORT_DUE, REPORT_TOML, SENDER, listed, smtp  # noqa: F401
 
 try:
@@ -63,9 +62,7 @@ def config(config, smtp, standin):  # noqa: F811 - smtp: a real SMTP server
 @pytest.fixture
 def people(services) -> dict[str, int]:
     load_practices(services, PEOPLE_TOML)
-    passwords = PasswordService(services.session_factory)
-    for email in (KAI, NIA_EMAIL):
-        passwords.set_password(email, PASSWORD)
+    console_password(services, (KAI, NIA_EMAIL), PASSWORD)
     from models import Agent
     with services.session_factory() as session:
         return {email: agent_id for email, agent_id in session.execute(select(Agent.email, Agent.id))}
@@ -145,8 +142,8 @@ def test_given_a_night_of_calls_then_the_report_arrives_and_the_manager_and_an_a
     assert played.value.status == 206
     kai.wait_for_function("() => document.querySelector('audio').currentTime > 0")
     with services.session_factory() as session:
-        plays = session.scalars(select(MessageAccess).where(MessageAccess.action == "play")).all()
-    assert [(a.agent_id, a.message_id) for a in plays] == [(people[KAI], night["urgent"])]
+        plays = session.scalars(select(AuditEvent).where(AuditEvent.action == "recording.play")).all()
+    assert [(a.agent_id, int(a.subject_id)) for a in plays] == [(people[KAI], night["urgent"])]
     shot(kai, "1-message-played")
     assert serious_violations(kai) == []
 
@@ -190,7 +187,8 @@ def test_given_a_night_of_calls_then_the_report_arrives_and_the_manager_and_an_a
         (create,) = standin.requests_for("calls.create")
         assert (create.params["To"], create.params["From"]) == (NIA_PHONE, NORTHSIDE)
         call = live_simulator(live, clock, standin).run_outbound(
-            create.sid, callee=Caller(press="1"), dial={PATIENTS[0]: Callee(talk_seconds=60)})
+            create.sid, callee=Caller(press="1"), dial={PATIENTS[0]: Callee(talk_seconds=60)},
+            start_time=clock.now)  # on Careline's clock: a call placed hours off would end Nia's session
         assert [(d.targets, d.status) for d in call.dial_results] == [((PATIENTS[0],), "completed")]
         clock.now += timedelta(minutes=2)
         first.get_by_label(f"Outcome of the call (task {reached})").select_option("reached")

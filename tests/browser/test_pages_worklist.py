@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from agents.passwords import PasswordService
 from callsim import Caller
 from models import OnCallPage
 from tests.browser.conftest import ARTIFACTS, serious_violations, sign_in
 from tests.integration.conftest import (ACCOUNT_SID, CALLER, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML,
-                                        load_practices, run_jobs, simulator)
+                                        console_password, load_practices, run_jobs, simulator)
 from tests.integration.test_pages_failures import DR_RIVERA, PEOPLE_TOML, config  # noqa: F401 - config: a fixture
 
 try:
@@ -31,9 +30,7 @@ PASSWORD = "pages password 12"
 @pytest.fixture
 def people(services, clock):
     load_practices(services, PRACTICES_TOML + ON_CALL_TOML + PEOPLE_TOML)
-    passwords = PasswordService(services.session_factory)
-    for email in ("pat@northside.example", "mo@lakeside.example"):
-        passwords.set_password(email, PASSWORD)
+    console_password(services, ("pat@northside.example", "mo@lakeside.example"), PASSWORD)
     clock.now = CLOSED_TIME
 
 

@@ -79,3 +79,27 @@ def test_given_a_simulator_ran_calls_when_another_call_is_fetched_then_404(recor
     with pytest.raises(TwilioRestException) as missing:
         rest_client(standin.url).calls("CA" + "7" * 32).fetch()
     assert (missing.value.status, missing.value.code) == (404, 20404)
+
+
+def test_given_a_recording_deleted_then_204_and_from_then_on_404_as_twilio_answers(recording_sim, standin):
+    """DELETE on a Recording: 204 without a body (the SDK's delete() is True), then the recording, its media and a
+    second delete answer 404 (error 20404), and the list leaves it out."""
+    kept, deleted = leave_message(recording_sim, START), leave_message(recording_sim, START + timedelta(minutes=1))
+    client = rest_client(standin.url)
+    (recording,) = client.recordings.list(call_sid=deleted.call_sid)
+
+    assert client.recordings(recording.sid).delete() is True
+
+    (request,) = standin.requests_for("recordings.delete")
+    assert (request.method, request.status) == ("DELETE", 204)
+    assert request.path == f"/2010-04-01/Accounts/{REST_ACCOUNT_SID}/Recordings/{recording.sid}.json"
+    with pytest.raises(TwilioRestException) as fetched:
+        client.recordings(recording.sid).fetch()
+    assert (fetched.value.status, fetched.value.code) == (404, 20404)
+    media = requests.get(f"{standin.url}/2010-04-01/Accounts/{REST_ACCOUNT_SID}/Recordings/{recording.sid}.wav",
+                         auth=(REST_ACCOUNT_SID, REST_TOKEN), timeout=5)
+    assert media.status_code == 404
+    with pytest.raises(TwilioRestException) as again:
+        client.recordings(recording.sid).delete()
+    assert again.value.status == 404
+    assert [r.call_sid for r in client.recordings.list(date_created_after=START)] == [kept.call_sid]

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pyotp
 import pytest
 import requests
 from sqlalchemy import select
 
+from agents.passwords import PasswordService
 from agents.tokens import TokenService
 from callsim import CallSimulator, FlaskClientTransport, TwilioRestStandin
 from careline.app import create_app
@@ -20,6 +23,7 @@ from models import Agent, Practice
 from practices.loader import load_config_text
 from practices.publish import publish_config_change
 from practices.store import apply_config
+from tests.services import TEST_DATA_KEY
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -108,7 +112,7 @@ def clock() -> Clock:
 def config(db_url, redis_url) -> Config:
     return Config(ENV="test", DATABASE_URL=db_url, REDIS_URL=redis_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
                   TWILIO_ACCOUNT_SID=ACCOUNT_SID, PUBLIC_BASE_URL=PUBLIC_BASE_URL, SECRET_KEY="test-secret",
-                  LOG_LEVEL="INFO")
+                  LOG_LEVEL="INFO", CARELINE_DATA_KEY=TEST_DATA_KEY)
 
 
 @pytest.fixture
@@ -138,6 +142,7 @@ def cli_env(db_url, redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "cli-token")
     monkeypatch.setenv("CARELINE_ENV", "test")
+    monkeypatch.setenv("CARELINE_DATA_KEY", TEST_DATA_KEY)
 
 
 @pytest.fixture
@@ -371,6 +376,55 @@ def practice_ids(services, agents) -> dict[str, int]:
     """The test practices' ids by slug."""
     with services.session_factory() as session:
         return dict(session.execute(select(Practice.slug, Practice.id)).all())
+
+
+# --- the console's sign-in: a password, then (managers, admins, agents who have one) the second factor's code ---
+
+CONSOLE_SIGN_IN = "/console/sign-in"
+CONSOLE_CODE = "/console/sign-in/code"
+SECOND_FACTOR_ROLES = ("manager", "admin")  # who cannot sign in without one (agents.second_factor)
+
+
+def give_second_factor(services, email: str) -> str:
+    """Give `email` a second factor as `careline user totp` does; returns its secret (base32)."""
+    return pyotp.parse_uri(services.second_factors.enrol(email)).secret
+
+
+def console_password(services, emails, password: str) -> None:
+    """Give each of `emails` the console password `password`, and those who need one a second factor (managers
+    and admins cannot sign in without)."""
+    passwords = PasswordService(services.session_factory)
+    with services.session_factory() as session:
+        roles = dict(session.execute(select(Agent.email, Agent.role).where(Agent.email.in_(list(emails)))).all())
+    for email in emails:
+        passwords.set_password(email, password)
+        if roles.get(email) in SECOND_FACTOR_ROLES:
+            give_second_factor(services, email)
+
+
+def second_factor_code(services, email: str) -> str:
+    """The code `email`'s authenticator app shows at Careline's clock time (pyotp's `at`)."""
+    with services.session_factory() as session:
+        secret = session.scalar(select(Agent.totp_secret).where(Agent.email == email.strip().lower()))
+    assert secret is not None, f"{email} has no second factor"
+    return pyotp.TOTP(secret).at(services.clock())
+
+
+def _csrf_of(page: str) -> str:
+    return re.findall(r'name="csrf_token" value="([^"]+)"', page)[-1]
+
+
+def console_sign_in(client, email: str, password: str, code: str | None = None, **form):
+    """Sign in to the console as a person does: the password form, then the code's form when it is asked (by
+    default the code the person's app shows now); returns the last answer. `form`: more fields (next)."""
+    token = _csrf_of(client.get(CONSOLE_SIGN_IN).get_data(as_text=True))
+    answer = client.post(CONSOLE_SIGN_IN, data={"email": email, "password": password, "csrf_token": token, **form})
+    if answer.status_code != 303 or answer.headers["Location"] != CONSOLE_CODE:
+        return answer
+    if code is None:
+        code = second_factor_code(client.application.extensions["careline"], email)
+    token = _csrf_of(client.get(CONSOLE_CODE).get_data(as_text=True))
+    return client.post(CONSOLE_CODE, data={"code": code, "csrf_token": token})
 
 
 REDIS_NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connections are refused at once

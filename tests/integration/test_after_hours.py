@@ -7,6 +7,7 @@ the app's clock moved forward (`run_jobs`), as RQ's scheduler would run them whe
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -132,9 +133,9 @@ def test_given_after_hours_urgent_with_nobody_on_duty_then_an_urgent_message_and
     (page,) = rows(services, OnCallPage)
     assert (page.message_id, page.status, page.step) == (message.id, "open", 1)
     (text,) = texts_to(standin, DR_RIVERA)
-    assert "URGENT" in text and "Northside Pediatrics" in text and CALLER in text
-    assert f"https://careline.test/api/messages/{message.id}" in text
-    assert WORDS not in text and "fever" not in text  # never the message's content
+    assert "urgent message" in text and "Northside Pediatrics" in text
+    assert re.search(r"https://careline\.test/p/[A-Za-z0-9_-]{32} ", text)  # the message is behind a PIN
+    assert CALLER not in text and WORDS not in text and "fever" not in text  # never the caller or the content
     (sent,) = [r for r in standin.requests_for("messages.create") if r.params["To"] == DR_RIVERA]
     assert sent.params["From"] == NORTHSIDE
     (event,) = rows(services, PageEvent)
@@ -581,6 +582,34 @@ def test_given_an_agent_of_another_practice_then_the_patch_is_refused(ahsim, cli
     assert standin.requests_for("calls.update") == []
 
 
+def test_given_someone_other_than_the_calls_agent_then_the_patch_is_refused_403_and_the_agent_may(
+        ahsim, client, tokens, services, standin):
+    """Only the agent connected to the call may patch it: Nia (an agent of Northside) and Pat (Northside's
+    manager) see the practice, yet are refused 403 and Twilio is asked nothing; then Ana, on the call, patches."""
+    ana = issue(tokens, "ana")
+    client.post("/api/agents/me/status", json={"status": "available"}, headers=bearer(ana))
+    outcome = {}
+
+    def others_then_ana(run):
+        path = f"/api/calls/{run.call_sid}/patch-on-call"
+        outcome["nia"] = client.post(path, headers=bearer(issue(tokens, "nia")))
+        outcome["pat"] = client.post(path, headers=bearer(tokens.issue_token("pat@northside.example").token))
+        outcome["updates_before_ana"] = len(standin.requests_for("calls.update"))
+        outcome["ana"] = client.post(path, headers=bearer(ana))
+
+    result = ahsim.call(to=NORTHSIDE, from_=CALLER, caller=Caller(press="1"),
+                        dial={ANA: Callee(press="1", talk_seconds=300), DR_RIVERA: Callee(press="1", talk_seconds=20)},
+                        at={60: others_then_ana})
+    for who in ("nia", "pat"):
+        answer = outcome[who]
+        assert (answer.status_code, answer.get_json()["error_id"]) == (403, "forbidden"), (who, answer.get_json())
+        assert answer.get_json()["details"] == {"description": "only the agent connected to this call may patch it",
+                                                "call_sid": result.call_sid}
+    assert outcome["updates_before_ana"] == 0
+    assert outcome["ana"].status_code == 202
+    assert [d.targets for d in result.dial_results] == [(ANA,), (DR_RIVERA,)]
+
+
 def test_given_a_practice_without_an_on_call_provider_then_the_patch_is_refused_409(
         ahsim, client, tokens, services, standin):
     ana = issue(tokens, "ana")
@@ -645,8 +674,9 @@ def _patch_at_once(app, tokens_pair, answers):
 
 def test_given_two_patch_requests_at_once_then_one_redirect_one_patch_and_the_other_gets_409(
         app, ahsim, client, tokens, services, standin, people, clock):
-    """A double click, or two desks (Ana and Nia, both answering for Northside), asking together: Twilio gets
-    one redirect, the call log one patch and one end of the agent's call, the other request 409."""
+    """A double click (Ana twice), or another desk (Nia, also answering for Northside, not on the call) asking
+    together: Twilio gets one redirect, the call log one patch and one end of the agent's call; Ana's second
+    request 409, Nia's 403 (only the call's agent may patch it; 409 once the patch ended Ana's call)."""
     ana, nia = issue(tokens, "ana"), issue(tokens, "nia")
     losers = set()
     for round_ in range(PATCH_ROUNDS):
@@ -659,11 +689,16 @@ def test_given_two_patch_requests_at_once_then_one_redirect_one_patch_and_the_ot
                                   DR_RIVERA: Callee(press="1", talk_seconds=20)},
                             at={60: _patch_at_once(app, pair, answers)})
         codes = sorted(answer.status_code for answer in answers)
-        assert codes == [202, 409], (round_, [answer.get_json() for answer in answers])
-        loser = next(answer for answer in answers if answer.status_code == 409).get_json()
-        # Late enough, the loser finds the agent's call ended already; otherwise the patch's claim.
-        assert loser["error_id"] in ("patch-in-progress", "call-not-connected"), loser
-        losers.add(loser["error_id"])
+        if pair == (ana, nia):
+            assert answers[0].status_code == 202, (round_, [answer.get_json() for answer in answers])
+            refused = (answers[1].status_code, answers[1].get_json()["error_id"])
+            assert refused in ((403, "forbidden"), (409, "patch-in-progress"), (409, "call-not-connected")), refused
+        else:
+            assert codes == [202, 409], (round_, [answer.get_json() for answer in answers])
+            loser = next(answer for answer in answers if answer.status_code == 409).get_json()
+            # Late enough, the loser finds the agent's call ended already; otherwise the patch's claim.
+            assert loser["error_id"] in ("patch-in-progress", "call-not-connected"), loser
+            losers.add(loser["error_id"])
         updates = [r for r in standin.requests_for("calls.update") if result.call_sid in r.path]
         assert len(updates) == 1, round_
         assert _appended(services, result.call_sid, "on-call-patch") == 1, round_

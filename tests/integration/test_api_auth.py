@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -44,6 +44,14 @@ def assert_unauthorized(response, bearer_error: str | None) -> None:
 
 
 # --- the command, end to end --------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(cli_env, clock):
+    """The command runs on the system clock (the wall clock, which the suite may move by days): the app reads
+    the same time, so a token the command makes is as young for the app as for the command."""
+    clock.now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    return cli_env
+
 
 def test_given_a_token_created_by_the_command_when_get_me_then_its_agent(cli_env, client, agents):
     result = careline("token", "create", "MO@lakeside.example", "--label", "front office laptop")
@@ -90,10 +98,10 @@ def test_given_tokens_of_two_agents_when_one_agent_loses_all_then_the_others_tok
 
 
 def test_given_tokens_when_listed_by_the_command_then_prefixes_labels_and_dates_but_no_secret(
-        cli_env, client, agents):
+        cli_env, client, agents, clock):
     ana = careline("token", "create", EMAILS["ana"], "--label", "desk").stdout.strip()
     ben = careline("token", "create", EMAILS["ben"]).stdout.strip()
-    client.get("/api/me", headers=bearer(ana))  # at the app's clock: OPEN_TIME
+    client.get("/api/me", headers=bearer(ana))  # at the app's clock
     careline("token", "revoke", ben[:8])
 
     everyone = careline("token", "list")
@@ -102,11 +110,13 @@ def test_given_tokens_when_listed_by_the_command_then_prefixes_labels_and_dates_
     for token in (ana, ben):
         assert token not in everyone.output and hashlib.sha256(token.encode()).hexdigest() not in everyone.output
     header, ana_line, ben_line = everyone.output.splitlines()
-    assert header.split() == ["PREFIX", "AGENT", "LABEL", "CREATED", "LAST", "USED", "REVOKED"]
+    assert header.split() == ["PREFIX", "AGENT", "LABEL", "CREATED", "LAST", "USED", "EXPIRES", "REVOKED", "STATE"]
     assert ana_line.startswith(ana[:8]) and EMAILS["ana"] in ana_line and "desk" in ana_line
-    assert ana_line.endswith("2026-11-24 16:00 UTC  -")  # used, not revoked
+    used = f"{clock.now:%Y-%m-%d %H:%M} UTC"
+    assert f"{used}  {clock.now + timedelta(days=90):%Y-%m-%d}" in ana_line  # used, then expires in 90 days
+    assert ana_line.split()[-2:] == ["-", "live"]  # not revoked
     assert ben_line.startswith(ben[:8]) and ben_line.split()[2:3] == ["-"]  # no label
-    assert not ben_line.endswith("-")  # revoked
+    assert ben_line.split()[-1] == "revoked" and ben_line.split()[-2] != "-"
     only_ben = careline("token", "list", EMAILS["ben"])
     assert only_ben.exit_code == 0 and ben[:8] in only_ben.output and ana[:8] not in only_ben.output
 

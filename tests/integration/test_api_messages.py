@@ -16,7 +16,8 @@ import core.twilio_rest
 from callsim import Caller
 from callsim.rest import WAV_BYTES
 from careline.app import create_app
-from models import Message, MessageAccess
+from models import Message
+from tests.audit_support import message_accesses
 from tests.integration.conftest import (ACCOUNT_SID, AGENTS_TOML, AUTH_TOKEN, CALLER, NORTHSIDE, OPEN_TIME,
                                         PRACTICES_TOML, bearer, issue, load_practices, with_rest_standin)
 
@@ -76,9 +77,8 @@ def ids(response) -> list[int]:
 
 
 def audit(session_factory) -> list[tuple[int, int, str, object]]:
-    with session_factory() as session:
-        return [(a.agent_id, a.message_id, a.action, a.at) for a in
-                session.scalars(select(MessageAccess).order_by(MessageAccess.id))]
+    """The audit trail's reads of messages: (agent, message, list | read | play, at), a list per message."""
+    return message_accesses(session_factory)
 
 
 # --- list ----------------------------------------------------------------------------------------------------
@@ -96,7 +96,8 @@ def test_given_messages_when_listed_by_an_agent_of_every_practice_then_newest_fi
         "after_hours": True, "duration_seconds": 31, "recording_status": "completed",
         "transcription": {"status": "completed", "text": TRANSCRIPT},
         "recording_url": f"https://careline.test/api/messages/{lakeside.id}/recording", "author_agent_id": None,
-        "fields": None, "author_name": None, "read_at": None, "status": "new", "handled": None}
+        "fields": None, "author_name": None, "read_at": None, "status": "new", "handled": None,
+        "recording_deleted_at": None}
     assert (second["practice"], second["urgent"], second["from"], second["duration_seconds"]) == (
         "northside", True, CALLER, 8)
     assert (third["urgent"], third["after_hours"], third["duration_seconds"], third["call_sid"]) == (

@@ -120,7 +120,7 @@ def test_given_a_user_then_the_queues_of_the_practices_it_answers_for(
     ("ana", "northside", 200, None),
     ("ben", "northside", 403, "forbidden"),  # not a practice Ben answers for
     ("mo", "northside", 403, "forbidden"),
-    ("ben", "nowhere", 404, "practice-not-found"),
+    ("ben", "nowhere", 403, "forbidden"),  # as for another practice: slugs cannot be probed
     ("root", "nowhere", 404, "practice-not-found"),
     ("root", "", 404, "practice-not-found"),
 ])

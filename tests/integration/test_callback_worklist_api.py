@@ -12,10 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from agents.passwords import PasswordService
 from models import Agent, CallbackTask, CallbackTaskAction
 from tests.integration.conftest import (EMAILS, LAKESIDE, NORTHSIDE, OPEN_TIME, PHONE_AGENTS_TOML, PRACTICES_TOML,
-                                        bearer, load_practices, with_rest_standin)
+                                        bearer, console_password, load_practices, with_rest_standin)
 from tests.integration.test_callbacks import iso, left_call, task_of
 from tests.integration.test_console import read, sign_in
 
@@ -58,9 +57,7 @@ def people(services) -> dict[str, int]:
     load_practices(services, WORKLIST_TOML)
     with services.session_factory() as session:
         ids = dict(session.execute(select(Agent.email, Agent.id)).all())
-    passwords = PasswordService(services.session_factory)
-    for email in ids:
-        passwords.set_password(email, PASSWORD)
+    console_password(services, ids, PASSWORD)
     return {name: ids[email] for name, email in PEOPLE.items() if email in ids}
 
 
@@ -256,6 +253,7 @@ def test_given_more_than_25_open_tasks_then_the_page_shows_25_a_page_with_filter
     assert cards(ana.get("/console/callbacks?practice=northside")) == [north]
     assert cards(ana.get("/console/callbacks?urgent=true")) == [urgent]
     clock.now = OPEN_TIME + timedelta(minutes=70)  # past the urgent task's 15 minutes
+    ana = signed_in(app, "ana")  # and past 15 idle minutes: the old session ended (web/session_store.py)
     assert cards(ana.get("/console/callbacks?overdue=true")) == [urgent]
     assert ana.get("/console/callbacks?urgent=maybe").status_code == 400
     assert ana.get("/console/callbacks?page=0").status_code == 400

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from agents.passwords import PasswordService
 from callsim import Caller
 from callsim.rest import WAV_BYTES
-from models import HANDLED_NOTE_MAX_CHARS, Message, MessageAccess, MessageHandling, MessageRead
+from models import HANDLED_NOTE_MAX_CHARS, Message, MessageHandling, MessageRead
+from tests.audit_support import message_accesses
 from tests.integration.conftest import (ACCOUNT_SID, AGENTS_TOML, CALLER, EMAILS, NORTHSIDE, OPEN_TIME,
-                                        PRACTICES_TOML, bearer, issue, load_practices, with_rest_standin)
+                                        PRACTICES_TOML, bearer, console_password, console_sign_in, issue,
+                                        load_practices, with_rest_standin)
 
 LATE = datetime(2026, 11, 25, 5, 30, tzinfo=timezone.utc)  # 23:30 Nov 24 in Chicago, 00:30 Nov 25 in New York
 TAKEN_AT = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)  # 09:00 Nov 25 in Chicago
@@ -79,11 +81,8 @@ def ids(response) -> list[int]:
 
 
 def audit(session_factory, action: str | None = None) -> list[tuple[int, int, str]]:
-    with session_factory() as session:
-        query = select(MessageAccess).order_by(MessageAccess.id)
-        if action:
-            query = query.where(MessageAccess.action == action)
-        return [(a.agent_id, a.message_id, a.action) for a in session.scalars(query)]
+    """The audit trail's reads of messages: (agent, message, list | read | play), a list per message."""
+    return [(agent_id, message_id, old) for agent_id, message_id, old, _at in message_accesses(session_factory, action)]
 
 
 def rows(session_factory, model) -> list:
@@ -313,18 +312,12 @@ def test_given_a_range_of_another_unit_then_ignored_and_the_whole_recording(clie
 
 @pytest.fixture
 def passwords(services, agents) -> PasswordService:
-    service = PasswordService(services.session_factory)
-    for email in EMAILS.values():
-        service.set_password(email, PASSWORD)
-    return service
+    console_password(services, EMAILS.values(), PASSWORD)
+    return PasswordService(services.session_factory)
 
 
 def signed_in(client, name: str):
-    page = client.get("/console/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    answer = client.post("/console/sign-in", data={"email": EMAILS[name], "password": PASSWORD,
-                                                   "csrf_token": token})
-    assert answer.status_code == 303
+    assert console_sign_in(client, EMAILS[name], PASSWORD).status_code == 303
     return client
 
 

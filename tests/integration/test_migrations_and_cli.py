@@ -160,7 +160,8 @@ def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     services.jobs.enqueue(drain_call_events)
     env = {**os.environ, "DATABASE_URL": config.DATABASE_URL, "REDIS_URL": config.REDIS_URL,
-           "CARELINE_ENV": "test", "TWILIO_AUTH_TOKEN": config.TWILIO_AUTH_TOKEN}
+           "CARELINE_ENV": "test", "TWILIO_AUTH_TOKEN": config.TWILIO_AUTH_TOKEN,
+           "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY}
     rq_bin = str(Path(sys.executable).parent / "rq")
     done = subprocess.run([rq_bin, *argv[1:], "--burst"], env=env, cwd=root, capture_output=True, text=True,
                           timeout=60)

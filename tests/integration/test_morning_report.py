@@ -20,16 +20,16 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
-from agents.passwords import PasswordService
 from core.db import session_scope
 from callsim import Caller
 from careline.cli import main as careline_main
 from jobs.reports import sweep_reports
-from models import Message, MessageAccess, Practice, ReportSend
+from models import AuditEvent, Practice, ReportSend
 from practices.loader import load_config_text
 from practices.store import apply_config, snapshot_from_model
 from tests.integration.conftest import (AGENTS_TOML, CALLER, LAKESIDE, NORTHSIDE, PHONE_AGENTS_TOML, PRACTICES_TOML,
-                                        issue, load_practices, run_jobs, simulator, with_rest_standin)
+                                        console_password, console_sign_in, issue, load_practices, run_jobs, simulator,
+                                        with_rest_standin)
 from tests.integration.test_taken_messages import CALLBACK, FORM, REASON, Desk, during_talk, talk_to_ana
 
 OFFICE = ("office@northside.example", "lead@northside.example")
@@ -114,9 +114,7 @@ def config(config, smtp, standin):
 def northside(services) -> None:
     """Northside with its report at 08:00 New York time; Nora manages Northside, Mo Lakeside."""
     load_practices(services, PRACTICES_TOML + REPORT_TOML + AGENTS_TOML + MANAGERS_TOML)
-    people = PasswordService(services.session_factory)
-    for who in ("nora@northside.example", "mo@lakeside.example", "ben@answering.example"):
-        people.set_password(who, PASSWORD)
+    console_password(services, ("nora@northside.example", "mo@lakeside.example", "ben@answering.example"), PASSWORD)
 
 
 @pytest.fixture
@@ -296,10 +294,7 @@ def test_given_a_message_an_agent_took_when_the_report_is_sent_then_its_form_and
 # --- a server that refuses ----------------------------------------------------------------------------------------
 
 def sign_in(client, who: str) -> None:
-    page = client.get("/console/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = client.post("/console/sign-in", data={"email": who, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 303
+    assert console_sign_in(client, who, PASSWORD).status_code == 303
 
 
 def test_given_a_refusing_smtp_server_when_the_report_is_due_then_retried_and_shown_failed_in_the_console(
@@ -340,8 +335,9 @@ def test_given_a_manager_when_opening_a_days_report_then_the_days_routine_messag
     assert len(rows) == 2 and words["morning"] in rows[0] and words["evening"] in rows[1]
     assert words["urgent"] not in page and words["before"] not in page
     with services.session_factory() as session:
-        audited = session.scalars(select(MessageAccess.action).where(MessageAccess.at == clock.now)).all()
-    assert audited == ["list", "list"]
+        audited = session.execute(select(AuditEvent.action, AuditEvent.details).where(AuditEvent.at == clock.now)
+                                  ).all()
+    assert [(action, details["count"]) for action, details in audited] == [("report.read", 2)]
 
     # Another day: the day before holds its own message; the default is the practice's yesterday.
     before = listed(client.get("/console/reports?practice=northside&date=2026-11-23").get_data(as_text=True))
@@ -365,8 +361,8 @@ def test_given_someone_not_of_the_practice_when_opening_its_report_then_403_and_
         assert refused.status_code == 400, query
         assert f"{field}:" in refused.get_data(as_text=True)
     with services.session_factory() as session:  # the audit has Mo's read of Lakeside's report only
-        read = session.execute(select(Practice.slug).join(Message, Message.practice_id == Practice.id)
-                               .join(MessageAccess, MessageAccess.message_id == Message.id)).scalars().all()
+        read = session.execute(select(Practice.slug).join(AuditEvent, AuditEvent.practice_id == Practice.id)
+                               .where(AuditEvent.action == "report.read")).scalars().all()
     assert read == ["lakeside"]
 
     client.post("/console/sign-out", data={"csrf_token": re.search(

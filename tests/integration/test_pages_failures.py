@@ -17,7 +17,8 @@ from sqlalchemy import select
 from callsim import Caller
 from models import Agent, OnCallPage, OnCallProvider, OutboundSms, PageEvent, Practice
 from tests.integration.conftest import (ACCOUNT_SID, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML,
-                                        bearer, load_practices, run_jobs, simulator, with_rest_standin)
+                                        bearer, console_password, console_sign_in, load_practices, run_jobs,
+                                        simulator, with_rest_standin)
 
 CALLER = "+13125550199"
 DR_RIVERA, DR_OKAFOR = "+16175550122", "+16175550123"
@@ -194,14 +195,9 @@ PASSWORD = "correct horse battery"
 
 
 def console_client(app, services, email: str):
-    from agents.passwords import PasswordService
-    from tests.integration.test_console import csrf_token
-
-    PasswordService(services.session_factory).set_password(email, PASSWORD)
+    console_password(services, [email], PASSWORD)
     client = app.test_client()
-    signed = client.post("/console/sign-in", data={"email": email, "password": PASSWORD,
-                                                  "csrf_token": csrf_token(client)})
-    assert signed.status_code == 303
+    assert console_sign_in(client, email, PASSWORD).status_code == 303
     return client
 
 

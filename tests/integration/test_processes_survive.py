@@ -115,6 +115,7 @@ def test_given_worker_and_cron_running_when_redis_stops_and_starts_again_then_bo
     back on the same port, the same two processes (no restart) beat again, the cron enqueues its tick, and the
     worker's scheduler and the worker run a job scheduled afterwards: a call's events written to the database."""
     env = {**os.environ, "DATABASE_URL": config.DATABASE_URL, "REDIS_URL": own_redis.url, "CARELINE_ENV": "test",
+           "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY,
            "TWILIO_AUTH_TOKEN": config.TWILIO_AUTH_TOKEN, "TWILIO_ACCOUNT_SID": config.TWILIO_ACCOUNT_SID,
            "TWILIO_API_BASE_URL": "http://127.0.0.1:9", "REDIS_RECONNECT_MAX_SECONDS": str(BACKOFF_CAP_SECONDS)}
     logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("worker", "cron")}
@@ -179,6 +180,7 @@ def test_given_redis_away_when_worker_and_cron_are_told_to_stop_then_they_stop(o
     """Waiting for Redis must not keep a process that is told to stop (a deploy, Ctrl-C in `make run`) from
     stopping: they stop within a few seconds, without Redis."""
     env = {**os.environ, "DATABASE_URL": config.DATABASE_URL, "REDIS_URL": own_redis.url, "CARELINE_ENV": "test",
+           "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY,
            "TWILIO_API_BASE_URL": "http://127.0.0.1:9", "REDIS_RECONNECT_MAX_SECONDS": "0.5"}
     procs = {name: subprocess.Popen(procfile_command(name, own_redis.url), env=env, cwd=REPO,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("worker", "cron")}

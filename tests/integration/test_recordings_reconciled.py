@@ -128,7 +128,7 @@ def test_given_the_database_down_and_redis_restarted_empty_when_the_reconcile_jo
         call = session.get(Call, result.call_sid)
         assert (call.outcome, call.after_hours, call.status) == ("message", True, "completed")
     (paged,) = [r for r in standin.requests_for("messages.create") if r.params["To"] == DR_RIVERA]
-    assert "URGENT" in paged.params["Body"] and CALLER in paged.params["Body"]
+    assert "urgent message" in paged.params["Body"] and CALLER not in paged.params["Body"]  # a link instead
     assert standin.requests_for("calls.fetch")[0].path.endswith(f"/Calls/{result.call_sid}.json")
     assert CALLER not in caplog.text  # the logs name the recording and the call, never the numbers
 

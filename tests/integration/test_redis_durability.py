@@ -30,6 +30,7 @@ from core.config import Config
 from core.redis_durability import RedisNotDurable, check_redis_durability
 from models import Message
 from tests.integration.conftest import CALLER, NORTHSIDE, PRACTICES_TOML, load_practices, simulator
+from tests.services import TEST_DATA_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 ENSURE_REDIS = REPO / "scripts" / "ensure-redis.sh"
@@ -178,7 +179,8 @@ def production_env(careless_redis, db_url, monkeypatch):
     url, _ = careless_redis
     for name, value in {"CARELINE_ENV": "production", "DATABASE_URL": db_url, "REDIS_URL": url,
                         "SECRET_KEY": "s", "TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                        "PUBLIC_BASE_URL": "https://careline.test"}.items():
+                        "PUBLIC_BASE_URL": "https://careline.test", "CARELINE_DATA_KEY": TEST_DATA_KEY,
+                        "CARELINE_ALLOW_INSECURE": "sqlite,redis"}.items():  # the test's own, local stores
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("REDIS_DURABILITY_CHECK", raising=False)
     return url

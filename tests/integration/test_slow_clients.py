@@ -127,7 +127,8 @@ def web(config, services, media, tmp_path):
     REST API at the slow media host; its base URL."""
     load_practices(services, PRACTICES_TOML + AGENTS_TOML)
     port = free_port()
-    env = {**os.environ, "CARELINE_ENV": "test", "DATABASE_URL": config.DATABASE_URL,
+    env = {**os.environ, "CARELINE_ENV": "test", "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY,
+           "DATABASE_URL": config.DATABASE_URL,
            "REDIS_URL": config.REDIS_URL, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SECRET_KEY": "test-secret", "TWILIO_API_BASE_URL": media.url,
            "PORT": str(port)}

@@ -299,7 +299,9 @@ def test_given_an_urgent_message_after_hours_then_the_on_call_provider_is_paged_
     assert page.message_id == message.id
     run_jobs(services, clock)
     (text,) = texts_to(standin, DR_RIVERA)
-    assert "urgent after-hours message" in text and CALLBACK in text and NAME not in text
+    # The practice, "urgent message" and a link to the PIN page: never the number, the name or the reason.
+    assert "urgent message" in text and "https://careline.test/p/" in text
+    assert CALLBACK not in text and NAME not in text and REASON not in text
     assert texts_to(standin, DR_OKAFOR) == []
     paged_at = clock.now
     run_jobs(services, clock, until=paged_at + timedelta(minutes=10, seconds=5))  # not acknowledged: again
@@ -341,7 +343,10 @@ def test_given_a_message_then_the_caller_gets_the_receipt_at_the_callback_number
     assert (sms.purpose, sms.to_number, sms.status, sms.message_id) == ("receipt", CALLBACK, "sent",
                                                                        outcome["saved"].get_json()["id"])
     (text,) = texts_to(standin, CALLBACK)
-    assert "Northside Pediatrics" in text
+    # Received, and by when to expect the call back: nothing of what the agent typed.
+    assert text == ("Northside Pediatrics: we received your message. We will call you back by today at 1:01 PM. "
+                    "Reply STOP to stop these texts.")
+    assert NAME not in text and REASON not in text and CALLBACK not in text
 
 
 def test_given_the_callback_number_opted_out_then_no_receipt_is_sent(dsim, desk, services, clock, standin):

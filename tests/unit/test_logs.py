@@ -25,3 +25,45 @@ def test_given_a_record_with_args_when_filtered_then_message_masked():
                                None)
     RedactPhoneNumbers().filter(record)
     assert record.getMessage() == "from [number] to [number]"
+
+
+NAME, NUMBER, WORDS = "Jane Roe", "+13125550199", "chest pain since Tuesday"  # data: code shows only the names
+
+
+def _chained_failure() -> str:
+    import traceback
+    try:
+        try:
+            raise KeyError(f"{NAME}, {NUMBER}")
+        except KeyError as exc:
+            error = ValueError(f"could not save {WORDS!r}\nsecond line: {NAME}")
+            error.add_note(f"note: {NUMBER}")
+            raise error from exc
+    except ValueError:
+        return traceback.format_exc()
+
+
+def test_given_a_chained_traceback_when_redacted_then_frames_and_types_kept_and_texts_withheld():
+    from core.logs import redact_traceback
+
+    original = _chained_failure()
+    redacted = redact_traceback(original)
+    assert "Jane" not in redacted and "chest pain" not in redacted and "3125550199" not in redacted
+    assert "second line" not in redacted and "note:" not in redacted
+    assert "KeyError: [withheld]" in redacted and "ValueError: [withheld]" in redacted
+    assert "The above exception was the direct cause of the following exception:" in redacted
+    assert redacted.count('test_logs.py", line') == original.count('test_logs.py", line')
+    assert 'raise KeyError(f"{NAME}, {NUMBER}")' in redacted  # the code, not the data, stays
+
+
+def test_given_a_record_with_exc_info_when_filtered_then_a_cached_unredacted_traceback_is_replaced():
+    import sys
+
+    try:
+        raise RuntimeError(f"caller {NUMBER} said: {WORDS}")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    record.exc_text = logging.Formatter().formatException(record.exc_info)  # another handler went first
+    RedactPhoneNumbers().filter(record)
+    assert "chest" not in record.exc_text and "RuntimeError: [withheld]" in record.exc_text
+    assert "chest" not in logging.Formatter().format(record)
