@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import bp
@@ -14,6 +14,7 @@ from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, 
 from voicemail.errors import RangeNotSatisfiable
 from web.audit import request_actor
 from web.inbox_query import INBOX_PARAMETERS, inbox_filters
+from web.recordings import recording_response
 
 LIST_PARAMETERS = ("practice", "urgent", "since", "limit", *INBOX_PARAMETERS)
 HANDLED_FIELDS = ("note",)
@@ -174,17 +175,4 @@ def message_recording(message_id: int):
         if exc.content_range:
             response.headers["Content-Range"] = exc.content_range
         return response
-    response = Response(media.chunks, status=media.status, content_type=media.content_type,
-                        direct_passthrough=True)
-    if media.content_length is not None:
-        response.content_length = media.content_length
-    if media.content_range:
-        response.headers["Content-Range"] = media.content_range
-    if media.accept_ranges:
-        response.headers["Accept-Ranges"] = media.accept_ranges
-    # A patient's voice: kept by no cache, shared or private.
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # No call_on_close: a direct_passthrough body reaches the server as it is, and the server closes it (the
-    # relay's close() closes Twilio's response and frees the process's stream slot).
-    return response
+    return recording_response(media)

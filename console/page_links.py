@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 
 from paging.errors import NoPinSet, WrongPin
@@ -19,6 +19,7 @@ from paging.links import Client, PageLinks
 from voicemail.access import Reader
 from voicemail.errors import RangeNotSatisfiable
 from web.problems import TABLE, problem_for
+from web.recordings import recording_response
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +122,4 @@ def recording(token: str):
         if exc.content_range:
             response.headers["Content-Range"] = exc.content_range
         return response
-    response = Response(media.chunks, status=media.status, content_type=media.content_type,
-                        direct_passthrough=True)
-    if media.content_length is not None:
-        response.content_length = media.content_length
-    if media.content_range:
-        response.headers["Content-Range"] = media.content_range
-    if media.accept_ranges:
-        response.headers["Accept-Ranges"] = media.accept_ranges
-    return response
+    return recording_response(media)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from rq.cron import CronScheduler
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from callsim import Caller
 from careline.cli import main
@@ -22,7 +22,8 @@ from models import (Call, CallbackTask, CallbackTaskAction, CallEvent, Caller as
                     OutboundSms, PageEvent, Practice)
 from models.audit import AuditEvent
 from tests.integration.conftest import (AGENTS_TOML, CLOSED_TIME, NORTHSIDE, ON_CALL_TOML, PRACTICES_TOML, bearer,
-                                        issue, load_practices, run_jobs, simulator, with_rest_standin)
+                                        issue, load_practices, run_jobs, with_rest_standin)
+from tests.integration.test_recordings_reconciled import count, live_simulator
 
 OLD_CALLER = "+13125550177"  # calls once, at the start; nobody else has this number
 CALLER = "+13125550199"  # calls 20 days later
@@ -48,15 +49,7 @@ def practices(services):
 @pytest.fixture
 def live(client, clock, standin, practices):
     """The simulator, telling the REST stand-in its calls and recordings, the app's clock following the calls."""
-    sim = simulator(client, clock)
-    sim.rest = standin
-    sim.on_time = lambda now: setattr(clock, "now", now)
-    return sim
-
-
-def count(services, model, *where) -> int:
-    with services.session_factory() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
+    return live_simulator(client, clock, standin)
 
 
 def leave_message(live, services, clock, at: datetime, from_: str, urgent: bool) -> str:
