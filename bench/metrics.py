@@ -63,7 +63,7 @@ def _measure(url: str, options: argparse.Namespace) -> dict:
                             LOG_LEVEL="WARNING"))
     services = app.extensions["careline"]
     with session_scope(services.session_factory) as session:
-        apply_config(session, load_config_file(ROOT / "config" / "demo.toml"))
+        apply_config(session, load_config_file(ROOT / "config" / "demo.toml"), services.now)
     token = TokenService(services.session_factory, services.clock).issue_token("mo@lakeside.example").token
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}

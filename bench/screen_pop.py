@@ -117,7 +117,7 @@ def run(options: argparse.Namespace) -> int:
         services = app.extensions["careline"]
         stack.callback(services.close)
         with session_scope(services.session_factory) as session:
-            apply_config(session, load_config_text(PRACTICES_TOML))
+            apply_config(session, load_config_text(PRACTICES_TOML), services.now)
         publish_config_change(services.redis)
         services.directory.invalidate()
         base_url = _serve(stack, app)

@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from models import Agent, OnCallProvider, Practice, PracticeNumber, utcnow
+from models import Agent, OnCallProvider, Practice, PracticeNumber
 from practices.errors import ConfigInvalid
 from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
 from practices.snapshot import (DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot,
@@ -43,7 +43,7 @@ def agents_to_deactivate(session: Session, spec: ConfigSpec) -> list[str]:
     return [email for email in active if email not in listed]
 
 
-def apply_config(session: Session, spec: ConfigSpec, clock: Callable[[], datetime] = utcnow) -> ApplyReport:
+def apply_config(session: Session, spec: ConfigSpec, clock: Callable[[], datetime]) -> ApplyReport:
     """Create or update every practice and agent of `spec` in `session`, deactivate the agents it does not
     list (at `clock()`, Careline's clock) and reactivate those it lists again; the caller commits."""
     existing = {p.slug: p for p in session.scalars(

@@ -130,7 +130,7 @@ def load_practices(services, toml_text: str) -> None:
     """Load a configuration as `careline config load` does (all but its check that each practice has someone
     to page, `practices.coverage`: test practices may page nobody)."""
     with session_scope(services.session_factory) as session:
-        apply_config(session, load_config_text(toml_text))
+        apply_config(session, load_config_text(toml_text), services.now)
     publish_config_change(services.redis)
     services.directory.invalidate()
 

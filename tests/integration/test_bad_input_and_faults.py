@@ -240,7 +240,7 @@ def test_given_redis_down_when_called_then_message_taken_and_written_to_database
     services = app.extensions["careline"]
     services.clock = clock
     with session_scope(services.session_factory) as session:
-        apply_config(session, load_config_text(PRACTICES_TOML))
+        apply_config(session, load_config_text(PRACTICES_TOML), services.now)
     sim = simulator(app.test_client(), clock)
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().speak(9, then="#"))
     assert result.heard[0] == "We are sorry, we cannot connect your call right now."

@@ -12,7 +12,7 @@ from practices.errors import ConfigInvalid
 from practices.loader import load_config_text
 from practices.publish import publish_config_change
 from practices.store import apply_config
-from tests.integration.conftest import CALLER, NORTHSIDE, PRACTICES_TOML, load_practices
+from tests.integration.conftest import CALLER, NORTHSIDE, OPEN_TIME, PRACTICES_TOML, load_practices
 
 AGENTS = """
 [[agents]]
@@ -32,7 +32,7 @@ role = "manager"
 
 def load(session_factory, text: str):
     with session_scope(session_factory) as session:
-        return apply_config(session, load_config_text(text))
+        return apply_config(session, load_config_text(text), lambda: OPEN_TIME)
 
 
 def practices_by_slug(session_factory) -> dict[str, Practice]:
@@ -156,7 +156,8 @@ def test_given_config_loaded_by_another_process_then_the_next_call_hears_it(sim,
     """Another process loads the file and bumps the version; this process's cached practices are not used."""
     sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())  # this process has its snapshot now
     with session_scope(session_factory) as session:
-        apply_config(session, load_config_text(PRACTICES_TOML.replace("Northside Pediatrics", "Northside Kids")))
+        apply_config(session, load_config_text(PRACTICES_TOML.replace("Northside Pediatrics", "Northside Kids")),
+                     services.now)
     publish_config_change(services.redis)  # as `careline config load` does; this process's cache is not told
     result = sim.call(to=NORTHSIDE, from_=CALLER, caller=Caller().hang_up())
     assert result.heard[0] == "Thank you for calling Northside Kids."
@@ -169,7 +170,7 @@ def test_given_after_hours_and_callback_settings_then_stored_and_in_the_snapshot
     rules = ("[practices.after_hours]\nescalation_minutes = 7\n[practices.callbacks]\nurgent_due_minutes = 20\n"
              'next_day_due_by = "09:00"\nretry_minutes = [5, 30, 90]\nmax_attempts = 4\n')
     with session_scope(session_factory) as session:
-        apply_config(session, load_config_text(PRACTICES_TOML + rules))  # binds to northside, the last
+        apply_config(session, load_config_text(PRACTICES_TOML + rules), lambda: OPEN_TIME)  # binds to northside
     directory = PracticeDirectory(session_factory)
     northside = directory.find_by_number(NORTHSIDE)
     assert northside.escalation_minutes == 7
@@ -178,7 +179,8 @@ def test_given_after_hours_and_callback_settings_then_stored_and_in_the_snapshot
     assert settings.next_day_due_by.isoformat() == "09:00:00" and settings.retry_minutes == (5, 30, 90)
     assert [settings.retry_wait_minutes(n) for n in (1, 2, 3, 4)] == [5, 30, 90, 90]
     with session_scope(session_factory) as session:
-        report = apply_config(session, load_config_text(PRACTICES_TOML + rules.replace("= 7", "= 12")))
+        report = apply_config(session, load_config_text(PRACTICES_TOML + rules.replace("= 7", "= 12")),
+                              lambda: OPEN_TIME)
     assert report.updated == ["practice northside"]
     with session_factory() as session:
         assert session.scalar(select(Practice.escalation_minutes).where(Practice.slug == "northside")) == 12

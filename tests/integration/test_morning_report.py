@@ -473,7 +473,7 @@ def test_given_a_tls_smtp_server_with_a_login_when_sending_then_the_report_arriv
 def test_given_the_report_table_when_loaded_twice_or_changed_then_stored_with_the_practice(services, northside):
     def load(toml: str):
         with session_scope(services.session_factory) as session:
-            return apply_config(session, load_config_text(toml))
+            return apply_config(session, load_config_text(toml), services.now)
 
     assert "practice northside" in load(PRACTICES_TOML + REPORT_TOML).unchanged
     with services.session_factory() as session:

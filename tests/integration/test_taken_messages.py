@@ -465,5 +465,5 @@ def test_given_a_form_in_the_file_then_the_practice_snapshot_has_it_and_a_second
                                                      "required": True,
                                                      "choices": ["refill", "results", "appointment"]}
     with session_scope(services.session_factory) as session:
-        report = apply_config(session, load_config_text(DESK_TOML + CUSTOM_FORM))
+        report = apply_config(session, load_config_text(DESK_TOML + CUSTOM_FORM), services.now)
     assert report.updated == [] and report.created == []
