@@ -16,13 +16,14 @@ def test_given_the_cron_config_when_rq_cron_loads_it_then_the_sweeps_run_every_i
     connection = redis.Redis.from_url(redis_url)
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("careline.cron")
-    jobs = sorted((job.func_name, job.queue_name, job.interval) for job in scheduler.get_jobs())
+    jobs = sorted((job.func_name, job.queue_name, job.interval or job.cron) for job in scheduler.get_jobs())
     assert jobs == [("jobs.calllog.drain_call_events", "careline", 15),  # the call log drains on its own
                     ("jobs.paging.sweep_follow_ups", "careline", 60),
                     ("jobs.queue.sweep_queues", "careline", 15),
                     # Twilio's recordings Careline lost become messages (RECORDINGS_RECONCILE_SECONDS)
                     ("jobs.recordings.reconcile_recordings", "careline", 300),
-                    ("jobs.reports.sweep_reports", "careline", 60)]
+                    ("jobs.reports.sweep_reports", "careline", 60),
+                    ("jobs.retention.run_retention", "careline", "17 8 * * *")]  # daily, by a cron schedule
     connection.close()
     worker = next(line for line in PROCFILE.read_text().splitlines() if line.startswith("worker:"))
     assert worker.split()[-1] == "careline"  # the queue the cron jobs go to is the one the worker takes
