@@ -56,8 +56,8 @@ class AgentStatusService:
         self.notices = notices or AgentNotices()  # the agent's desks (and its colleagues') hear of a change
 
     def set_status(self, agent_id: int, status: AgentStatus | str, reason: str | None = None) -> StatusResult:
-        """Set the agent offline, available or paused (with `reason`), with its current practices and
-        languages from the database, and record the change with the clock's time.
+        """Set the agent offline, available or paused (with `reason`), with its current practices,
+        languages and skills from the database, and record the change with the clock's time.
 
         Available does not interrupt a ringing or busy agent (the queue keeps it; nothing is recorded).
         Raises NoSuchAgent, and DependencyDown when the database or Redis does not answer.
@@ -81,7 +81,7 @@ class AgentStatusService:
                 change = self.queue.set_agent(
                     agent_id, status, now, reason=reason,
                     practices="all" if agent.all_practices else [p.id for p in agent.practices],
-                    languages=agent.languages or ())
+                    languages=agent.languages or (), skills=agent.skills or ())
             if change.changed:
                 row.status, row.reason = change.status.value, change.reason  # what the queue says, not the ask
                 with database_errors_as_dependency_down():

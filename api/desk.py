@@ -108,13 +108,14 @@ def _form_body() -> dict:
 @bp.post("/calls/<call_sid>/messages")
 @token_required()
 def take_message(call_sid: str):
-    """Save the message an agent takes on their call, with the practice's form as a JSON object; it pages,
-    opens its callback task and sends the receipt as a recorded message does, and removes the draft. 201
-    `{"id", "fields"}`; 400 `invalid-field` naming the field (nothing saved); 401; 403 not the agent's call;
+    """Save the message an agent takes on their call, with the practice's form as a JSON object (and
+    `"message_type": "complaint"` for a complaint, which opens it); it pages, opens its callback task and sends the
+    receipt as a recorded message does, and removes the draft. 201 `{"id", "fields", "message_type",
+    "complaint_id"}`; 400 `invalid-field` naming the field (nothing saved); 401; 403 not the agent's call;
     409 `message-already-taken`; 503."""
     sid = _call_sid(call_sid)
     taken = _taken_messages().take(current_user().id, sid, _form_body())
-    return jsonify(id=taken.id, fields=taken.fields), 201
+    return jsonify(id=taken.id, fields=taken.fields, message_type=taken.kind, complaint_id=taken.complaint_id), 201
 
 
 @bp.put("/calls/<call_sid>/message-draft")

@@ -74,8 +74,8 @@ def metrics_summary():
 @bp.get("/metrics.csv")
 @token_required(READERS)
 def metrics_csv():
-    """The same metrics as CSV: a header, one row per day, one per agent. 200 text/csv; 400; 401; 403;
-    404; 503."""
+    """The same metrics as CSV: a header, one row per day, one per agent, one per skill. 200 text/csv; 400;
+    401; 403; 404; 503."""
     practice_ids, date_from, date_to = _chosen()
     body = _service().csv(practice_ids, date_from, date_to)
     practice = request.args.get("practice") or "mine"

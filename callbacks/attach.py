@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -33,6 +33,7 @@ class Attachment:
     reason: str  # "message" or "hung-up"
     urgent: bool
     at: datetime
+    due_minutes: int | None = None  # the menu's mailbox gives its own callback target ([[practices.menu]] due_minutes)
 
 
 def attach_from_calls(batch: RebuiltCalls) -> None:
@@ -49,7 +50,8 @@ def attach_from_calls(batch: RebuiltCalls) -> None:
                    callback_number=r.from_number, call_sid=r.call_sid,
                    reason=r.outcome if r.outcome in ("message", "callback") else "hung-up", urgent=r.urgent,
                    # a caller who asked for a callback in the queue keeps its place: its arrival there
-                   at=r.callback_queued_at or r.started_at)
+                   at=r.callback_queued_at or r.started_at,
+                   due_minutes=(r.message or {}).get("due_minutes"))
         for r in needing], practices)
 
 
@@ -130,6 +132,8 @@ def _due_at(practices: Mapping[int, PracticeSnapshot], attachment: Attachment, u
         log.warning("call=%s practice %s not given: its callback is due at once", attachment.call_sid,
                     attachment.practice_id)
         return attachment.at
+    if attachment.due_minutes and not urgent:
+        return attachment.at + timedelta(minutes=int(attachment.due_minutes))
     return callback_due_at(practice, attachment.at, urgent)
 
 

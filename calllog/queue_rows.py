@@ -32,7 +32,8 @@ def queue_rows_from(events: list[Event]) -> tuple[list[dict], list[dict]]:
         queue_rows.append(dict(
             call_sid=event.call_sid, event_key=event.dedupe_key, practice_id=data.get("practice_id"), kind=kind,
             at=event.occurred_at, agent_id=agent_id, urgent=bool(data.get("urgent")), language=data.get("language"),
-            position=data.get("position"), wait_seconds=None if wait is None else float(wait),
+            skill=data.get("skill") or None, position=data.get("position"),
+            wait_seconds=None if wait is None else float(wait),
             talk_seconds=None if talk is None else int(talk), reason=data.get("reason")))
         status = _agent_status(kind, data)
         if agent_id is not None and status is not None:

@@ -81,7 +81,8 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
     callback = next((e for e in events if e.kind == "callback-requested"), None)
     status, ended_at, duration = _final_status(events)
     message = _kept_message(events)
-    urgent = any(e.kind == "menu" and e.data.get("choice") == "urgent" for e in events) or \
+    urgent = any(e.kind == "menu" and (e.data.get("choice") == "urgent" or e.data.get("urgent") is True)
+                 for e in events) or \
         any(e.kind == "message-urgent" for e in events) or bool(message and message.get("urgent"))
     if message is not None and urgent:
         message = {**message, "urgent": True}
@@ -99,8 +100,9 @@ def build_call_record(call_sid: str, events: Iterable[EventView],
         # Before "answered": a caller an agent patched to the on-call provider, who did not answer, leaves an
         # urgent message, and that message needs its callback like any other.
         outcome = "message"
-    elif answered_by in ("front-desk", "agent"):
-        outcome = "answered"
+    elif answered_by in ("front-desk", "agent") or any(
+            e.kind == "menu-forward-result" and e.data.get("dial_call_status") == "completed" for e in events):
+        outcome = "answered"  # a person took it: the front desk, an agent, or a number the practice's menu forwards to
     elif callback is not None:
         outcome = "callback"
     elif status in TERMINAL_STATUSES:

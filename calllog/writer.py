@@ -18,12 +18,13 @@ from calllog.dead_letters import DEAD_LETTER_KEY, MAX_TRIES, DeadLetters
 from calllog.events import DRAIN_PENDING_KEY, STREAM_KEY, Event
 from calllog.queue_rows import queue_rows_from
 from calllog.record import CallRecord, build_call_record
+from calllog.survey_rows import survey_rows_from
 from core.clock import Clock, system_clock
 from core.db import session_scope
 from core.errors import DependencyDown
 from core.phone import is_e164
 from core.upsert import insert_ignoring_duplicates, upsert_statement
-from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent
+from models import AgentStatusChange, Call, CallEvent, Caller, PracticeNumber, QueueEvent, SurveyAnswer
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ class CallLogWriter:
         if agent_rows:
             session.execute(insert_ignoring_duplicates(session, AgentStatusChange, ("call_sid", "event_key")),
                             agent_rows)
+        survey_rows = survey_rows_from(events)
+        if survey_rows:
+            session.execute(insert_ignoring_duplicates(session, SurveyAnswer, ("call_sid",)), survey_rows)
         call_sids = {e.call_sid for e in events}
         self.rebuild_calls(session, call_sids, follow_ups)
         return call_sids

@@ -349,6 +349,48 @@ def user_enable(email: str) -> None:
 
 
 @main.group()
+def menu() -> None:
+    """A practice's menu ([[practices.menu]] of the configuration file)."""
+
+
+@menu.command("show")
+@click.argument("practice")
+@with_appcontext
+def menu_show(practice: str) -> None:
+    """Print PRACTICE's (its slug) menu as a tree: key, action, target and prompt in its first language."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from models import Practice
+    from practices.store import snapshot_from_model
+
+    with current_app.extensions["careline"].session_factory() as session:
+        row = session.scalar(select(Practice).where(Practice.slug == practice)
+                             .options(selectinload(Practice.numbers)))
+        if row is None:
+            click.echo(f"no practice {practice!r}", err=True)
+            sys.exit(1)
+        snapshot = snapshot_from_model(row)
+    language = snapshot.default_language
+    if not snapshot.menu:
+        click.echo(f"{snapshot.name} ({snapshot.slug}): the built-in menu (1 someone, 2 message, 3 hours, "
+                   f"4 urgent, * repeat)")
+        return
+    click.echo(f"{snapshot.name} ({snapshot.slug}): its own menu, prompts in {language}")
+
+    def show(entries, depth: int) -> None:
+        for entry in entries:
+            target = entry.target or ""
+            if entry.action in ("queue", "message", "forward") and entry.urgent is not False:
+                target += f" (urgent: {str(entry.urgent).lower()})"
+            click.echo(f"{'    ' * depth}{entry.key}  {entry.action:<8} {target:<28} {entry.prompt.get(language, '')}")
+            if entry.menu:
+                show(entry.menu, depth + 1)
+
+    show(snapshot.menu, 0)
+
+
+@main.group()
 def oncall() -> None:
     """The on-call providers' PINs, which open the message behind a page's link."""
 

@@ -23,6 +23,7 @@ from agents.voice_token import VoiceTokens
 from audit.trail import AuditTrail
 from callbacks.attach import attach_from_calls
 from callbacks.tasks import CallbackTaskService
+from complaints.service import ComplaintService
 from calllog.appender import CallLogAppender
 from calllog.writer import CallLogWriter, FollowUps
 from console.dashboard import DashboardService
@@ -41,8 +42,10 @@ from desk.stream import DeskStreams
 from ivr.on_call import OnCallFlow, OnCallPatcher
 from ivr.queue_flow import QueueFlow
 from ivr.service import IvrService
+from ivr.survey import SurveyFlow
 from ivr.turns import CallTurns
 from jobs.schedule import RqScheduler
+from metrics.menu_choices import record_menu_choices
 from metrics.rollup import record_rebuilt
 from metrics.summary import MetricsService
 from paging.escalation import acknowledge_by_phone
@@ -74,7 +77,7 @@ log = logging.getLogger(__name__)
 
 # What the call log's writer hands each batch of rebuilt calls to, in order, in its transaction: messages,
 # callback tasks, pages and receipts, metrics.
-ON_CALLS_REBUILT = (keep_messages, attach_from_calls, page_and_receipt, record_rebuilt)
+ON_CALLS_REBUILT = (keep_messages, attach_from_calls, page_and_receipt, record_rebuilt, record_menu_choices)
 REDIS_TIMEOUT_SECONDS = 1.0  # a webhook must answer Twilio within 15 s; a dead Redis must fail fast
 JOB_QUEUE = "careline"
 # Desks' event streams a web process serves at once: each holds one of gunicorn's threads (the Procfile's
@@ -164,7 +167,7 @@ class Services:
             turns,
             QueueFlow(turns, self.queue, self.dispatcher, self.waits, self.directory, self.calllog, self.scheduler,
                       self.links.path, ring_overhead_seconds=overhead, hold_music_url=config.HOLD_MUSIC_URL,
-                      notices=self.agent_notices),
+                      notices=self.agent_notices, survey=SurveyFlow(self.links.path)),
             OnCallFlow(turns, self.directory, session_factory, self.links.path, ring_overhead_seconds=overhead,
                        redis_client=self.redis, notices=self.agent_notices),
             self.redis, self.directory, self.calllog, self.links.path, ring_overhead_seconds=overhead,
@@ -192,6 +195,7 @@ class Services:
         # Retention: recordings deleted at Twilio, then rows, past each practice's days (the cron's daily job).
         self.retention = RetentionService(session_factory, lambda: self.twilio, now, self.audit)
         self.pages = PageService(session_factory, now)
+        self.complaints = ComplaintService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
         # The morning report: e-mailed through SMTP_URL (a malformed one stops the process here, at start-up).
         smtp = parse_smtp_url(config.SMTP_URL, config.SMTP_TIMEOUT_SECONDS)
@@ -205,7 +209,7 @@ class Services:
         self.desk_streams = DeskStreams(self.agent_feed, self.queue, self.queue_overview, self.desk_presence, now,
                                         DESK_STREAMS_PER_PROCESS)
         self.dashboard = DashboardService(session_factory, now, self.metrics, self.callback_tasks,
-                                          self.queue_overview)
+                                          self.queue_overview, complaints=self.complaints)
         self.sign_in_throttle = SignInThrottle(self.redis, now, config.SIGN_IN_ATTEMPTS_PER_ACCOUNT,
                                                config.SIGN_IN_ATTEMPTS_PER_ADDRESS)
         self.second_factors = SecondFactors(session_factory, now)

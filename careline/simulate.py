@@ -23,8 +23,8 @@ DEFAULT_TALK_SECONDS = 30
 @click.option("--to", "to_number", required=True, help="The practice number to call (E.164).")
 @click.option("--from", "from_number", default="+13125550199", show_default=True, help="The caller's number.")
 @click.option("--press", default="",
-              help="Keys pressed at each prompt that takes keys (a menu, a hold turn), in order; '-' is silence "
-                   "at one. At a beep the caller speaks instead.")
+              help="Keys pressed at each prompt that takes keys (a menu, a submenu, a hold turn), in order, e.g. "
+                   "2,1 (commas are optional); '-' is silence at one. At a beep the caller speaks instead.")
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="Where Careline runs.")
 @click.option("--message-seconds", default=8, show_default=True, help="How long the caller speaks at a beep.")
 @click.option("--agent-answers", is_flag=True,
@@ -139,7 +139,7 @@ def _operator_caller(press: str, message_seconds: int, hang_up_at: int | None = 
             self.intents[:] = [hang_up(at_input=True)]
 
     caller = OperatorCaller()
-    for key in press:
+    for key in press.replace(",", ""):  # "2,1": keys in turn through the menu's levels
         caller.silence() if key == "-" else caller.press(key)
     if hang_up_at == 1:
         caller.hang_up_at_next_prompt()

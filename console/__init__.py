@@ -104,3 +104,4 @@ for _error in TABLE:
 
 # The routes register themselves on `bp`: sign-in, dashboard and desk (views), and the work lists.
 from console import views, inbox, pages, callbacks, reports  # noqa: E402,F401
+from console import complaints  # noqa: E402,F401

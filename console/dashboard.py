@@ -21,11 +21,15 @@ from models import Practice
 from metrics.summary import MetricsService
 from queueing.overview import PracticeRef, QueueOverview, mask_number, practice_queue_json
 from callbacks.tasks import CallbackTaskService, TaskView
+from complaints.service import ComplaintService, ComplaintView
 
 log = logging.getLogger(__name__)
 
 ALL_PRACTICES = "all"  # the practice choice of an admin that adds every practice together
 CALLBACKS_SHOWN = 25  # open callback tasks listed on the page; the count covers them all
+COMPLAINTS_SHOWN = 10  # open complaints listed on the page, oldest first; the count covers them all
+COMPLAINT_STATE_LABELS = {"received": "Received", "being-looked-at": "Being looked at",
+                          "patient-informed": "Patient informed", "closed": "Closed"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,31 @@ class CallbackLine:
     needs_manager: bool
 
 
+@dataclass(frozen=True)
+class ComplaintLine:
+    """An open complaint as the page lists it: its age, its state, its due time in the practice's zone."""
+
+    id: int
+    practice: str
+    state: str
+    age: str
+    received_local: str
+    due_local: str
+    overdue: bool
+
+
+def age_text(seconds: int) -> str:
+    """How old something is, in words: "3 days 4 h", "5 h 12 min", "8 min"."""
+    days, rest = divmod(max(0, seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
 @dataclass
 class Dashboard:
     """Everything one rendering of the page needs."""
@@ -85,6 +114,9 @@ class Dashboard:
     queue: dict | None  # {"practices": [...]} as /api/queue; None when Redis or the database is down
     charts: dict[str, str] = field(default_factory=dict)
     wait_rows: list[tuple[str, dict]] = field(default_factory=list)  # (label, bucket) of wait_distribution
+    complaints_open: int = 0
+    complaints_overdue: int = 0
+    complaints: list[ComplaintLine] = field(default_factory=list)  # the oldest open ones
 
 
 def visible_practices(session_factory: sessionmaker[Session], user: ApiUser) -> list[PracticeOption]:
@@ -123,12 +155,14 @@ class DashboardService:
     """Builds the dashboard from the metrics, the callback tasks and the queue."""
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime], metrics: MetricsService,
-                 callback_tasks: CallbackTaskService, queue_overview: QueueOverview):
+                 callback_tasks: CallbackTaskService, queue_overview: QueueOverview,
+                 complaints: ComplaintService | None = None):
         self.session_factory = session_factory
         self.clock = clock
         self.metrics = metrics
         self.callback_tasks = callback_tasks
         self.queue_overview = queue_overview
+        self.complaints = complaints
 
     def selection(self, user: ApiUser, value: str | None) -> tuple[list[tuple[str, str]], Selection]:
         """The practice choice for `user` (NotAllowed, PracticeUnknown) and the options it came from."""
@@ -152,6 +186,12 @@ class DashboardService:
         dashboard.charts = {"service_by_day": charts.service_by_day(summary["days"]),
                             "calls_by_hour": charts.calls_by_hour(summary["by_hour"]),
                             "answer_times": charts.answer_times(summary["wait_distribution"])}
+        if self.complaints is not None:
+            ids = set(selection.ids)
+            complaints = self.complaints.list(lambda practice_id: practice_id in ids, open_only=True)
+            dashboard.complaints_open = len(complaints)
+            dashboard.complaints_overdue = sum(1 for complaint in complaints if complaint.overdue)
+            dashboard.complaints = [_complaint_line(c, selection) for c in complaints[:COMPLAINTS_SHOWN]]
         dashboard.wait_rows = list(zip(charts.wait_distribution_labels(summary["wait_distribution"]),
                                        summary["wait_distribution"]))
         return dashboard
@@ -183,6 +223,15 @@ def _callback_line(task: TaskView, selection: Selection) -> CallbackLine:
                         due_local=_local(task.due_at, zone) if task.due_at is not None else None,
                         overdue=task.overdue, calls=task.call_count, attempts=task.attempts,
                         needs_manager=task.needs_manager)
+
+
+def _complaint_line(complaint: ComplaintView, selection: Selection) -> ComplaintLine:
+    practice = next((p for p in selection.practices if p.id == complaint.practice_id), None)
+    zone = ZoneInfo(practice.timezone if practice else "UTC")
+    return ComplaintLine(id=complaint.id, practice=practice.name if practice else complaint.practice_slug,
+                         state=COMPLAINT_STATE_LABELS.get(complaint.state, complaint.state),
+                         age=age_text(complaint.age_seconds), received_local=_local(complaint.received_at, zone),
+                         due_local=_local(complaint.due_at, zone), overdue=complaint.overdue)
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

@@ -57,5 +57,10 @@ def wait_bucket(up_to_seconds: int | None, previous: int | None) -> str:
     return f"≤ {up_to_seconds} s"
 
 
+def score(value: float | None) -> str:
+    """A survey's average score out of 5: 4.25 -> "4.25 / 5"; None (no answer) -> "—"."""
+    return NOTHING if value is None else f"{value:.2f} / 5"
+
+
 FILTERS = {"percent": percent, "number": number, "seconds": seconds, "minutes": minutes, "duration": duration,
-           "wait": wait, "idle_for": idle_for}
+           "wait": wait, "idle_for": idle_for, "score": score}

@@ -17,8 +17,10 @@ class State(enum.StrEnum):
     RINGING_AGENT = "ringing-agent"  # offered to an agent, whose phone rings
     CHOOSING_LEAVE = "choosing-leave"  # offered a message or a callback (maximum wait, nobody on duty)
     PATCHING_ON_CALL = "patching-on-call"  # an agent patched the caller to the on-call provider, who rings
+    FORWARDING = "forwarding"  # a menu's forward: the number rings (the billing office...)
     RECORDING = "recording"
     ASKED_URGENT = "asked-urgent"
+    SURVEYING = "surveying"  # after the agent hung up: asked how satisfied the caller was (ivr.survey)
     ENDED = "ended"
 
 
@@ -38,6 +40,9 @@ class Transition(enum.StrEnum):
     OFFER_LEAVE = "offer-leave"
     REQUEST_CALLBACK = "request-callback"
     PATCH_ON_CALL = "patch-on-call"
+    FORWARD = "forward"
+    FORWARD_ANSWERED = "forward-answered"
+    ASK_SURVEY = "ask-survey"
     FINISH = "finish"
     FAULT = "fault"
 
@@ -53,18 +58,23 @@ TRANSITIONS: dict[Transition, tuple[frozenset[State], State]] = {
     Transition.MISS: (frozenset({State.CHOOSING_LANGUAGE, State.IN_MENU}), None),  # stays where it is
     Transition.TAKE_MESSAGE: (frozenset({State.NEW, State.RINGING_FRONT_DESK, State.CHOOSING_LANGUAGE,
                                          State.IN_MENU, State.RECORDING, State.IN_QUEUE, State.RINGING_AGENT,
-                                         State.CHOOSING_LEAVE, State.PATCHING_ON_CALL}), State.RECORDING),
+                                         State.CHOOSING_LEAVE, State.PATCHING_ON_CALL, State.FORWARDING}),
+                             State.RECORDING),
     Transition.JOIN_QUEUE: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
     Transition.HOLD: (frozenset({State.IN_QUEUE, State.RINGING_AGENT}), State.IN_QUEUE),
     Transition.RING_AGENT: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.RINGING_AGENT),
     Transition.AGENT_MISSED: (frozenset({State.RINGING_AGENT}), State.IN_QUEUE),
     Transition.AGENT_ANSWERED: (frozenset({State.RINGING_AGENT}), State.CONNECTED),
     Transition.OFFER_LEAVE: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT}), State.CHOOSING_LEAVE),
-    Transition.REQUEST_CALLBACK: (frozenset({State.IN_QUEUE, State.RINGING_AGENT, State.CHOOSING_LEAVE}),
+    Transition.REQUEST_CALLBACK: (frozenset({State.IN_MENU, State.IN_QUEUE, State.RINGING_AGENT, State.CHOOSING_LEAVE}),
                                   State.ENDED),
     Transition.ASK_URGENT: (frozenset({State.RECORDING}), State.ASKED_URGENT),
     # The agent's talk is under way while the IVR state still says ringing: the Dial has not ended.
     Transition.PATCH_ON_CALL: (frozenset({State.RINGING_AGENT, State.CONNECTED}), State.PATCHING_ON_CALL),
+    # The agent hung up first and the caller is still on the line (the Dial's action): one question.
+    Transition.ASK_SURVEY: (frozenset({State.CONNECTED, State.SURVEYING}), State.SURVEYING),
+    Transition.FORWARD: (frozenset({State.IN_MENU}), State.FORWARDING),
+    Transition.FORWARD_ANSWERED: (frozenset({State.FORWARDING}), State.CONNECTED),
     Transition.FINISH: (_ANY, State.ENDED),
     Transition.FAULT: (_ANY, State.RECORDING),
 }

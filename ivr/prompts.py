@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from functools import cache
 from pathlib import Path
 
-from practices.snapshot import DAYS, OpeningRange
+from practices.snapshot import DAYS, OpeningRange, PracticeSnapshot
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 LANGUAGE_KEYS = {"en": "1", "es": "2"}  # the key a caller presses to choose each language
@@ -19,6 +19,7 @@ class Prompts:
 
     language: str
     texts: dict
+    voice: str | None = None  # the practice's <Say voice> for this language ([practices.voice]); None: Twilio's
 
     @property
     def say_language(self) -> str:
@@ -69,6 +70,17 @@ def prompts_for(language: str) -> Prompts:
     """The prompts of `language` (a code such as "en"), loaded once per process."""
     with open(PROMPTS_DIR / f"{language}.toml", "rb") as handle:
         return Prompts(language, tomllib.load(handle))
+
+
+def practice_prompts(practice: PracticeSnapshot | None, language: str) -> Prompts:
+    """The prompts of `language` spoken in the practice's own text-to-speech voice for it, if it has one."""
+    voice = practice.voice.get(language) if practice is not None else None
+    return _voiced(language, voice.voice) if voice is not None and voice.voice else prompts_for(language)
+
+
+@cache
+def _voiced(language: str, voice: str) -> Prompts:
+    return replace(prompts_for(language), voice=voice)
 
 
 def available_languages() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from core.schedule import Scheduler
 from ivr import twiml
 from ivr.flow import State, Transition
 from ivr.prompts import prompts_for
+from ivr.survey import SurveyFlow
 from ivr.turns import CallTurns, Turn, VoiceRequest
 from practices.directory import PracticeDirectory
 from practices.snapshot import PracticeSnapshot
@@ -45,12 +46,14 @@ class QueueFlow:
 
     `turns` runs each caller step; `urls(endpoint, **query)` builds Careline's webhook URLs; an agent's Dial
     rings `ring_overhead_seconds` past its timeout (DIAL_RING_OVERHEAD_SECONDS); `hold_music_url` (HOLD_MUSIC_URL)
-    replaces Careline's own hold clip when set; `notices` tells agents' desks what the queue did.
+    replaces Careline's own hold clip when set; `notices` tells agents' desks what the queue did; `survey` asks
+    the practice's one question after a talk the agent ended (ivr.survey).
     """
 
     def __init__(self, turns: CallTurns, queue: CallQueue, dispatcher: Dispatcher, waits: WaitEstimator,
                  directory: PracticeDirectory, calllog: CallLogAppender, scheduler: Scheduler, urls: twiml.Urls,
-                 *, ring_overhead_seconds: int, hold_music_url: str, notices: AgentNotices | None = None):
+                 *, ring_overhead_seconds: int, hold_music_url: str, notices: AgentNotices | None = None,
+                 survey: SurveyFlow | None = None):
         self._turns = turns
         self._queue = queue
         self._dispatcher = dispatcher
@@ -62,6 +65,7 @@ class QueueFlow:
         self._ring_overhead_seconds = ring_overhead_seconds
         self._hold_music_url = hold_music_url
         self._notices = notices or AgentNotices()
+        self._survey = survey or SurveyFlow(urls)
 
     # --- webhooks on the caller's leg ---------------------------------------------------------------------
 
@@ -80,6 +84,10 @@ class QueueFlow:
     def dial_result(self, request: VoiceRequest) -> str:
         """The agent's Dial ended: after a talk, wrap-up; unanswered, back to the head of the queue."""
         return self._turns.run(request, self._dial_result)
+
+    def survey_answer(self, request: VoiceRequest) -> str:
+        """The caller's key after the survey's question (ivr.survey), asked by the dial result above."""
+        return self._turns.run(request, self._survey.answer, keeps_without_state=True)
 
     def choice(self, request: VoiceRequest) -> str:
         """The answer to "1 a message, 2 a callback" after the maximum wait or with nobody on duty."""
@@ -164,11 +172,16 @@ class QueueFlow:
 
     # --- joining ------------------------------------------------------------------------------------------
 
-    def join(self, turn: Turn) -> None:
+    def join(self, turn: Turn, skill: str | None = None) -> None:
         """"Speak with someone" (or an urgent question in office hours): hold for an agent, or, with
-        nobody on duty, a message or a callback at once; with Redis down, a message."""
+        nobody on duty, a message or a callback at once; with Redis down, a message.
+
+        `skill` (a menu's `queue` entry): the caller goes to an agent with that skill first, to any agent of
+        the practice after its skill fallback (queueing.store.CallQueue.match); kept in the call's state, so
+        a caller who joins again (put back after the sweep, a missed offer) keeps it."""
         practice, queue, now = turn.practice, self._queue, turn.request.received_at
         language = turn.state.language if len(practice.languages) > 1 else None
+        turn.state.queue_skill = skill or ""
         try:
             on_duty = queue.on_duty(practice.id)
             if on_duty == 0:
@@ -179,7 +192,7 @@ class QueueFlow:
                     self._offer_leave(turn, "queue_nobody")
                 return
             position = queue.enqueue(practice.id, turn.request.call_sid, urgent=turn.state.urgent,
-                                     language=language, now=now)
+                                     language=language, now=now, skill=skill)
         except redis.RedisError as exc:
             log.error("call=%s the queue is unreachable (%s); taking a message", turn.request.call_sid,
                       type(exc).__name__)
@@ -194,7 +207,7 @@ class QueueFlow:
         turn.state.queued_at = turn.state.queued_at or _seconds(now)
         self._notices.queue_changed([practice.id])
         turn.event("queue-entered", practice_id=practice.id, urgent=turn.state.urgent, language=language,
-                   position=position, on_duty=on_duty)
+                   skill=skill or None, position=position, on_duty=on_duty)
         turn.go(Transition.JOIN_QUEUE)
         self._dispatch_or_hold(turn, first=True)
 
@@ -209,7 +222,7 @@ class QueueFlow:
             # The sweep took the caller out while it was still on the line (its turns stopped for a while).
             log.warning("call=%s holding but not queued; joining again", turn.request.call_sid)
             turn.state.state = State.IN_MENU
-            self.join(turn)
+            self.join(turn, turn.state.queue_skill or None)
             return
         if position.state == CallerState.OFFERED:
             claim = self._queue.claim_delivery(turn.request.call_sid, position.agent_id, DELIVERY_WAIT_LOOP)
@@ -289,6 +302,10 @@ class QueueFlow:
             self._end_agent_call(turn, agent_id, _int_arg(request.get("DialCallDuration")) or 0,
                                  caller_gone=caller_gone)
             turn.go(Transition.AGENT_ANSWERED)
+            if not caller_gone and self._survey.wanted(turn):
+                # The agent hung up first and the caller is still on the line: the practice's one question.
+                self._survey.ask(turn, agent_id)
+                return
             turn.go(Transition.FINISH)
             if not caller_gone:
                 twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
@@ -298,7 +315,7 @@ class QueueFlow:
         turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id, dial_call_status=status)
         if position is None:
             turn.state.state = State.IN_MENU
-            self.join(turn)
+            self.join(turn, turn.state.queue_skill or None)
             return
         turn.go(Transition.AGENT_MISSED)
         self._dispatch_or_hold(turn, after_miss=True)

@@ -16,16 +16,17 @@ from calllog.appender import CallLogAppender
 from calllog.events import Event
 from calllog.record import MESSAGE_MIN_SECONDS, TERMINAL_STATUSES
 from core.crypto import DataCipher
+from core.phone import is_e164
 from ivr import twiml
 from ivr.flow import MAX_MISSES, State, Transition
 from ivr.on_call import OnCallFlow
-from ivr.prompts import LANGUAGE_KEYS, prompts_for
+from ivr.prompts import LANGUAGE_KEYS, practice_prompts, prompts_for
 from ivr.queue_flow import QueueFlow
 from ivr.state import CallState, begin_call
 from ivr.turns import CallTurns, Turn, VoiceRequest
 from practices import schedule
 from practices.directory import CONFIG_VERSION_KEY, PracticeDirectory
-from practices.snapshot import PracticeSnapshot
+from practices.snapshot import URGENT_ASK, MenuEntry, PracticeSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ class IvrService:
         """The caller's menu choice, a wrong key, or silence."""
         return self._turns.run(request, self._menu)
 
+    def menu_forward(self, request: VoiceRequest) -> str:
+        """A menu's forward ended: answered calls are done; unanswered, busy or failed ones leave a message."""
+        return self._turns.run(request, self._menu_forward)
+
     def message(self, request: VoiceRequest) -> str:
         """The <Record> action (or its empty-recording fall-through): keep the message or offer a retry."""
         return self._turns.run(request, self._message, keeps_without_state=True)
@@ -156,7 +161,7 @@ class IvrService:
         """Apologise and take a message; used when anything on the normal path fails."""
         practice = self._turns.practice_or_none(request.to_number, None) if request is not None else None
         language = practice.default_language if practice else "en"
-        prompts = prompts_for(language)
+        prompts = practice_prompts(practice, language)
         response = VoiceResponse()
         twiml.say(response, prompts, "fault")
         twiml.record_message(response, practice, prompts, self._fault_urls, 0, prompt_key="fault_message")
@@ -195,13 +200,22 @@ class IvrService:
     def _render_ivr_start(self, response: VoiceResponse, practice: PracticeSnapshot, *, after_hours: bool,
                           now: datetime, next_step: int) -> None:
         """Greeting, emergency notice, then the language choice or the menu, in the default language."""
-        prompts = prompts_for(practice.default_language)
-        twiml.greeting(response, practice, prompts, after_hours=after_hours, now=now)
+        prompts = practice_prompts(practice, practice.default_language)
+        twiml.greeting(response, practice, prompts, after_hours=after_hours, now=now, urls=self._urls)
         twiml.emergency_notice(response, practice)
         if len(practice.languages) > 1:
             twiml.language_menu(response, practice, self._urls("voice.language", s=next_step))
         else:
-            twiml.main_menu(response, prompts, self._urls("voice.menu", s=next_step), after_hours=after_hours)
+            self._render_menu(response, practice, prompts, "", after_hours, self._urls("voice.menu", s=next_step))
+
+    def _render_menu(self, response: VoiceResponse, practice: PracticeSnapshot, prompts, path: str,
+                     after_hours: bool, action: str) -> None:
+        """The practice's own menu at the level `path` leads to, or the built-in menu when it has none."""
+        if practice.menu:
+            twiml.practice_menu(response, practice, prompts, practice.menu_level(path), action, self._urls,
+                                top=not path)
+        else:
+            twiml.main_menu(response, prompts, action, after_hours=after_hours)
 
     def _first_answer(self, practice: PracticeSnapshot, after_hours: bool, now: datetime, next_step: int) -> str:
         """The TwiML that answers a new call: the front desk's Dial, or the IVR's start.
@@ -245,10 +259,13 @@ class IvrService:
         turn.go(Transition.OFFER_MENU)
         if turn.state.after_hours and chosen != turn.practice.default_language:
             twiml.greeting(turn.response, turn.practice, turn.prompts, after_hours=True,
-                           now=turn.request.received_at)
+                           now=turn.request.received_at, urls=self._urls)
         self._menu_prompt(turn)
 
     def _menu(self, turn: Turn) -> None:
+        if turn.practice is not None and turn.practice.menu:
+            self._practice_menu(turn)
+            return
         digits = turn.request.get("Digits")
         after_hours = turn.state.after_hours
         choices = {"2": "message", "3": "hours", "4": "urgent", "*": "repeat"}
@@ -293,8 +310,74 @@ class IvrService:
         return True
 
     def _menu_prompt(self, turn: Turn) -> None:
-        twiml.main_menu(turn.response, turn.prompts, self._urls("voice.menu", s=turn.next_step),
-                        after_hours=turn.state.after_hours)
+        self._render_menu(turn.response, turn.practice, turn.prompts, turn.state.menu_path, turn.state.after_hours,
+                          self._urls("voice.menu", s=turn.next_step))
+
+    def _practice_menu(self, turn: Turn) -> None:
+        """A key of the practice's own menu ([[practices.menu]]), at the level the caller is at."""
+        digits, path = turn.request.get("Digits"), turn.state.menu_path
+        entry = next((e for e in turn.practice.menu_level(path) if e.key == digits), None) if digits else None
+        if entry is None:
+            if self._miss(turn, digits):
+                self._menu_prompt(turn)
+            return
+        turn.state.misses = 0
+        turn.event("menu", digits=path + digits, choice=entry.action, target=entry.target,
+                   urgent=entry.urgent is True)
+        if entry.action in ("repeat", "say", "hours", "submenu"):
+            if entry.action == "say":
+                twiml.speak(turn.response, turn.prompts,
+                            entry.text.get(turn.state.language) or entry.text[turn.practice.default_language])
+            elif entry.action == "hours":
+                twiml.office_hours(turn.response, turn.practice, turn.prompts)
+            elif entry.action == "submenu":
+                turn.state.menu_path = path + digits
+            turn.go(Transition.OFFER_MENU)
+            self._menu_prompt(turn)
+        elif entry.action == "queue":
+            turn.state.urgent = turn.state.urgent or entry.urgent is True
+            self.queue.join(turn, entry.skill)
+        elif entry.action == "message":
+            self._choose_mailbox(turn, entry)
+            self._turns.take_message(turn)
+        elif entry.action == "forward":
+            self._choose_mailbox(turn, entry)
+            timeout = front_desk_timeout(turn.practice.ring_budget_seconds, self._ring_overhead_seconds)
+            turn.event("menu-forward-dial", timeout=timeout, number=entry.number)
+            turn.go(Transition.FORWARD)
+            twiml.forward(turn.response, turn.prompts, number=entry.number, timeout=timeout,
+                          action=self._urls("voice.menu_forward", s=turn.next_step))
+        elif is_e164(turn.request.from_number):  # callback: as asked in the queue, with the caller's place now
+            turn.event("callback-requested", practice_id=turn.practice.id, urgent=turn.state.urgent,
+                       queued_at=turn.request.received_at.isoformat())
+            turn.go(Transition.REQUEST_CALLBACK)
+            twiml.goodbye(turn.response, turn.prompts, "menu_callback_confirmed")
+        else:  # a withheld caller ID cannot be called back: a message instead
+            self._turns.take_message(turn)
+
+    @staticmethod
+    def _choose_mailbox(turn: Turn, entry: MenuEntry) -> None:
+        """What a message from this entry is: its mailbox and kind, its urgency rule, its callback due time."""
+        state = turn.state
+        state.mailbox, state.message_kind = entry.mailbox or "", entry.kind
+        state.due_minutes = entry.due_minutes or 0
+        if entry.urgent is True:
+            state.urgent, state.urgent_rule = True, "true"
+        else:
+            state.urgent_rule = "false" if entry.urgent is False and entry.action == "message" else URGENT_ASK
+
+    def _menu_forward(self, turn: Turn) -> None:
+        status = turn.request.get("DialCallStatus")
+        turn.event("menu-forward-result", dial_call_status=status,
+                   dial_call_duration=turn.request.get("DialCallDuration") or None)
+        if status == "completed":
+            turn.go(Transition.FORWARD_ANSWERED)
+            turn.response.hangup()
+            return
+        if turn.request.get("CallStatus") == "completed":
+            return  # the caller hung up while it rang: Twilio runs nothing of this reply
+        twiml.say(turn.response, turn.prompts, "forward_unanswered")
+        self._turns.take_message(turn)
 
     def _message(self, turn: Turn) -> None:
         request = turn.request
@@ -308,14 +391,15 @@ class IvrService:
         turn.event("message", kept=kept, duration=duration, recording_sid=recording_sid,
                    recording_url=recording_url, finished_by=request.get("Digits") or "timeout",
                    urgent=turn.state.urgent, language=turn.state.language,
-                   transcription_requested=kept and twiml.transcription_requested(turn.state.language))
+                   transcription_requested=kept and twiml.transcription_requested(turn.state.language),
+                   **_mailbox_data(turn.state))
         if kept:
             turn.state.recording_sid = recording_sid
             if hung_up:
                 turn.go(Transition.FINISH)  # Twilio does not execute this reply: the caller is gone
                 return
             twiml.say(turn.response, turn.prompts, "message_saved")
-            if turn.state.urgent:
+            if turn.state.urgent or turn.state.urgent_rule == "false":
                 turn.go(Transition.FINISH)
                 twiml.goodbye(turn.response, turn.prompts, "callback_promise")
             else:
@@ -352,6 +436,16 @@ class IvrService:
         if request.get("CallStatus"):
             data["call_status"] = request.get("CallStatus")
         return data
+
+
+def _mailbox_data(state: CallState) -> dict:
+    """A menu's message: its mailbox, kind and callback due minutes, for the message row and its task."""
+    if not state.mailbox:
+        return {}
+    data = {"mailbox": state.mailbox, "kind": state.message_kind or "message"}
+    if state.due_minutes:
+        data["due_minutes"] = state.due_minutes
+    return data
 
 
 def _int(value: str) -> int:

@@ -27,7 +27,16 @@ class CallState:
     message_tries: int = 0
     recording_sid: str = ""
     queued_at: float = 0.0  # seconds since the epoch the caller joined the live-agent queue; 0: never
+    queue_skill: str = ""  # the skill the caller asked for when it joined the queue (a menu's queue entry); "": none
     announced_at: float = 0.0  # when position and wait were last announced
+    # The practice's own menu ([[practices.menu]]): the keys that led to the current level ("3" is the submenu of
+    # key 3), and what the chosen entry asks of a message (its mailbox, kind, urgent rule "true"/"false"/"ask",
+    # callback due minutes; 0: the practice's). A queue entry's skill is `queue_skill` (ivr.queue_flow.join).
+    menu_path: str = ""
+    mailbox: str = ""
+    message_kind: str = ""
+    urgent_rule: str = ""
+    due_minutes: int = 0
     reply_step: int = -1
     reply: str = ""
 

@@ -19,7 +19,7 @@ from calllog.appender import CallLogAppender
 from calllog.events import Event
 from ivr import twiml
 from ivr.flow import State, Transition, next_state
-from ivr.prompts import Prompts, prompts_for
+from ivr.prompts import Prompts, practice_prompts
 from ivr.state import CallState, call_key, save_call_state
 from practices.directory import CONFIG_VERSION_KEY, PracticeDirectory
 from practices.snapshot import PracticeSnapshot
@@ -64,9 +64,9 @@ class Turn:
     @property
     def prompts(self) -> Prompts:
         """The prompts in the caller's language."""
-        return prompts_for(self.state.language)
+        return practice_prompts(self.practice, self.state.language)
 
-    def event(self, kind: str, **data) -> None:
+    def event(self, kind: str, /, **data) -> None:
         """Record a step of the call; a retried request yields the same dedupe key and is stored once."""
         self.events.append(Event(self.request.call_sid, kind, f"{kind}:{self.step}", self.request.received_at,
                                  data))

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.prompts import LANGUAGE_KEYS, Prompts, prompts_for
+from ivr.prompts import LANGUAGE_KEYS, Prompts, practice_prompts
 from practices import schedule
-from practices.snapshot import PracticeSnapshot
+from practices.snapshot import AudioRef, MenuEntry, PracticeSnapshot
 
 Urls = Callable[..., str]
 
@@ -30,16 +30,36 @@ def dial_timeout(ring_seconds: int, ring_overhead_seconds: int) -> int:
 
 def say(target: VoiceResponse | Gather, prompts: Prompts, prompt: str, /, **values: str) -> None:
     """Speak `prompt` (a key of the prompt file) in the prompts' language, with the matching `language`."""
-    target.say(prompts.text(prompt, **values), language=prompts.say_language)
+    speak(target, prompts, prompts.text(prompt, **values))
+
+
+def speak(target: VoiceResponse | Gather, prompts: Prompts, text: str) -> None:
+    """Say `text` in the prompts' language, in the practice's own voice when it has one."""
+    voice = {"voice": prompts.voice} if prompts.voice else {}
+    target.say(text, language=prompts.say_language, **voice)
+
+
+def audio_url(urls: Urls, ref: AudioRef) -> str:
+    """Where Twilio fetches a recorded greeting: its https URL, or Careline's copy of the file."""
+    return ref.url or urls("voice.audio", name=f"{ref.sha256}.{ref.ext}")
 
 
 def greeting(response: VoiceResponse, practice: PracticeSnapshot, prompts: Prompts, *, after_hours: bool,
-             now: datetime) -> None:
-    """The greeting naming the practice; after hours, that the office is closed and when it opens."""
+             now: datetime, urls: Urls | None = None) -> None:
+    """The greeting naming the practice (or its own recording, [practices.voice] greeting); after hours, that the
+    office is closed and when it opens."""
+    voice = practice.voice.get(prompts.language)
+    recorded = voice.greeting if voice is not None and urls is not None else None
+    if recorded is not None:
+        response.play(audio_url(urls, recorded))
     if not after_hours:
-        say(response, prompts, "greeting", practice=practice.name)
+        if recorded is None:
+            say(response, prompts, "greeting", practice=practice.name)
         return
-    say(response, prompts, "greeting_closed", practice=practice.name)
+    if recorded is not None:
+        say(response, prompts, "closed_now")
+    else:
+        say(response, prompts, "greeting_closed", practice=practice.name)
     opens_at = schedule.next_opening(practice, now)
     if opens_at is not None:
         say(response, prompts, "reopens", when=prompts.speak_reopening(opens_at, now.astimezone(practice.tz)))
@@ -48,7 +68,7 @@ def greeting(response: VoiceResponse, practice: PracticeSnapshot, prompts: Promp
 def emergency_notice(response: VoiceResponse, practice: PracticeSnapshot) -> None:
     """The 911 notice, in every language the practice offers, before any menu."""
     for language in practice.languages:
-        say(response, prompts_for(language), "emergency")
+        say(response, practice_prompts(practice, language), "emergency")
 
 
 def language_menu(response: VoiceResponse, practice: PracticeSnapshot, action: str) -> None:
@@ -56,7 +76,7 @@ def language_menu(response: VoiceResponse, practice: PracticeSnapshot, action: s
     gather = response.gather(input="dtmf", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS, action=action,
                              method="POST")
     for language in practice.languages:
-        say(gather, prompts_for(language), "language_option", key=LANGUAGE_KEYS[language])
+        say(gather, practice_prompts(practice, language), "language_option", key=LANGUAGE_KEYS[language])
     response.redirect(action, method="POST")  # no key pressed: the same handler counts the silence
 
 
@@ -78,7 +98,7 @@ def office_hours(response: VoiceResponse, practice: PracticeSnapshot, prompts: P
         say(response, prompts, "hours_none")
         return
     parts = [f"{prompts.speak_days(days)}, {prompts.speak_ranges(ranges)}" for days, ranges in weekly]
-    response.say(f"{prompts.text('hours_intro')} " + "; ".join(parts) + ".", language=prompts.say_language)
+    speak(response, prompts, f"{prompts.text('hours_intro')} " + "; ".join(parts) + ".")
 
 
 def transcription_requested(language: str | None) -> bool:
@@ -190,3 +210,27 @@ def leave_choice(response: VoiceResponse, practice: PracticeSnapshot, prompts: P
         say(response, prompts, "queue_choice_no_callback")
     record_message(response, practice, prompts, urls, step,
                    prompt_key="message_prompt_urgent" if urgent else "message_prompt")
+
+
+# --- a practice's own menu ([[practices.menu]]) ----------------------------------------------------------------
+
+def practice_menu(response: VoiceResponse, practice: PracticeSnapshot, prompts: Prompts,
+                  entries: tuple[MenuEntry, ...], action: str, urls: Urls, *, top: bool) -> None:
+    """One level of the practice's menu: each entry's prompt in the caller's language (or, at the top, the
+    practice's recorded menu prompt), then back to the same handler when no key was pressed."""
+    gather = response.gather(input="dtmf", num_digits=1, timeout=GATHER_TIMEOUT_SECONDS, action=action,
+                             method="POST")
+    voice = practice.voice.get(prompts.language)
+    if top and voice is not None and voice.menu_prompt is not None:
+        gather.play(audio_url(urls, voice.menu_prompt))
+    else:
+        for entry in entries:
+            speak(gather, prompts, entry.prompt.get(prompts.language) or entry.prompt[practice.default_language])
+    response.redirect(action, method="POST")
+
+
+def forward(response: VoiceResponse, prompts: Prompts, *, number: str, timeout: int, action: str) -> None:
+    """A menu's forward: ring the number within the ring budget; the action decides on DialCallStatus."""
+    say(response, prompts, "forward_connecting")
+    dial = response.dial(action=action, method="POST", timeout=timeout)
+    dial.number(number)

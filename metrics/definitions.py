@@ -163,6 +163,23 @@ def wait_distribution(histogram: Mapping[int | str, int]) -> list[dict]:
     return bars
 
 
+# --- the survey after a call with an agent ------------------------------------------------------------------
+
+SURVEY_SCORES = (1, 2, 3, 4, 5)  # "Press 1 (not at all) to 5 (very)": models.survey.SURVEY_SCORES, the stored range
+SURVEY_DECIMALS = 2  # an average score is shown to a hundredth
+
+
+def survey_figures(counts: Mapping[int | str, int]) -> dict:
+    """The answers counted by score ({score: answers}): how many, their average (None with no answer behind
+    it, never 0) and the distribution, one bar per score from 1 to 5."""
+    merged = merge_histograms([counts])
+    answers = sum(merged.get(score, 0) for score in SURVEY_SCORES)
+    total = sum(score * merged.get(score, 0) for score in SURVEY_SCORES)
+    return {"answers": answers,
+            "average": None if answers == 0 else round(total / answers, SURVEY_DECIMALS),
+            "distribution": [{"score": score, "answers": merged.get(score, 0)} for score in SURVEY_SCORES]}
+
+
 # --- time ---------------------------------------------------------------------------------------------------
 
 def local_date_hour(instant: datetime, tz: ZoneInfo) -> tuple[date, int]:

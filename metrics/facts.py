@@ -74,6 +74,7 @@ class QueueRow:
     wait_seconds: float | None = None
     talk_seconds: int | None = None
     reason: str | None = None
+    skill: str | None = None  # an "entered" row's: the skill the caller asked for
 
 
 def is_offered(call: CallView) -> bool:
@@ -115,7 +116,14 @@ def call_fact(call: CallView, queue: Sequence[QueueRow], rules: PracticeRules) -
         connected_from_queue=connected, wait_seconds=wait,
         connected_in_service_level=connected and d.within_service_level(wait, rules.service_level_seconds),
         abandoned=hung_up and not short, short_abandon=short, message=call.message,
-        urgent_message=call.message and call.urgent_message)
+        urgent_message=call.message and call.urgent_message, skill=asked_skill(queue) if entered else None)
+
+
+def asked_skill(queue: Sequence[QueueRow]) -> str | None:
+    """The skill the caller asked for when it first entered the queue (a menu's queue entry); None: none.
+    The metrics per skill count the call under it, wherever the call was answered (after the fallback too)."""
+    entered = sorted((r for r in queue if r.kind == "entered"), key=lambda r: r.at)
+    return entered[0].skill if entered else None
 
 
 def agent_facts(call_sid: str, practice_id: int, local_date: date, queue: Iterable[QueueRow]) -> list[dict]:

@@ -33,7 +33,7 @@ from metrics.facts import (CallView, PracticeRules, QueueRow, StatusRow, agent_f
 from models import (Agent, AgentStatusChange, Call, CallbackTask, CallbackTaskAction, Message, Practice,
                     QueueEvent)
 from models.metrics import (HISTOGRAM_NAMES, AgentStatsDaily, AgentTimeHourly, CallAgentFact, CallbackStatsDaily,
-                            CallFact, CallStatsHourly, CumulativeHistogram)
+                            CallFact, CallStatsHourly, CumulativeHistogram, SkillStatsDaily)
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,10 @@ def _queue_rows(session: Session, sids: Iterable[str]) -> dict[str, list[QueueRo
         return rows
     for row in session.execute(
             select(QueueEvent.call_sid, QueueEvent.kind, QueueEvent.at, QueueEvent.agent_id, QueueEvent.wait_seconds,
-                   QueueEvent.talk_seconds, QueueEvent.reason)
+                   QueueEvent.talk_seconds, QueueEvent.reason, QueueEvent.skill)
             .where(QueueEvent.call_sid.in_(sids)).order_by(QueueEvent.at, QueueEvent.id)):
         rows[row.call_sid].append(QueueRow(row.kind, _aware(row.at), row.agent_id, row.wait_seconds,
-                                           row.talk_seconds, row.reason))
+                                           row.talk_seconds, row.reason, row.skill))
     return rows
 
 
@@ -152,6 +152,7 @@ def _refresh_call_hours(session: Session, buckets: Iterable[HourBucket]) -> None
         rows = hour_rows(facts)
         if rows:
             session.execute(insert(CallStatsHourly.__table__), rows)
+        _refresh_skill_day(session, practice_id, local_date)
     for practice_id in sorted({practice_id for practice_id, _ in by_day}):
         refresh_cumulative(session, "wait_seconds", practice_id,
                            min(local_date for pid, local_date in by_day if pid == practice_id))
@@ -189,6 +190,42 @@ def hour_rows(facts: Iterable) -> list[dict]:
             if fact.wait_seconds is not None:
                 row["wait_seconds_sum"] += fact.wait_seconds
                 d.count_into(row["wait_histogram"], d.whole_seconds(fact.wait_seconds))
+    return [sums[key] for key in sorted(sums)]
+
+
+def _refresh_skill_day(session: Session, practice_id: int, local_date: date) -> None:
+    """Recount skill_stats_daily for a practice's local day from the ended calls' facts that asked for a skill."""
+    facts = session.execute(select(*_FACT_FIELDS).where(
+        CallFact.practice_id == practice_id, CallFact.local_date == local_date, CallFact.ended.is_(True),
+        CallFact.skill.is_not(None))).all()
+    session.execute(delete(SkillStatsDaily).where(SkillStatsDaily.practice_id == practice_id,
+                                                  SkillStatsDaily.local_date == local_date))
+    rows = skill_rows(facts)
+    if rows:
+        session.execute(insert(SkillStatsDaily.__table__), rows)
+
+
+def skill_rows(facts: Iterable) -> list[dict]:
+    """skill_stats_daily rows summing the queue figures of `facts` that asked for a skill, per practice, local
+    date and skill (the same counts as hour_rows, so service level and abandonment per skill mean the same)."""
+    sums: dict[tuple[int, date, str], dict] = {}
+    for fact in facts:
+        if not fact.skill or not fact.entered_queue:
+            continue
+        key = (fact.practice_id, fact.local_date, fact.skill)
+        row = sums.get(key)
+        if row is None:
+            row = sums[key] = dict(practice_id=key[0], local_date=key[1], skill=key[2], entered_queue=0,
+                                   connected_from_queue=0, connected_in_service_level=0, wait_seconds_sum=0.0,
+                                   abandoned=0, short_abandons=0)
+        row["entered_queue"] += 1
+        row["abandoned"] += fact.abandoned
+        row["short_abandons"] += fact.short_abandon
+        if fact.connected_from_queue:
+            row["connected_from_queue"] += 1
+            row["connected_in_service_level"] += fact.connected_in_service_level
+            if fact.wait_seconds is not None:
+                row["wait_seconds_sum"] += fact.wait_seconds
     return [sums[key] for key in sorted(sums)]
 
 
@@ -360,8 +397,8 @@ def rebuild(session: Session, practice_ids: list[int] | None = None) -> None:
     practice_ids = sorted(set(practice_ids))
     _lock_practices(session, set(practice_ids))
     rules = practice_rules(session, practice_ids)
-    for model in (CumulativeHistogram, CallStatsHourly, AgentStatsDaily, CallbackStatsDaily, CallAgentFact,
-                  CallFact):
+    for model in (CumulativeHistogram, CallStatsHourly, SkillStatsDaily, AgentStatsDaily, CallbackStatsDaily,
+                  CallAgentFact, CallFact):
         session.execute(delete(model).where(model.practice_id.in_(practice_ids)))
     calls = 0
     for chunk in _call_chunks(session, practice_ids):
@@ -408,7 +445,7 @@ def _call_chunks(session: Session, practice_ids: list[int]):
 
 
 def _rebuild_call_hours(session: Session, practice_id: int) -> None:
-    """Every call_stats_hourly row of the practice, REBUILD_WINDOW_DAYS of facts at a time."""
+    """Every call_stats_hourly and skill_stats_daily row of the practice, REBUILD_WINDOW_DAYS of facts at a time."""
     first, last = session.execute(select(func.min(CallFact.local_date), func.max(CallFact.local_date))
                                   .where(CallFact.practice_id == practice_id)).one()
     if first is None:
@@ -416,11 +453,15 @@ def _rebuild_call_hours(session: Session, practice_id: int) -> None:
     day = first
     while day <= last:
         following = day + timedelta(days=REBUILD_WINDOW_DAYS)
-        rows = hour_rows(session.execute(select(*_FACT_FIELDS).where(
+        facts = session.execute(select(*_FACT_FIELDS).where(
             CallFact.practice_id == practice_id, CallFact.ended.is_(True), CallFact.local_date >= day,
-            CallFact.local_date < following)))
+            CallFact.local_date < following)).all()
+        rows = hour_rows(facts)
         if rows:
             session.execute(insert(CallStatsHourly.__table__), rows)
+        skills = skill_rows(facts)
+        if skills:
+            session.execute(insert(SkillStatsDaily.__table__), skills)
         day = following
 
 

@@ -26,16 +26,19 @@ from core.db import database_errors_as_dependency_down
 from metrics import definitions as d
 from metrics.export import summary_csv
 from metrics.errors import PracticeNotYours, PracticeRequired, PracticeUnknown
+from metrics.menu_choices import menu_choice_counts
 from metrics.facts import StatusRow, open_segment
-from models import Agent, AgentStatusChange, CallbackTask, Practice, agent_practices
+from models import Agent, AgentStatusChange, CallbackTask, Practice, SurveyAnswer, agent_practices
 from models.metrics import (AgentStatsDaily, AgentTimeHourly, CallbackStatsDaily, CallStatsHourly,
-                            CumulativeHistogram)
+                            CumulativeHistogram, SkillStatsDaily)
 
 ALL_PRACTICES = "all"  # ?practice=all: every practice together (admins)
 MAX_PERIOD_DAYS = 366  # a longer period is refused (the roll-ups are per day; a year is plenty)
 _CALL_SUMS = ("calls_offered", "answered_in_budget", "handled_by_person", "entered_queue", "connected_from_queue",
               "connected_in_service_level", "wait_seconds_sum", "abandoned", "short_abandons", "messages",
               "urgent_messages")
+_SKILL_SUMS = ("entered_queue", "connected_from_queue", "connected_in_service_level", "wait_seconds_sum", "abandoned",
+               "short_abandons")
 _CALLBACK_SUMS = ("opened", "closed", "reached", "reached_within_due", "max_attempts_reached")
 
 
@@ -166,8 +169,15 @@ class MetricsService:
                 CallbackTask.due_at < now)) if ids else 0
             span = _utc_span([ZoneInfo(p.timezone) for p in practices], date_from, date_to)
             agents = self._agents(session, ids, date_from, date_to, span, now) if ids else []
-        return self._document([p.slug for p in practices], date_from, date_to, hours, callbacks, waits, reach,
-                              overdue, agents)
+            skills = _skill_rows(session, ids, date_from, date_to) if ids else []
+            survey = _survey_rows(session, ids, date_from, date_to) if ids else []
+            menu_choices = menu_choice_counts(session, ids, date_from, date_to)
+        document = self._document([p.slug for p in practices], date_from, date_to, hours, callbacks, waits, reach,
+                                  overdue, agents)
+        _add_survey(document, survey)
+        document["by_skill"] = [skill_figures(row) for row in skills]
+        document["by_menu_choice"] = menu_choices
+        return document
 
     def csv(self, practice_ids: list[int], date_from: date, date_to: date) -> str:
         """The same figures as `summary`, as CSV: a header, one row per day, one per agent."""
@@ -309,6 +319,53 @@ def _period_histogram(session: Session, ids: list[int], name: str, date_from: da
             return period
         d.add_histogram(total, period)
     return total
+
+
+def _survey_rows(session: Session, ids: list[int], date_from: date, date_to: date) -> list:
+    """The survey's answers over a period of local dates, counted by day, agent and score (the database adds
+    them up: the rows read grow with the period's days and agents, not with the answers)."""
+    t = SurveyAnswer
+    return session.execute(
+        select(t.local_date, t.agent_id, t.score, func.count().label("answers"))
+        .where(t.practice_id.in_(ids), t.local_date >= date_from, t.local_date <= date_to)
+        .group_by(t.local_date, t.agent_id, t.score)).all()
+
+
+def _add_survey(document: dict, rows: list) -> None:
+    """The document's `survey` block: the period's answers, average score (None with no answer behind it) and
+    distribution, and the same for each day of the period and each agent of the document."""
+    total: dict[int, int] = {}
+    by_day: dict[str, dict[int, int]] = defaultdict(dict)
+    by_agent: dict[int, dict[int, int]] = defaultdict(dict)
+    for row in rows:
+        for counts in (total, by_day[row.local_date.isoformat()], by_agent[row.agent_id]):
+            counts[row.score] = counts.get(row.score, 0) + row.answers
+    document["survey"] = {
+        **d.survey_figures(total),
+        "days": [{"date": day["date"], **d.survey_figures(by_day.get(day["date"], {}))} for day in document["days"]],
+        "agents": [{"id": agent["id"], "name": agent["name"], **d.survey_figures(by_agent.get(agent["id"], {}))}
+                   for agent in document["agents"]],
+    }
+
+
+def _skill_rows(session: Session, ids: list[int], date_from: date, date_to: date) -> list:
+    """skill_stats_daily over a period, added up per skill by the database (a row per skill)."""
+    t = SkillStatsDaily
+    return session.execute(select(t.skill, *(func.sum(getattr(t, name)).label(name) for name in _SKILL_SUMS))
+                           .where(t.practice_id.in_(ids), t.local_date >= date_from, t.local_date <= date_to)
+                           .group_by(t.skill).order_by(t.skill)).all()
+
+
+def skill_figures(row) -> dict:
+    """One skill's figures over the period: offered (the calls that asked for it and entered the queue),
+    connected, speed of answer, service level and abandonment, by the same definitions as the practice's."""
+    entered, connected = int(row.entered_queue or 0), int(row.connected_from_queue or 0)
+    short, abandoned = int(row.short_abandons or 0), int(row.abandoned or 0)
+    return {"skill": row.skill, "offered": entered, "connected": connected,
+            "speed_of_answer_mean_seconds": d.mean_seconds(row.wait_seconds_sum or 0.0, connected),
+            "service_level": d.service_level(int(row.connected_in_service_level or 0), entered, short),
+            "abandonment_rate": d.abandonment_rate(abandoned, entered, short),
+            "abandoned": abandoned, "short_abandons": short}
 
 
 def _staffing(key: dict, sums: _Sums | None) -> dict:

@@ -29,6 +29,9 @@ class Agent(Base):
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     client_identity: Mapped[str | None] = mapped_column(String(100))  # a Twilio Client (browser/app) identity
     languages: Mapped[list] = mapped_column(JSON)
+    # [[agents]] skills: the menu's queue skills this agent takes (["refills", "nurse"]); [] takes no skill's callers
+    # before the practice's skill fallback.
+    skills: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     role: Mapped[str] = mapped_column(String(16))
     all_practices: Mapped[bool] = mapped_column(Boolean, default=False)  # practices = ["*"]
     # The console's sign-in (`careline user set-password EMAIL`): werkzeug's salted hash, never the password.

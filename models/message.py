@@ -51,9 +51,15 @@ class Message(Base):
     # (encrypted: a name, what the caller said).
     author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     fields: Mapped[dict | None] = mapped_column(EncryptedJSON)
+    # The mailbox of the practice's menu the caller chose ([[practices.menu]] action "message"); NULL: the built-in
+    # menu's message, or one taken by an agent.
+    mailbox: Mapped[str | None] = mapped_column(String(64))
+    # message | complaint (models.complaint.MESSAGE_KINDS): a complaint's message also has its `complaints` row.
+    kind: Mapped[str] = mapped_column(String(16), default="message", server_default="message")
 
     __table_args__ = (
         CheckConstraint("transcription_status IN ('pending', 'completed', 'failed')", name="transcription_known"),
+        CheckConstraint("kind IN ('message', 'complaint')", name="kind_known"),
         # A message has its recording (or had it, until retention deleted it), or its author.
         CheckConstraint("author_agent_id IS NOT NULL OR (recording_sid IS NOT NULL AND duration_seconds IS NOT NULL "
                         "AND (recording_url IS NOT NULL OR recording_deleted_at IS NOT NULL))",

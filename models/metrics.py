@@ -39,6 +39,7 @@ class CallFact(Base):
     short_abandon: Mapped[bool] = mapped_column(Boolean, default=False)
     message: Mapped[bool] = mapped_column(Boolean, default=False)
     urgent_message: Mapped[bool] = mapped_column(Boolean, default=False)
+    skill: Mapped[str | None] = mapped_column(String(64))  # the skill asked for on entering the queue; None: none
 
 
 class CallAgentFact(Base):
@@ -81,6 +82,23 @@ class CallStatsHourly(Base):
     messages: Mapped[int] = mapped_column(Integer, default=0)
     urgent_messages: Mapped[int] = mapped_column(Integer, default=0)
     wait_histogram: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SkillStatsDaily(Base):
+    """The queue's figures of one practice, local day and skill asked for (the calls that entered the queue
+    through a menu's `queue` entry with that skill), summed from `call_facts` as call_stats_hourly is."""
+
+    __tablename__ = "skill_stats_daily"
+
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    skill: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entered_queue: Mapped[int] = mapped_column(Integer, default=0)  # offered: the calls that asked for the skill
+    connected_from_queue: Mapped[int] = mapped_column(Integer, default=0)
+    connected_in_service_level: Mapped[int] = mapped_column(Integer, default=0)
+    wait_seconds_sum: Mapped[float] = mapped_column(Float, default=0.0)  # over connected calls
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    short_abandons: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AgentStatsDaily(Base):

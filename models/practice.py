@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -53,6 +53,18 @@ class Practice(Base):
     recordings_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     messages_days: Mapped[int] = mapped_column(Integer, default=2555, server_default="2555")
     calls_days: Mapped[int] = mapped_column(Integer, default=2555, server_default="2555")
+    # [practices.skills] fallback_seconds: then any agent of the practice may take a caller who asked for a skill.
+    skill_fallback_seconds: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # [practices.complaints]: days within which a complaint's patient is told what was done (its due time).
+    complaint_respond_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # [practices.survey] enabled: callers who talked with an agent are asked one question (ivr.survey).
+    survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # [[practices.menu]]: the practice's own menu, as a list of entries (practices.loader.menu_as_json; nested
+    # under a submenu's "menu"); NULL: the built-in menu.
+    menu: Mapped[list | None] = mapped_column(JSON)
+    # [practices.voice.<language>]: {"en": {"voice": "Polly.Joanna", "greeting": {"url": ...} or {"sha256": ...,
+    # "ext": "wav"}}}; NULL: Twilio's default voice and the spoken greeting.
+    voice: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     numbers: Mapped[list["PracticeNumber"]] = relationship(
@@ -85,3 +97,15 @@ class OnCallProvider(Base):
     phone: Mapped[str] = mapped_column(String(20))
 
     practice: Mapped[Practice] = relationship(back_populates="on_call")
+
+
+class PracticeAudio(Base):
+    """A recorded greeting or prompt a configuration file gave, kept by its content's SHA-256 and served by Careline
+    at /voice/audio/<sha256>.<ext> (the URL changes only when the sound does, so Twilio may cache it)."""
+
+    __tablename__ = "practice_audio"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))  # audio/wav or audio/mpeg
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
 
-# entered: joined the queue (`urgent`, `language`, `position`)
+# entered: joined the queue (`urgent`, `language`, `skill`, `position`)
 # offered: an agent's phone started ringing for the caller (`agent_id`, `wait_seconds` so far)
 # connected: the agent accepted (`agent_id`, `wait_seconds`: from entering to the answer)
 # no-answer: the agent did not accept within agent_ring_seconds (`agent_id`)
@@ -49,6 +49,7 @@ class QueueEvent(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))
+    skill: Mapped[str | None] = mapped_column(String(64))  # the skill the caller asked for (a menu's queue entry)
     position: Mapped[int | None] = mapped_column(Integer)
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[int | None] = mapped_column(Integer)

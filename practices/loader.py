@@ -6,6 +6,7 @@ as a whole or refused as a whole.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.phone import is_valid_e164
 from models.agent import ROLES
 from practices.errors import ConfigInvalid
-from practices.snapshot import DAYS, MESSAGE_FIELD_KINDS, MessageField, ReportSettings, parse_hours
+from practices.menu_config import AudioFile, check_menu_skills, parse_menu, parse_voice
+from practices.snapshot import (DAYS, MESSAGE_FIELD_KINDS, MESSAGE_TYPE_KEY, LanguageVoice, MenuEntry, MessageField,
+                                ReportSettings, parse_hours)
 
 SUPPORTED_LANGUAGES = ("en", "es")  # each has a prompt file in ivr/prompts/
 ALL_PRACTICES = "*"
@@ -61,6 +64,13 @@ RETRY_MINUTES_RANGE = (1, 1440)
 # than its call: the call is a message's context, and a message without its recording is still the record.
 RETENTION_DEFAULTS = {"recordings_days": 90, "messages_days": 2555, "calls_days": 2555}
 RETENTION_RANGES = {key: (1, 36500) for key in RETENTION_DEFAULTS}  # a day to a hundred years
+# [practices.complaints]: days within which a complaint's patient is told what was done (its due time, complaints/).
+COMPLAINTS_DEFAULTS = {"respond_within_days": 5}
+COMPLAINTS_RANGES = {"respond_within_days": (1, 90)}
+# [practices.skills]: seconds a caller who asked for a skill waits for an agent with it before any agent of the
+# practice may take the call (queueing.scripts: the skill's tiers); 0: any agent at once when none has it.
+SKILLS_DEFAULTS = {"fallback_seconds": 60}
+SKILLS_RANGES = {"fallback_seconds": (0, 3600)}
 DEFAULT_RING_BUDGET = 15
 DEFAULT_MESSAGE_LENGTH = 120
 
@@ -70,7 +80,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 PRACTICE_KEYS = {"slug", "name", "numbers", "timezone", "languages", "front_desk", "ring_budget_seconds",
                  "holidays", "hours", "queue", "messages", "on_call", "after_hours", "callbacks", "message_fields",
-                 "report", "retention"}
+                 "report", "retention", "skills", "survey", "complaints", "menu", "voice"}
+SURVEY_KEYS = {"enabled"}  # [practices.survey]: the one question after a call with an agent (ivr.survey)
 REPORT_KEYS = {"at", "to"}  # [practices.report]: the morning report's local time and its addresses
 DEFAULT_REPORT_AT = "08:00"
 MAX_REPORT_RECIPIENTS = 10
@@ -79,7 +90,8 @@ MESSAGE_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a JSON key and an HT
 MAX_MESSAGE_FIELDS = 30  # fields of one form
 MAX_LABEL_CHARS = 200
 MAX_CHOICE_CHARS = 100
-AGENT_KEYS = {"email", "name", "phone", "client", "languages", "practices", "role"}
+AGENT_KEYS = {"email", "name", "phone", "client", "languages", "practices", "role", "skills"}
+SKILL_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # an agent's skill, as a menu's queue names it
 CLIENT_IDENTITY = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # a Twilio Client identity: no spaces or markup
 
 
@@ -109,6 +121,12 @@ class PracticeSpec:
     message_fields: tuple[MessageField, ...] | None = None  # None: none configured, the default form
     report: ReportSettings | None = None  # [practices.report]; None: the practice gets no morning report
     retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))  # [practices.retention]
+    skill_fallback_seconds: int = SKILLS_DEFAULTS["fallback_seconds"]  # [practices.skills] fallback_seconds
+    survey_enabled: bool = False  # [practices.survey] enabled: callers are asked one question after an agent
+    complaints: dict[str, int] = field(default_factory=lambda: dict(COMPLAINTS_DEFAULTS))  # [practices.complaints]
+    menu: tuple[MenuEntry, ...] = ()  # [[practices.menu]]; empty: the built-in menu (practices.menu_config)
+    voice: dict[str, LanguageVoice] = field(default_factory=dict)  # [practices.voice.<language>]
+    audio_files: tuple[AudioFile, ...] = ()  # the recorded greetings `voice` names, read from the files
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class AgentSpec:
     all_practices: bool
     role: str
     client: str | None = None  # a Twilio Client identity, rung instead of `phone` when set
+    skills: tuple[str, ...] = ()  # the menu's queue skills this agent takes
 
 
 @dataclass(frozen=True)
@@ -135,10 +154,10 @@ def load_config_file(path: str | Path) -> ConfigSpec:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigInvalid([f"{path}: cannot be read ({exc})"]) from exc
-    return load_config_text(text)
+    return load_config_text(text, base_dir=Path(path).resolve().parent)
 
 
-def load_config_text(text: str) -> ConfigSpec:
+def load_config_text(text: str, base_dir: Path | None = None) -> ConfigSpec:
     """Validate configuration TOML; raises ConfigInvalid listing every problem."""
     try:
         document = tomllib.loads(text)
@@ -155,8 +174,9 @@ def load_config_text(text: str) -> ConfigSpec:
     for index, table in enumerate(practice_tables):
         where = f"practices[{index}]" + (f" ({table['slug']})" if isinstance(table.get("slug"), str) else "")
         spec = _practice(problems, where, table)
-        if spec is not None:
-            practices.append(spec)
+        menu_and_voice = _menu_and_voice(problems, index, table, base_dir)
+        if spec is not None and menu_and_voice is not None:
+            practices.append(dataclasses.replace(spec, **menu_and_voice))
     _check_across_practices(problems, practice_tables, practices)
 
     slugs = {p.slug for p in practices}
@@ -167,6 +187,9 @@ def load_config_text(text: str) -> ConfigSpec:
         if spec is not None:
             agents.append(spec)
     _check_duplicates(problems, "agents", "email", [t.get("email") for t in agent_tables])
+    check_menu_skills(problems, {p.slug: p.menu for p in practices}, {
+        p.slug: {skill for a in agents if a.all_practices or p.slug in a.practices for skill in a.skills}
+        for p in practices})
 
     problems.raise_if_any()
     return ConfigSpec(tuple(practices), tuple(agents))
@@ -230,13 +253,33 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
     message_fields = _message_fields(problems, where, table.get("message_fields"))
     report = _report(problems, f"{where}.report", table.get("report"))
     retention = _retention(problems, f"{where}.retention", table.get("retention", {}))
+    skills = _section(problems, f"{where}.skills", table.get("skills", {}), SKILLS_DEFAULTS, SKILLS_RANGES)
+    survey_enabled = _survey(problems, f"{where}.survey", table.get("survey", {}))
+    complaints = _section(problems, f"{where}.complaints", table.get("complaints", {}), COMPLAINTS_DEFAULTS,
+                          COMPLAINTS_RANGES, unit="days")
     if len(problems.items) > count:
         return None
     return PracticeSpec(slug=slug, name=name, numbers=numbers, timezone=timezone, languages=languages,
                         front_desk=front_desk, ring_budget_seconds=budget, hours=hours, holidays=holidays,
                         queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
                         after_hours=after_hours, callbacks=callbacks, message_fields=message_fields,
-                        report=report, retention=retention)
+                        report=report, retention=retention, skill_fallback_seconds=skills["fallback_seconds"],
+                        survey_enabled=survey_enabled,
+                        complaints=complaints)
+
+
+def _survey(problems: _Problems, where: str, table: Any) -> bool:
+    """[practices.survey]: whether callers who talked with an agent are asked how satisfied they were (off
+    without the table)."""
+    if not isinstance(table, dict):
+        problems.add(where, "", "must be a table ([practices.survey]) with enabled = true or false")
+        return False
+    problems.unknown_keys(where, table, SURVEY_KEYS)
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        problems.add(where, "enabled", f"{enabled!r} must be true or false")
+        return False
+    return enabled
 
 
 def _retention(problems: _Problems, where: str, table: Any) -> dict[str, int]:
@@ -351,6 +394,8 @@ def _message_field(problems: _Problems, entry: str, table: dict) -> MessageField
     if name is not None and not MESSAGE_FIELD_NAME.fullmatch(name):
         problems.add(entry, "name", f"{name!r} must start with a lower-case letter and hold only lower-case "
                                     f"letters, digits and _ (at most 40), such as \"patient_name\"")
+    if name == MESSAGE_TYPE_KEY:
+        problems.add(entry, "name", f"{name!r} is taken: the desk's choice of a message or a complaint")
     label = _string(problems, entry, table, "label", required=True)
     if label is not None and len(label) > MAX_LABEL_CHARS:
         problems.add(entry, "label", f"is longer than {MAX_LABEL_CHARS} characters")
@@ -413,11 +458,29 @@ def _agent(problems: _Problems, where: str, table: dict, slugs: set[str]) -> Age
     for slug in practices:
         if slug != ALL_PRACTICES and slug not in slugs:
             problems.add(where, "practices", f"{slug!r} is not a practice in this file")
+    skills = table.get("skills", [])
+    if not isinstance(skills, list) or not all(isinstance(k, str) and SKILL_NAME.fullmatch(k) for k in skills):
+        problems.add(where, "skills", 'must be a list of lower-case skill names, such as ["refills", "nurse"]')
+        skills = []
     if len(problems.items) > count:
         return None
     chosen = () if all_practices else tuple(sorted(set(practices)))
     return AgentSpec(email=email.lower(), name=name, phone=phone, languages=languages, practices=chosen,
-                     all_practices=all_practices, role=role, client=client)
+                     all_practices=all_practices, role=role, client=client, skills=tuple(sorted(set(skills))))
+
+
+def _menu_and_voice(problems: _Problems, index: int, table: dict, base_dir: Path | None) -> dict | None:
+    """[[practices.menu]] and [practices.voice] of one practice (practices.menu_config); None when either is wrong."""
+    count = len(problems.items)
+    slug = table.get("slug") if isinstance(table.get("slug"), str) else str(index)
+    languages = table.get("languages", ["en"])
+    languages = tuple(languages) if isinstance(languages, list) and all(isinstance(x, str) for x in languages) \
+        else ()
+    menu = parse_menu(problems, slug, languages, table.get("menu"))
+    voice, audio_files = parse_voice(problems, slug, languages, table.get("voice"), base_dir)
+    if len(problems.items) > count:
+        return None
+    return {"menu": menu, "voice": voice, "audio_files": audio_files}
 
 
 def _check_across_practices(problems: _Problems, tables: list[dict], practices: list[PracticeSpec]) -> None:

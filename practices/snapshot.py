@@ -7,6 +7,9 @@ from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 MESSAGE_FIELD_KINDS = ("text", "phone", "date", "choice", "bool")  # [[practices.message_fields]] kind
+# The key of a taken message's body that says what it is ("message" or "complaint"), beside the form's fields: no
+# field may take its name.
+MESSAGE_TYPE_KEY = "message_type"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,52 @@ DEFAULT_MESSAGE_FIELDS = (
 )
 
 
+MENU_ACTIONS = ("queue", "message", "say", "forward", "submenu", "hours", "callback", "repeat")  # [[practices.menu]]
+MENU_KEYS = tuple("0123456789*#")  # the keys a caller can press
+MAX_MENU_DEPTH = 3  # the top menu is level 1; submenus nest two levels below it
+URGENT_ASK = "ask"  # a message entry's urgent = "ask": after the message, "press 1 if it is urgent"
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One key of a practice's own menu ([[practices.menu]]): what pressing it does, and how it is offered."""
+
+    key: str  # one of MENU_KEYS
+    action: str  # one of MENU_ACTIONS
+    prompt: dict[str, str]  # language -> what the menu says of this key ("For refills, press 2.")
+    skill: str | None = None  # queue: the agents' skill
+    urgent: bool | str = False  # queue: True/False; message: True, False or URGENT_ASK
+    mailbox: str | None = None  # message (and forward's fallback): the mailbox the message goes to
+    kind: str = "message"  # message: "complaint" for the complaints mailbox (the complaints flow picks it up)
+    due_minutes: int | None = None  # message: the callback is due within this, instead of the practice's target
+    text: dict[str, str] = field(default_factory=dict)  # say: language -> the announcement
+    number: str | None = None  # forward: E.164
+    menu: tuple["MenuEntry", ...] = ()  # submenu: its entries
+
+    @property
+    def target(self) -> str | None:
+        """What the entry leads to, as `careline menu show` and the dashboard name it."""
+        return self.number if self.action == "forward" else self.skill or self.mailbox
+
+
+@dataclass(frozen=True)
+class AudioRef:
+    """A recorded greeting: Careline's own copy (`sha256`, served at /voice/audio/<sha256>.<ext>) or an https URL."""
+
+    url: str | None = None
+    sha256: str | None = None
+    ext: str | None = None
+
+
+@dataclass(frozen=True)
+class LanguageVoice:
+    """[practices.voice.<language>]: the text-to-speech voice of <Say>, and a recorded greeting and menu prompt."""
+
+    voice: str | None = None  # <Say voice=...>, e.g. Polly.Joanna
+    greeting: AudioRef | None = None  # played instead of the spoken greeting
+    menu_prompt: AudioRef | None = None  # played instead of the spoken menu options
+
+
 @dataclass(frozen=True)
 class PracticeSnapshot:
     """A practice as the IVR needs it; built from the database, cached per process."""
@@ -86,6 +135,10 @@ class PracticeSnapshot:
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
     message_fields: tuple[MessageField, ...] = DEFAULT_MESSAGE_FIELDS  # the form of a message an agent takes
     report: ReportSettings | None = None  # [practices.report]; None: no morning report
+    skill_fallback_seconds: int = 60  # [practices.skills]: then any agent may take a caller who asked for a skill
+    survey_enabled: bool = False  # [practices.survey]: one question after a call with an agent
+    menu: tuple[MenuEntry, ...] = ()  # [[practices.menu]]; empty: the built-in menu
+    voice: dict[str, LanguageVoice] = field(default_factory=dict)  # [practices.voice]: language -> its voice
 
     def queue_setting(self, name: str) -> int:
         """One of the `[practices.queue]` settings (seconds), with the configuration file's default."""
@@ -102,6 +155,16 @@ class PracticeSnapshot:
     def default_language(self) -> str:
         """The first configured language."""
         return self.languages[0]
+
+    def menu_level(self, path: str) -> tuple[MenuEntry, ...]:
+        """The entries of the menu reached by pressing the keys of `path` ("" is the top); () if none."""
+        entries = self.menu
+        for key in path:
+            entry = next((e for e in entries if e.key == key and e.action == "submenu"), None)
+            if entry is None:
+                return ()
+            entries = entry.menu
+        return entries
 
 
 @dataclass(frozen=True)

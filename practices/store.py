@@ -15,9 +15,10 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from models import Agent, OnCallProvider, Practice, PracticeNumber
+from models import Agent, OnCallProvider, Practice, PracticeAudio, PracticeNumber
 from practices.errors import ConfigInvalid
 from practices.loader import DEFAULT_RETRY_MINUTES, QUEUE_DEFAULTS, AgentSpec, ConfigSpec, PracticeSpec
+from practices.menu_config import AUDIO_TYPES, menu_as_json, menu_from_json, voice_as_json, voice_from_json
 from practices.snapshot import (DEFAULT_MESSAGE_FIELDS, CallbackSettings, MessageField, PracticeSnapshot,
                                 ReportSettings, parse_hours)
 
@@ -59,6 +60,7 @@ def apply_config(session: Session, spec: ConfigSpec, clock: Callable[[], datetim
                 practice.numbers.remove(number)
     session.flush()
 
+    _store_audio(session, spec)
     by_slug = {}
     for practice_spec in spec.practices:
         practice = existing.get(practice_spec.slug)
@@ -126,7 +128,33 @@ def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
             max_attempts=practice.callback_max_attempts),
         message_fields=_message_fields(practice.message_fields),
         report=report_settings(practice),
+        skill_fallback_seconds=practice.skill_fallback_seconds,
+        survey_enabled=bool(practice.survey_enabled),
+        menu=menu_from_json(practice.menu),
+        voice=voice_from_json(practice.voice),
     )
+
+
+def _store_audio(session: Session, spec: ConfigSpec) -> None:
+    """Keep each recorded greeting the file names, once by its content (served at /voice/audio/<sha256>.<ext>)."""
+    for practice_spec in spec.practices:
+        for audio in practice_spec.audio_files:
+            if session.get(PracticeAudio, audio.sha256) is None:
+                session.add(PracticeAudio(sha256=audio.sha256, content_type=audio.content_type, data=audio.data))
+    session.flush()
+
+
+def practice_audio(session_factory, name: str) -> tuple[str, bytes, str] | None:
+    """A stored recorded greeting by its URL's name ("<sha256>.<ext>"): content type, bytes and ETag; None if
+    there is none."""
+    digest, _, ext = name.partition(".")
+    if len(digest) != 64 or ext not in AUDIO_TYPES:
+        return None
+    with session_factory() as session:
+        audio = session.get(PracticeAudio, digest)
+        if audio is None or audio.content_type != AUDIO_TYPES[ext]:
+            return None
+        return audio.content_type, audio.data, audio.sha256
 
 
 def report_settings(practice: Practice) -> ReportSettings | None:
@@ -189,6 +217,11 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "report_at": None if spec.report is None else spec.report.at.strftime("%H:%M"),
         "report_to": None if spec.report is None else list(spec.report.to),
         **spec.retention,
+        "skill_fallback_seconds": spec.skill_fallback_seconds,
+        "complaint_respond_days": spec.complaints["respond_within_days"],
+        "survey_enabled": spec.survey_enabled,
+        "menu": menu_as_json(spec.menu),
+        "voice": voice_as_json(spec.voice),
     })
     current_numbers = {n.e164 for n in practice.numbers}
     if current_numbers != set(spec.numbers):
@@ -215,6 +248,7 @@ def _write_agent(agent: Agent, spec: AgentSpec, by_slug: dict[str, Practice], al
         "languages": list(spec.languages),
         "role": spec.role,
         "all_practices": spec.all_practices,
+        "skills": list(spec.skills),
     })
     # "*" is kept as a flag and also expanded, so a query by practice finds every agent who answers for it.
     wanted = all_practices if spec.all_practices else [by_slug[slug] for slug in spec.practices]

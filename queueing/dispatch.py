@@ -66,7 +66,7 @@ class Dispatcher:
                 continue
             grace = practice.queue_setting("announce_every_seconds")
             for _ in range(MAX_MATCHES_PER_DISPATCH):
-                match = self.queue.match(practice_id, now, grace)
+                match = self.queue.match(practice_id, now, grace, practice.skill_fallback_seconds)
                 if match is None:
                     break
                 matches.append(match)

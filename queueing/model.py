@@ -33,6 +33,7 @@ class Match:
     urgent: bool
     language: str | None
     wait_seconds: float  # from joining the queue to this offer
+    skill: str | None = None  # the skill the caller asked for
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Removed:
     language: str | None
     wait_seconds: float
     agent_id: int | None = None
+    skill: str | None = None  # the skill the caller asked for
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class WaitingCaller:
     language: str | None
     state: CallerState
     agent_id: int | None = None
+    skill: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class AgentView:
     languages: tuple[str, ...]
     idle_since: float | None = None
     wrap_up_until: float | None = None
+    skills: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

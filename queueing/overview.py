@@ -41,6 +41,7 @@ class CallerLine:
     language: str | None
     masked_number: str | None
     agent_id: int | None  # the agent whose phone rings for an offered caller
+    skill: str | None = None  # the skill the caller asked for (a menu's queue entry)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _caller_lines(snapshot: QueueSnapshot, numbers: dict[str, str], now_seconds:
         position += waiting
         lines.append(CallerLine(caller.call_sid, position if waiting else 0, caller.state,
                                 int(max(0.0, now_seconds - caller.arrived_at)), caller.urgent, caller.language,
-                                mask_number(numbers.get(caller.call_sid)), caller.agent_id))
+                                mask_number(numbers.get(caller.call_sid)), caller.agent_id, caller.skill))
     return tuple(lines)
 
 
@@ -143,7 +144,7 @@ def iso_time(seconds: float | None) -> str | None:
 def _caller_json(caller: CallerLine) -> dict:
     return {"call_sid": caller.call_sid, "position": caller.position, "state": caller.state.value,
             "wait_seconds": caller.wait_seconds, "urgent": caller.urgent, "language": caller.language,
-            "number": caller.masked_number, "agent_id": caller.agent_id}
+            "skill": caller.skill, "number": caller.masked_number, "agent_id": caller.agent_id}
 
 
 def _agent_json(agent: AgentLine) -> dict:

@@ -9,19 +9,22 @@ answer for several practices: the match that rings the agent for one practice ta
 available sets in the same atomic step, which a script can only do within one slot. Times are integer
 milliseconds passed in by the caller, never Redis's TIME, so tests move time by passing values.
 
-Keys (P is the prefix, "{careline:q}"; p a practice id or "all"; l a language, "*" for a caller who chose none):
+Keys (P is the prefix, "{careline:q}"; p a practice id or "all"; l a language, "*" for a caller who chose none;
+s a skill; g a caller's group: its language `l` when it asked for no skill, `l+s` when it asked for skill s):
 
 | Key | Type | Holds |
 | --- | --- | --- |
-| P:call:{call_sid} | hash | state (waiting/offered/connected), practice, lang, score, agent |
+| P:call:{call_sid} | hash | state (waiting/offered/connected), practice, lang, skill ("" for none), score, agent |
 | P:wait:{practice} | zset | waiting callers by score: arrival (ms) when urgent, NORMAL + arrival otherwise |
-| P:wait:{practice}:{l} | zset | the same callers, one set per language, same scores |
-| P:langs:{practice} | set | languages that have waiting callers (the match looks at these heads only) |
+| P:wait:{practice}:{g} | zset | the same callers, one set per group (language, or language and skill), same scores |
+| P:langs:{practice} | set | groups that have waiting callers (the match looks at these heads only) |
 | P:offered:{practice} | set | callers whose offer is ringing an agent (for the snapshot) |
 | P:seen | zset | waiting and offered callers by last heartbeat (ms), for the sweep |
-| P:agent:{id} | hash | status, reason, practices ("1,2" or "all"), langs ("en,es"), idle (ms), call |
+| P:agent:{id} | hash | status, reason, practices ("1,2" or "all"), langs ("en,es"), skills ("a,b"), idle (ms), call |
 | P:avail:{p} | zset | available and wrap-up agents of practice p (or of every practice), by idle (ms) |
 | P:avail:{p}:{l} | zset | the same, per language the agent speaks |
+| P:avail:{p}:+{s} | zset | the same, per skill the agent has (whatever its languages) |
+| P:avail:{p}:{l}+{s} | zset | the same, per language and skill the agent has both of |
 | P:duty:{p} | set | agents on duty: available, ringing, busy or in wrap-up |
 | P:agents:{p} | set | every registered agent of p, whatever its status (for the snapshot) |
 
@@ -31,9 +34,20 @@ score is not in the future: so a wrap-up ends by itself, with the idle time coun
 operation has to move agents out of wrap-up first. Its hash says wrap-up until something else happens;
 readers given a time show it available from then.
 
+Skills and languages (issue 16). A caller who asked for a skill goes to the longest-idle agent with the skill
+who speaks its language; the two rules then relax one at a time, the skill last, each once the caller has
+waited its own time: the language after the language grace (as for any caller), the skill after the
+practice's skill fallback. So the match tries, in order, and takes the first tier that has a free agent:
+an agent with the skill and the language (at once); with the skill in any language (after the grace); with
+the language but not the skill (after the fallback); anyone of the practice (after both). A caller who
+chose no language skips the language's tiers, one who asked for no skill the skill's (as before skills).
+Languages are tags without "+" and skills names without "+" or ",", so the keys cannot collide.
+
 An agent answering for every practice sits in the "all" sets once instead of in every practice's, so a
 match reads two heads (the practice's and "all"), adding a practice changes nothing, and no match scans
-agents (only the snapshot lists them). A connected caller's hash is kept for CONNECTED_TTL_SECONDS
+agents (only the snapshot lists them). An agent with L languages and S skills sits in 1 + L + S + L*S sets per
+scope; both are a handful, so a match still reads a bounded number of heads: at most four tiers, two heads
+each, per group of waiting callers. A connected caller's hash is kept for CONNECTED_TTL_SECONDS
 (`queueing.store`), so a retried answer is recognised and the call cannot join a queue again; a caller
 who leaves the queue is deleted.
 
@@ -73,27 +87,36 @@ end
 
 -- `reason` is not read: no operation keeps it across a change of status.
 local function load_agent(id)
-  local f = redis.call('HMGET', P .. ':agent:' .. id, 'status', 'practices', 'langs', 'idle', 'call')
+  local f = redis.call('HMGET', P .. ':agent:' .. id, 'status', 'practices', 'langs', 'idle', 'call', 'skills')
   if not f[1] then return nil end
   return {id = id, status = f[1], practices = f[2] or '', langs = f[3] or '', idle = f[4] or '0', call = f[5] or '',
-          reason = ''}
+          skills = f[6] or '', reason = ''}
 end
 
 local function save_agent(a)
   redis.call('HSET', P .. ':agent:' .. a.id, 'status', a.status, 'reason', a.reason, 'practices', a.practices,
-             'langs', a.langs, 'idle', a.idle, 'call', a.call)
+             'langs', a.langs, 'skills', a.skills, 'idle', a.idle, 'call', a.call)
+end
+
+-- The suffixes of the available sets an agent sits in (see the layout): '', each language, each skill, and
+-- each language with each skill.
+local function avail_suffixes(a)
+  local out = {''}
+  local langs, skills = split(a.langs), split(a.skills)
+  for _, l in ipairs(langs) do out[#out + 1] = ':' .. l end
+  for _, s in ipairs(skills) do
+    out[#out + 1] = ':+' .. s
+    for _, l in ipairs(langs) do out[#out + 1] = ':' .. l .. '+' .. s end
+  end
+  return out
 end
 
 local function set_available(a, add)
-  local langs = split(a.langs)
+  local suffixes = avail_suffixes(a)
   for _, s in ipairs(scopes(a)) do
     local k = P .. ':avail:' .. s
-    if add then
-      redis.call('ZADD', k, a.idle, a.id)
-      for _, l in ipairs(langs) do redis.call('ZADD', k .. ':' .. l, a.idle, a.id) end
-    else
-      redis.call('ZREM', k, a.id)
-      for _, l in ipairs(langs) do redis.call('ZREM', k .. ':' .. l, a.id) end
+    for _, suffix in ipairs(suffixes) do
+      if add then redis.call('ZADD', k .. suffix, a.idle, a.id) else redis.call('ZREM', k .. suffix, a.id) end
     end
   end
 end
@@ -115,24 +138,32 @@ end
 
 _CALLERS = """
 local function load_call(sid)
-  local f = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'practice', 'lang', 'score', 'agent')
+  local f = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'practice', 'lang', 'score', 'agent', 'skill')
   if not f[1] then return nil end
-  return {sid = sid, state = f[1], practice = f[2], lang = f[3], score = f[4], agent = f[5] or ''}
+  return {sid = sid, state = f[1], practice = f[2], lang = f[3], score = f[4], agent = f[5] or '', skill = f[6] or ''}
+end
+
+-- The caller's group: its own waiting set, and a member of P:langs:{practice} while that set holds anyone.
+local function group(c)
+  if c.skill ~= '' then return c.lang .. '+' .. c.skill end
+  return c.lang
 end
 
 local function queue(c)
   local k = P .. ':wait:' .. c.practice
+  local g = group(c)
   redis.call('ZADD', k, c.score, c.sid)
-  redis.call('ZADD', k .. ':' .. c.lang, c.score, c.sid)
-  redis.call('SADD', P .. ':langs:' .. c.practice, c.lang)
+  redis.call('ZADD', k .. ':' .. g, c.score, c.sid)
+  redis.call('SADD', P .. ':langs:' .. c.practice, g)
 end
 
 local function unqueue(c)
   local k = P .. ':wait:' .. c.practice
+  local g = group(c)
   redis.call('ZREM', k, c.sid)
-  k = k .. ':' .. c.lang
+  k = k .. ':' .. g
   redis.call('ZREM', k, c.sid)
-  if redis.call('ZCARD', k) == 0 then redis.call('SREM', P .. ':langs:' .. c.practice, c.lang) end
+  if redis.call('ZCARD', k) == 0 then redis.call('SREM', P .. ':langs:' .. c.practice, g) end
 end
 
 -- An offer ended unanswered: the caller goes back with its own score, so its priority and arrival.
@@ -144,7 +175,7 @@ end
 """
 
 # Take a waiting or offered caller out; an agent ringing for it is available again with its old idle
-# time (the caller left; the agent did nothing wrong). Returns {sid, practice, score, lang, agent}.
+# time (the caller left; the agent did nothing wrong). Returns {sid, practice, score, lang, agent, skill}.
 _REMOVE_CALL = """
 local function remove_call(sid)
   local c = load_call(sid)
@@ -163,12 +194,12 @@ local function remove_call(sid)
   end
   redis.call('ZREM', P .. ':seen', sid)
   redis.call('DEL', P .. ':call:' .. sid)
-  return {sid, c.practice, c.score, c.lang, agent}
+  return {sid, c.practice, c.score, c.lang, agent, c.skill}
 end
 """
 
 # KEYS: P:call:{call_sid}, P:wait:{practice}, P:langs:{practice}, P:seen.
-# ARGV: prefix, call_sid, practice, urgent (1/0), language ("*": none), now (ms).
+# ARGV: prefix, call_sid, practice, urgent (1/0), language ("*": none), now (ms), skill ("": none).
 # A known caller is left as it is (a retried webhook). Returns its 1-based position, 0 when it is being
 # offered, -1 when it was connected already.
 ENQUEUE = _BASE + """
@@ -180,26 +211,32 @@ if known[1] == 'offered' then return 0 end
 if known[1] then return redis.call('ZRANK', P .. ':wait:' .. known[2], sid) + 1 end
 local score = tonumber(ARGV[6])
 if ARGV[4] ~= '1' then score = NORMAL + score end
-redis.call('HSET', ck, 'state', 'waiting', 'practice', practice, 'lang', lang, 'score', score)
+local skill = ARGV[7]
+local g = lang
+if skill ~= '' then g = lang .. '+' .. skill end
+redis.call('HSET', ck, 'state', 'waiting', 'practice', practice, 'lang', lang, 'skill', skill, 'score', score)
 local k = KEYS[2]
 redis.call('ZADD', k, score, sid)
-redis.call('ZADD', k .. ':' .. lang, score, sid)
-redis.call('SADD', KEYS[3], lang)
+redis.call('ZADD', k .. ':' .. g, score, sid)
+redis.call('SADD', KEYS[3], g)
 redis.call('ZADD', KEYS[4], ARGV[6], sid)
 return redis.call('ZRANK', k, sid) + 1
 """
 
 # KEYS: P:langs:{practice}, P:wait:{practice}, P:offered:{practice}.
-# ARGV: prefix, practice, now (ms), language grace (ms).
-# The candidates are the head of each language's queue: with the longest-idle agent speaking it, or, with
-# no such agent, with the longest-idle agent of any language once that caller waited the grace out. An
-# urgent head still within the grace does not hide a non-urgent caller of its language past it. The
-# candidate first in queue order wins; it becomes offered and its agent ringing.
-# Returns {call_sid, agent, score, language} or nil.
+# ARGV: prefix, practice, now (ms), language grace (ms), skill fallback (ms).
+# The candidates come from the head of each group's queue (a language, or a language and a skill). A group's
+# tiers of agents (see the docstring) each open after a wait: at once, the grace, the fallback, both. For
+# each tier that has a free agent, the group's candidate is its first caller in queue order who waited that
+# long: the head, or, for an urgent head still within it, the first non-urgent caller past it (so an urgent
+# head does not hide a non-urgent caller of its group who waited longer). A group's caller goes to the most
+# preferred tier that found it. The candidate first in queue order wins; it becomes offered and its agent
+# ringing. Returns {call_sid, agent, score, language, skill} or nil.
 MATCH = _BASE + _AGENTS + """
 local practice, now = ARGV[2], tonumber(ARGV[3])
-local langs = redis.call('SMEMBERS', KEYS[1])
-if #langs == 0 then return false end
+local grace, fallback = tonumber(ARGV[4]), tonumber(ARGV[5])
+local groups = redis.call('SMEMBERS', KEYS[1])
+if #groups == 0 then return false end
 
 -- The agent free longest. The sets are sorted by `idle`, so when the first has a wrap-up still running
 -- (its end, in the future, as score) every other one has too.
@@ -208,65 +245,88 @@ local function first_free(key)
   if head[1] and tonumber(head[2]) <= now then return head[1], tonumber(head[2]) end
 end
 
+local found = {}  -- suffix -> agent id, or false: each set pair is read once per match
 local function longest_idle(suffix)
+  local known = found[suffix]
+  if known ~= nil then return known or nil end
   local x, x_idle = first_free(P .. ':avail:' .. practice .. suffix)
   local y, y_idle = first_free(P .. ':avail:all' .. suffix)
-  if not x or (y and y_idle < x_idle) then return y end
+  if not x or (y and y_idle < x_idle) then x = y end
+  found[suffix] = x or false
   return x
 end
 
-local any_agent = longest_idle('')
-if not any_agent then return false end
-local cutoff = now - tonumber(ARGV[4])
+if not longest_idle('') then return false end
 local wait = KEYS[2]
-local heads = {}
-for _, lang in ipairs(langs) do
-  local head = redis.call('ZRANGE', wait .. ':' .. lang, 0, 0, 'WITHSCORES')
-  if head[1] then heads[#heads + 1] = {sid = head[1], score = tonumber(head[2]), lang = lang} end
-end
 -- queue order: score, then call_sid as the sorted sets do
 local function before(sid, score, other_sid, other_score)
   return score < other_score or (score == other_score and sid < other_sid)
 end
+
+local heads = {}
+for _, g in ipairs(groups) do
+  local head = redis.call('ZRANGE', wait .. ':' .. g, 0, 0, 'WITHSCORES')
+  if head[1] then
+    local lang, skill = g, ''
+    local plus = string.find(g, '+', 1, true)
+    if plus then lang, skill = string.sub(g, 1, plus - 1), string.sub(g, plus + 1) end
+    heads[#heads + 1] = {sid = head[1], score = tonumber(head[2]), group = g, lang = lang, skill = skill}
+  end
+end
 table.sort(heads, function(x, y) return before(x.sid, x.score, y.sid, y.score) end)
 
+-- The tiers of a group, most preferred first: {suffix of the agents' sets, wait (ms) before it opens}.
+local function tiers(head)
+  local lang, skill = head.lang, head.skill
+  if skill == '' then
+    if lang == '*' then return {{'', 0}} end
+    return {{':' .. lang, 0}, {'', grace}}
+  end
+  if lang == '*' then return {{':+' .. skill, 0}, {'', fallback}} end
+  return {{':' .. lang .. '+' .. skill, 0}, {':+' .. skill, grace}, {':' .. lang, fallback},
+          {'', math.max(grace, fallback)}}
+end
+
+-- The group's first caller in queue order who has waited `after` ms: the head, or the first non-urgent one.
+local function first_past(head, after)
+  if after <= 0 then return head.sid, head.score end
+  local cutoff = now - after
+  local arrived = head.score
+  if arrived >= NORMAL then arrived = arrived - NORMAL end
+  if arrived <= cutoff then return head.sid, head.score end
+  if head.score >= NORMAL then return nil end  -- non-urgent callers behind it arrived later still
+  local n = redis.call('ZRANGEBYSCORE', wait .. ':' .. head.group, NORMAL, NORMAL + cutoff, 'WITHSCORES', 'LIMIT', 0, 1)
+  if n[1] then return n[1], tonumber(n[2]) end
+end
+
 -- Heads in queue order; a later head can only win over a candidate found so far if it comes before it.
-local best, best_score, best_agent, best_lang
+local best, best_score, best_agent, best_head
 for _, head in ipairs(heads) do
   if best and not before(head.sid, head.score, best, best_score) then break end
-  local sid, score, agent = head.sid, head.score, any_agent
-  if head.lang ~= '*' then
-    agent = longest_idle(':' .. head.lang)
-    if not agent then
-      local arrived = score
-      if score >= NORMAL then arrived = score - NORMAL end
-      if arrived <= cutoff then
-        agent = any_agent
-      elseif score < NORMAL then
-        local n = redis.call('ZRANGEBYSCORE', wait .. ':' .. head.lang, NORMAL, NORMAL + cutoff, 'WITHSCORES',
-                             'LIMIT', 0, 1)
-        if n[1] then sid, score, agent = n[1], tonumber(n[2]), any_agent end
+  for _, tier in ipairs(tiers(head)) do
+    local agent = longest_idle(tier[1])
+    if agent then
+      local sid, score = first_past(head, tier[2])
+      -- strictly before: at a tie the more preferred tier, tried first, keeps the caller
+      if sid and (not best or before(sid, score, best, best_score)) then
+        best, best_score, best_agent, best_head = sid, score, agent, head
       end
     end
-  end
-  if agent and (not best or before(sid, score, best, best_score)) then
-    best, best_score, best_agent, best_lang = sid, score, agent, head.lang
   end
 end
 if not best then return false end
 
 local ck = P .. ':call:' .. best
+local gk = wait .. ':' .. best_head.group
 redis.call('ZREM', wait, best)
-redis.call('ZREM', wait .. ':' .. best_lang, best)
-if redis.call('ZCARD', wait .. ':' .. best_lang) == 0 then
-  redis.call('SREM', KEYS[1], best_lang)
-end
+redis.call('ZREM', gk, best)
+if redis.call('ZCARD', gk) == 0 then redis.call('SREM', KEYS[1], best_head.group) end
 redis.call('SADD', KEYS[3], best)
 redis.call('HSET', ck, 'state', 'offered', 'agent', best_agent, 'delivery', '')
-local profile = redis.call('HMGET', P .. ':agent:' .. best_agent, 'practices', 'langs')
-set_available({id = best_agent, practices = profile[1], langs = profile[2]}, false)
+local profile = redis.call('HMGET', P .. ':agent:' .. best_agent, 'practices', 'langs', 'skills')
+set_available({id = best_agent, practices = profile[1], langs = profile[2], skills = profile[3] or ''}, false)
 redis.call('HSET', P .. ':agent:' .. best_agent, 'status', 'ringing', 'call', best)
-return {best, best_agent, best_score, best_lang}
+return {best, best_agent, best_score, best_head.lang, best_head.skill}
 """
 
 # KEYS: P:call:{call_sid}, P:agent:{agent}, P:seen.
@@ -368,7 +428,8 @@ return 0
 
 # KEYS: P:agent:{agent}.
 # ARGV: prefix, agent, status (offline/available/paused), now (ms), reason, practices given (1/0),
-# practices ("all" or "1,2"), languages given (1/0), languages ("en,es"); what is not given is kept.
+# practices ("all" or "1,2"), languages given (1/0), languages ("en,es"), skills given (1/0), skills
+# ("billing,refills"); what is not given is kept.
 # Available applies to an offline or paused agent, and ends a wrap-up early (idle from now); a ringing or
 # busy agent stays so. Offline or paused cancels a ringing offer (the caller goes back to its place) or
 # lets go of a call.
@@ -392,14 +453,15 @@ if a then
   if before_status == 'wrap-up' and tonumber(a.idle) <= tonumber(now) then before_status = 'available' end
   before_reason = redis.call('HGET', KEYS[1], 'reason') or ''
 else
-  a = {id = id, status = 'offline', reason = '', practices = '', langs = '', idle = '0', call = ''}
+  a = {id = id, status = 'offline', reason = '', practices = '', langs = '', skills = '', idle = '0', call = ''}
 end
-local practices, langs = a.practices, a.langs
+local practices, langs, skills = a.practices, a.langs, a.skills
 if ARGV[6] == '1' then practices = ARGV[7] end
 if ARGV[8] == '1' then langs = ARGV[9] end
-if practices ~= a.practices or langs ~= a.langs then
+if ARGV[10] == '1' then skills = ARGV[11] end
+if practices ~= a.practices or langs ~= a.langs or skills ~= a.skills then
   index_agent(a, false)
-  a.practices, a.langs = practices, langs
+  a.practices, a.langs, a.skills = practices, langs, skills
   index_agent(a, true)
 end
 local released, requeued = '', 0
@@ -434,17 +496,20 @@ return remove_call(ARGV[2]) or false
 # KEYS: P:call:{call_sid}.
 # ARGV: prefix, call_sid, now (ms), wrap-up (ms). The call ended (Twilio's final status callback): a waiting or
 # offered caller is taken out (see _REMOVE_CALL); a connected one ends its agent's call (see _END_CALL).
-# Returns {"removed", sid, practice, score, lang, agent}, {"ended", sid, practice, score, "", agent} or nil.
+# Returns {"removed", sid, practice, score, lang, agent, skill}, {"ended", sid, practice, score, "", agent, skill}
+# or nil.
 CALL_GONE = _BASE + _AGENTS + _CALLERS + _REMOVE_CALL + _END_CALL + """
 local sid = ARGV[2]
-local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'practice', 'score')
+local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'practice', 'score', 'skill')
 if not c[1] then return false end
 if c[1] ~= 'connected' then
   local removed = remove_call(sid)
   if not removed then return false end
   return {'removed', unpack(removed)}
 end
-if end_call(c[2], sid, tonumber(ARGV[3]), tonumber(ARGV[4])) then return {'ended', sid, c[3], c[4], '', c[2]} end
+if end_call(c[2], sid, tonumber(ARGV[3]), tonumber(ARGV[4])) then
+  return {'ended', sid, c[3], c[4], '', c[2], c[5] or ''}
+end
 return false
 """
 
@@ -473,23 +538,24 @@ return {c[1], rank, c[3]}
 """
 
 # KEYS: P:offered:{practice}, P:wait:{practice}, P:agents:{practice}, P:agents:all. ARGV: prefix, practice.
-# Returns {callers, agents}: callers as flat {sid, state, score, lang, agent} groups,
-# offered ones first; agents as flat {id, status, reason, call, practices, langs, idle} groups.
+# Returns {callers, agents}: callers as flat {sid, state, score, lang, agent, skill} groups,
+# offered ones first; agents as flat {id, status, reason, call, practices, langs, idle, skills} groups.
 SNAPSHOT = _BASE + """
 local callers = {}
 local function add_caller(sid)
-  local f = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'score', 'lang', 'agent')
+  local f = redis.call('HMGET', P .. ':call:' .. sid, 'state', 'score', 'lang', 'agent', 'skill')
   callers[#callers + 1] = sid
-  for i = 1, 4 do callers[#callers + 1] = f[i] or '' end
+  for i = 1, 5 do callers[#callers + 1] = f[i] or '' end
 end
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do add_caller(sid) end
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do add_caller(sid) end
 local agents = {}
 for _, id in ipairs(redis.call('SUNION', KEYS[3], KEYS[4])) do
-  local f = redis.call('HMGET', P .. ':agent:' .. id, 'status', 'reason', 'call', 'practices', 'langs', 'idle')
+  local f = redis.call('HMGET', P .. ':agent:' .. id, 'status', 'reason', 'call', 'practices', 'langs', 'idle',
+                      'skills')
   if f[1] then
     agents[#agents + 1] = id
-    for i = 1, 6 do agents[#agents + 1] = f[i] or '' end
+    for i = 1, 7 do agents[#agents + 1] = f[i] or '' end
   end
 end
 return {callers, agents}

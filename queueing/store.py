@@ -36,7 +36,10 @@ DELIVERY_PATHS = (DELIVERY_WEBHOOK, DELIVERY_WAIT_LOOP, DELIVERY_REST)
 REST_ARRIVED = "rest-arrived"  # the redirect reached the connect URL: it takes the offer, as 'rest'
 SWEEP_BATCH = 500  # callers one sweep removes at most, so one script stays short; sweep again for more
 NO_LANGUAGE = "*"  # how a caller who chose no language is stored
+NO_SKILL = ""  # how a caller who asked for no skill is stored
+DEFAULT_SKILL_FALLBACK_SECONDS = 60  # [practices.skills] fallback_seconds when a practice gives none
 _LANGUAGE = re.compile(r"[A-Za-z0-9-]+")  # language tags go into keys and comma lists
+_SKILL = re.compile(r"[A-Za-z0-9_-]{1,64}")  # skills too: never "+" (a group's separator), ",", ":" or a space
 _HASH_TAG = re.compile(r"\{[^{}]+\}")  # "{name}": Redis Cluster hashes only the part inside the braces
 
 Now = float | datetime
@@ -72,16 +75,18 @@ class CallQueue:
 
     # Callers
 
-    def enqueue(self, practice_id: int, call_sid: str, *, urgent: bool, language: str | None, now: Now) -> int:
+    def enqueue(self, practice_id: int, call_sid: str, *, urgent: bool, language: str | None, now: Now,
+                skill: str | None = None) -> int:
         """Add a caller to its practice's queue; its 1-based position (0 while it is being offered).
 
-        A caller already queued is left as it is (Twilio retries webhooks); one connected before raises
-        AlreadyConnected.
+        A caller who asks for a `skill` goes to an agent with it first (see `match`). A caller already queued
+        is left as it is (Twilio retries webhooks); one connected before raises AlreadyConnected.
         """
         practice = int(practice_id)
         position = self._run(scripts.ENQUEUE, (self._key("call", call_sid), self._key("wait", practice),
                                                self._key("langs", practice), self._key("seen")),
-                             call_sid, practice, int(bool(urgent)), _language_code(language), to_ms(now))
+                             call_sid, practice, int(bool(urgent)), _language_code(language), to_ms(now),
+                             _skill_code(skill))
         if position < 0:
             raise AlreadyConnected(call_sid)
         return position
@@ -121,23 +126,26 @@ class CallQueue:
 
     # Dispatch
 
-    def match(self, practice_id: int, now: Now, language_grace_seconds: float) -> Match | None:
+    def match(self, practice_id: int, now: Now, language_grace_seconds: float,
+              skill_fallback_seconds: float = DEFAULT_SKILL_FALLBACK_SECONDS) -> Match | None:
         """Offer the first caller that has an eligible agent to the longest-idle one; None when none can be.
 
         A caller who chose a language goes to an agent speaking it; with none available, to any agent once
-        the caller has waited `language_grace_seconds`.
+        the caller has waited `language_grace_seconds`. A caller who asked for a skill goes to an agent with
+        it; with none available, to any agent of the practice once it has waited `skill_fallback_seconds`.
+        Skill and language together: the skill is kept longer (queueing.scripts explains the tiers).
         """
         now_ms = to_ms(now)
         practice = int(practice_id)
         row = self._run(scripts.MATCH, (self._key("langs", practice), self._key("wait", practice),
                                         self._key("offered", practice)),
-                        practice, now_ms, round(language_grace_seconds * 1000))
+                        practice, now_ms, round(language_grace_seconds * 1000), round(skill_fallback_seconds * 1000))
         if row is None:
             return None
-        call_sid, agent_id, score, language = row
+        call_sid, agent_id, score, language, skill = row
         arrived_ms, urgent = _arrival(score)
         return Match(call_sid, int(agent_id), int(practice_id), urgent, _language(language),
-                     (now_ms - arrived_ms) / 1000)
+                     (now_ms - arrived_ms) / 1000, skill or None)
 
     def offer_answered(self, call_sid: str, agent_id: int, now: Now) -> Connected | None:
         """The agent took the offered caller: connected, out of the queue, the agent busy.
@@ -183,11 +191,11 @@ class CallQueue:
 
     def set_agent(self, agent_id: int, status: AgentStatus | str, now: Now, *, reason: str | None = None,
                   practices: Iterable[int] | Literal["all"] | None = None,
-                  languages: Iterable[str] | None = None) -> AgentChange:
+                  languages: Iterable[str] | None = None, skills: Iterable[str] | None = None) -> AgentChange:
         """Register or update an agent and set it offline, available or paused.
 
-        `practices` (ids, or "all") and `languages` replace the agent's profile; None keeps it (a new agent
-        has none). Available does not interrupt a ringing or busy agent. Offline or paused cancels a ringing
+        `practices` (ids, or "all"), `languages` and `skills` replace the agent's profile; None keeps it (a
+        new agent has none). Available does not interrupt a ringing or busy agent. Offline or paused cancels a ringing
         offer, the caller going back to its place.
         """
         status = AgentStatus(status)
@@ -195,9 +203,11 @@ class CallQueue:
             raise ValueError(f"an agent is set {', '.join(sorted(SETTABLE))}, not {status}")
         practices_text = "" if practices is None else _practices_text(practices)
         languages_text = "" if languages is None else _languages_text(languages)
+        skills_text = "" if skills is None else _skills_text(skills)
         row = self._run(scripts.SET_AGENT, (self._agent_key(agent_id),), int(agent_id), status.value, to_ms(now),
                         reason or "",
-                        int(practices is not None), practices_text, int(languages is not None), languages_text)
+                        int(practices is not None), practices_text, int(languages is not None), languages_text,
+                        int(skills is not None), skills_text)
         new_status, released, requeued, new_reason, before_status, before_reason = row
         return AgentChange(int(agent_id), AgentStatus(new_status), released or None, requeued == 1, new_reason or None,
                            AgentStatus(before_status), before_reason or None)
@@ -236,16 +246,16 @@ class CallQueue:
         callers_flat, agents_flat = self._run(scripts.SNAPSHOT, (self._key("offered", practice), self._key(
             "wait", practice), self._key("agents", practice), self._key("agents", "all")), practice)
         offered, waiting = [], []
-        for i in range(0, len(callers_flat), 5):
-            call_sid, state, score, language, agent = callers_flat[i:i + 5]
+        for i in range(0, len(callers_flat), 6):
+            call_sid, state, score, language, agent, skill = callers_flat[i:i + 6]
             arrived_ms, urgent = _arrival(score)
             caller = WaitingCaller(call_sid, arrived_ms / 1000, urgent, _language(language), CallerState(state),
-                                   int(agent) if agent else None)
+                                   int(agent) if agent else None, skill or None)
             (offered if caller.state == CallerState.OFFERED else waiting).append((int(score), caller))
         offered.sort(key=lambda pair: pair[0])
         now_ms = to_ms(now)
-        agents = [_agent_view(int(agents_flat[i]), *agents_flat[i + 1:i + 7], now_ms=now_ms)
-                  for i in range(0, len(agents_flat), 7)]
+        agents = [_agent_view(int(agents_flat[i]), *agents_flat[i + 1:i + 8], now_ms=now_ms)
+                  for i in range(0, len(agents_flat), 8)]
         return QueueSnapshot(int(practice_id), tuple(caller for _, caller in offered + waiting),
                              tuple(sorted(agents, key=lambda view: view.agent_id)))
 
@@ -295,6 +305,24 @@ def _languages_text(languages: Iterable[str]) -> str:
     return ",".join(sorted(set(languages)))
 
 
+def _skill_code(skill: str | None) -> str:
+    if not skill:
+        return NO_SKILL
+    if not _SKILL.fullmatch(skill):
+        raise ValueError(f"not a skill name: {skill!r}")
+    return skill
+
+
+def _skills_text(skills: Iterable[str]) -> str:
+    if isinstance(skills, str):
+        raise ValueError(f"skills are a list of names, not {skills!r}")
+    skills = tuple(skills)
+    for name in skills:
+        if not name or not _SKILL.fullmatch(name):
+            raise ValueError(f"not a skill name: {name!r}")
+    return ",".join(sorted(set(skills)))
+
+
 def _language(code: str) -> str | None:
     return None if code in (NO_LANGUAGE, "") else code
 
@@ -318,10 +346,10 @@ def _arrival(score: str | int) -> tuple[int, bool]:
 def _removed(row: list | None, reason: str, now_ms: int) -> Removed | None:
     if row is None:
         return None
-    call_sid, practice_id, score, language, agent = row
+    call_sid, practice_id, score, language, agent, skill = row
     arrived_ms, urgent = _arrival(score)
     return Removed(call_sid, int(practice_id), reason, urgent, _language(language), (now_ms - arrived_ms) / 1000,
-                   int(agent) if agent else None)
+                   int(agent) if agent else None, skill or None)
 
 
 def _position(call_sid: str, row: list | None) -> QueuePosition | None:
@@ -334,7 +362,7 @@ def _position(call_sid: str, row: list | None) -> QueuePosition | None:
     return QueuePosition(call_sid, state, 0, 0, int(agent) if agent else None)
 
 
-_AGENT_FIELDS = ("status", "reason", "call", "practices", "langs", "idle")  # as `_agent_view` takes them
+_AGENT_FIELDS = ("status", "reason", "call", "practices", "langs", "idle", "skills")  # as `_agent_view` takes them
 
 
 def _agent_view_or_none(agent_id: int, raw: list, now: Now | None) -> AgentView | None:
@@ -343,8 +371,8 @@ def _agent_view_or_none(agent_id: int, raw: list, now: Now | None) -> AgentView 
     return _agent_view(agent_id, *raw, now_ms=None if now is None else to_ms(now))
 
 
-def _agent_view(agent_id: int, status: str, reason: str, call: str, practices: str, langs: str, idle: str, *,
-                now_ms: int | None) -> AgentView:
+def _agent_view(agent_id: int, status: str, reason: str, call: str, practices: str, langs: str, idle: str,
+                skills: str | None = "", *, now_ms: int | None) -> AgentView:
     status, idle_ms = AgentStatus(status), int(idle or 0)
     if status == AgentStatus.WRAP_UP and now_ms is not None and idle_ms <= now_ms:
         status = AgentStatus.AVAILABLE  # its wrap-up is over; it has been free since (see queueing.scripts)
@@ -353,4 +381,5 @@ def _agent_view(agent_id: int, status: str, reason: str, call: str, practices: s
         "all" if practices == "all" else tuple(int(p) for p in practices.split(",") if p),
         tuple(code for code in (langs or "").split(",") if code),
         idle_ms / 1000 if status == AgentStatus.AVAILABLE else None,
-        idle_ms / 1000 if status == AgentStatus.WRAP_UP else None)
+        idle_ms / 1000 if status == AgentStatus.WRAP_UP else None,
+        tuple(name for name in (skills or "").split(",") if name))

@@ -6,8 +6,8 @@ A run takes each practice in turn, with its own days, and in this order:
    without the recording's URL (`recording_deleted_at` says when). Twilio failing (5xx, a timeout) leaves that
    recording, and its message's URL, to the next run; it is counted and logged by its RecordingSid only.
 2. Messages older than `messages_days`, with what hangs on them: read receipts, handlings, pages (their steps and
-   SMS), receipt SMS. A recorded message whose recording is still at Twilio stays until step 1 deleted it there, so
-   Careline never forgets a recording it has not deleted. Agents' unsaved drafts of that age go too.
+   SMS), receipt SMS, a complaint (with its history). A recorded message whose recording is still at Twilio
+   stays until step 1 deleted it there, so Careline never forgets a recording it has not deleted. Agents' unsaved drafts of that age go too.
 3. Closed callback tasks whose last call is older than `messages_days`, with their calls and history (an open task
    is work not done: it stays). SMS (sent and received) older than `messages_days`.
 4. Calls older than `calls_days` that no message still refers to, with their events.
@@ -36,9 +36,9 @@ from twilio.rest import Client
 from audit.actors import SYSTEM, Actor
 from audit.trail import AuditTrail
 from core.db import session_scope
-from models import (Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, CallEvent, Caller, InboundSms,
-                    Message, MessageDraft, MessageHandling, MessageRead, OnCallPage, OutboundSms, PageEvent, Practice,
-                    PracticeNumber)
+from models import (Call, CallbackTask, CallbackTaskAction, CallbackTaskCall, CallEvent, Caller, Complaint,
+                    ComplaintChange, InboundSms, Message, MessageDraft, MessageHandling, MessageRead, OnCallPage,
+                    OutboundSms, PageEvent, Practice, PracticeNumber)
 from practices.loader import RETENTION_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,10 @@ class RetentionService:
                 report.pages += _count(session.execute(delete(OnCallPage).where(OnCallPage.message_id.in_(ids))))
                 session.execute(delete(MessageRead).where(MessageRead.message_id.in_(ids)))
                 session.execute(delete(MessageHandling).where(MessageHandling.message_id.in_(ids)))
+                # A complaint is its message's: it goes with it, its history first.
+                complaints = select(Complaint.id).where(Complaint.message_id.in_(ids)).scalar_subquery()
+                session.execute(delete(ComplaintChange).where(ComplaintChange.complaint_id.in_(complaints)))
+                session.execute(delete(Complaint).where(Complaint.message_id.in_(ids)))
                 report.messages += _count(session.execute(delete(Message).where(Message.id.in_(ids))))
         with session_scope(self._session_factory) as session:  # a practice has few drafts: one statement
             report.drafts += _count(session.execute(delete(MessageDraft).where(

@@ -4,14 +4,15 @@ Record action never arrived is a message too: from its status callback, or from 
 Twilio's recordings (`voicemail.reconcile`); `calllog.record.kept_message_event` says which event."""
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from calllog.record import RECORDING_RECONCILED, RECORDING_STATUS, CallRecord, kept_message_event
 from calllog.writer import RebuiltCalls
+from complaints.service import NewComplaint, open_complaints
 from core.crypto import Sealed
 from core.upsert import insert_ignoring_duplicates
-from models import Message
+from models import MESSAGE_KINDS, Message
 from models.message import RECORDED
 
 
@@ -36,7 +37,15 @@ def _message_row(record: CallRecord, caller_id: int | None, rows) -> dict:
                 from_number=record.from_number, language=record.language or "en", urgent=bool(message.get("urgent")),
                 duration_seconds=int(message["duration"]), recording_sid=message["recording_sid"],
                 recording_url=message["recording_url"], created_at=created_at, after_hours=record.after_hours,
-                transcription_status="pending" if message.get("transcription_requested") else None)
+                transcription_status="pending" if message.get("transcription_requested") else None,
+                kind=message_kind(message), mailbox=message.get("mailbox") or None)
+
+
+def message_kind(message: dict) -> str:
+    """What a recorded message is: the Record action's event says `kind` ("complaint" when the caller chose the
+    practice's complaints mailbox in its menu); "message" otherwise."""
+    kind = message.get("kind")
+    return kind if kind in MESSAGE_KINDS else "message"
 
 
 def save_messages(session: Session, messages: list[dict]) -> None:
@@ -47,12 +56,24 @@ def save_messages(session: Session, messages: list[dict]) -> None:
     """
     if not messages:
         return
+    messages = [{**m, "kind": m.get("kind") or "message"} for m in messages]
     session.execute(insert_ignoring_duplicates(session, Message, ("call_sid",), index_where=RECORDED), messages)
+    open_recorded_complaints(session, [m["call_sid"] for m in messages if m["kind"] == "complaint"])
     urgent = [m["call_sid"] for m in messages if m["urgent"]]
     if urgent:
         session.execute(update(Message).where(Message.call_sid.in_(urgent), Message.author_agent_id.is_(None),
                                               Message.urgent.is_(False))
                         .values(urgent=True).execution_options(synchronize_session=False))
+
+
+def open_recorded_complaints(session: Session, call_sids: list[str]) -> None:
+    """A recorded message that is a complaint opens its complaint (once, whoever saves it first)."""
+    if not call_sids:
+        return
+    rows = session.execute(select(Message.id, Message.practice_id, Message.created_at).where(
+        Message.call_sid.in_(call_sids), Message.author_agent_id.is_(None), Message.kind == "complaint")).all()
+    open_complaints(session, [NewComplaint(row.id, row.practice_id, "recorded", row.created_at, None)
+                              for row in rows])
 
 
 def record_recording_statuses(session: Session, statuses: dict[str, str]) -> None:

@@ -5,7 +5,8 @@ A taken message is a `messages` row like a recorded one (its author the agent, i
 no recording) and sets the same in motion: the call joins the callback number's callback task (its due time
 from the practice's settings), an urgent after-hours message pages the on-call provider (with escalation), and
 the caller gets the receipt SMS (the outbox honours STOP). The call log gets a `message-taken` event (ids only),
-so the call's record knows.
+so the call's record knows. A body whose `message_type` is "complaint" saves a complaint: the message (kind
+complaint) opens its complaint in the same transaction (complaints.service), to be acted on and the patient told.
 
 A call is the agent's when the queue connected it to them: now (the live queue in Redis, which remembers a
 connected caller for hours) or earlier (the call log's `connected` queue event). Drafts are rows, keyed by agent
@@ -27,16 +28,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from callbacks.attach import Attachment, attach_calls
+from complaints.service import NewComplaint, open_complaints
 from calllog.events import Event
 from core.db import database_errors_as_dependency_down, session_scope
 from core.phone import is_complete_e164, is_e164, normalize_number
 from core.schedule import Scheduler
 from core.upsert import insert_ignoring_duplicates, upsert_statement
 from ivr.state import CallState, call_key
-from models import Call, Caller, Message, MessageDraft, Practice, QueueEvent
+from models import MESSAGE_KINDS, Call, Caller, Message, MessageDraft, Practice, QueueEvent
 from paging.escalation import open_pages
 from practices.schedule import is_open
-from practices.snapshot import MessageField, PracticeSnapshot
+from practices.snapshot import MESSAGE_TYPE_KEY, MessageField, PracticeSnapshot
 from practices.store import snapshot_from_model
 from queueing.model import CallerState
 from queueing.store import CallQueue
@@ -77,6 +79,8 @@ class TakenMessage:
 
     id: int
     fields: dict
+    kind: str = "message"  # message | complaint (the body's `message_type`)
+    complaint_id: int | None = None  # a complaint's: opened with the message
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,9 @@ class TakenMessages:
     def _save(self, session: Session, agent_id: int, call_sid: str, values: Mapping[str, object]):
         call = self._call(session, agent_id, call_sid)
         practice = self._practice(session, call.practice_id)
-        fields = validate_fields(practice.message_fields, values)
+        kind = message_type(values)
+        fields = validate_fields(practice.message_fields,
+                                 {name: value for name, value in values.items() if name != MESSAGE_TYPE_KEY})
         existing = self._message_id(session, agent_id, call_sid)
         if existing is not None:
             raise MessageAlreadyTaken(call_sid, existing)
@@ -199,9 +205,11 @@ class TakenMessages:
         caller_id = _caller_id(session, callback_number)
         message = Message(practice_id=practice.id, call_sid=call_sid, caller_id=caller_id, from_number=callback_number,
                           language=language, urgent=urgent, after_hours=after_hours, created_at=now,
-                          author_agent_id=agent_id, fields=fields)
+                          author_agent_id=agent_id, fields=fields, kind=kind)
         session.add(message)
         session.flush()
+        complaint_ids = open_complaints(session, [NewComplaint(message.id, practice.id, "desk", now, agent_id)]) \
+            if kind == "complaint" else []
         # The call joins the callback number's task; the call log, rebuilding the call later, finds it joined.
         attach_calls(session, [Attachment(practice_id=practice.id, caller_id=caller_id, callback_number=callback_number,
                                           call_sid=call_sid, reason="message", urgent=urgent, at=now)],
@@ -213,7 +221,8 @@ class TakenMessages:
                                                    MessageDraft.call_sid == call_sid))
         event = Event(call_sid, "message-taken", f"message-taken:{message.id}", now, {
             "practice_id": practice.id, "agent_id": agent_id, "message_id": message.id, "urgent": urgent})
-        return TakenMessage(message.id, fields), (page_ids, sms_ids, event)
+        return TakenMessage(message.id, fields, kind, complaint_ids[0] if complaint_ids else None), \
+            (page_ids, sms_ids, event)
 
     def _taken_already(self, agent_id: int, call_sid: str) -> int | None:
         with database_errors_as_dependency_down(), self._session_factory() as session:
@@ -285,6 +294,17 @@ class TakenMessages:
 
 
 # --- the form -----------------------------------------------------------------------------------------------------
+
+def message_type(values: Mapping[str, object]) -> str:
+    """What the agent is taking: the body's `message_type` ("message", the default, or "complaint");
+    FieldInvalid otherwise."""
+    kind = values.get(MESSAGE_TYPE_KEY, "message")
+    if kind is None or kind == "":
+        return "message"
+    if kind not in MESSAGE_KINDS:
+        raise FieldInvalid(MESSAGE_TYPE_KEY, f"{MESSAGE_TYPE_KEY} must be one of {', '.join(MESSAGE_KINDS)}")
+    return kind
+
 
 def validate_fields(form: tuple[MessageField, ...], values: Mapping[str, object]) -> dict:
     """The form's values as kept: each checked by its kind, phone numbers normalised to E.164, empty optional

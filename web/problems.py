@@ -14,6 +14,7 @@ from datetime import datetime
 from agents import errors as agents
 from audit import errors as audit
 from callbacks import errors as callbacks
+from complaints import errors as complaints
 from core.errors import DependencyDown
 from ivr import errors as ivr
 from metrics import errors as metrics
@@ -112,6 +113,12 @@ TABLE: dict[type[Exception], Row] = {
     callbacks.PracticeHasNoNumber: Row(409, "practice-has-no-number", _fields("practice_id")),
     callbacks.TwilioUnavailable: Row(502, "twilio-unavailable",
                                      _fields("task_id", twilio_status="status", twilio_code="code")),
+    complaints.ComplaintNotFound: Row(404, "complaint-not-found", _fields("complaint_id")),
+    complaints.ComplaintNotYours: Row(403, "forbidden", _fields("complaint_id")),
+    complaints.ComplaintManagersOnly: Row(403, "forbidden", _fields("complaint_id")),
+    complaints.ComplaintFieldInvalid: Row(400, "invalid-field", _fields("field")),
+    complaints.TransitionNotAllowed: Row(409, "transition-not-allowed",
+                                         _fields("complaint_id", "state", "allowed", to="wanted")),
     ivr.CallNotConnected: Row(409, "call-not-connected", _fields("call_sid")),
     ivr.CallNotYours: Row(403, "forbidden", _fields("call_sid")),
     ivr.NotTheCallsAgent: Row(403, "forbidden", _fields("call_sid")),

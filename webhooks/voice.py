@@ -11,6 +11,7 @@ from core.phone import normalize_number
 from ivr.hold_audio import hold_clip_wav
 from ivr.service import IvrService
 from ivr.turns import VoiceRequest
+from practices.store import practice_audio
 from webhooks.security import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 REQUIRED = ("CallSid", "From", "To")
+AUDIO_MAX_AGE_SECONDS = 7 * 24 * 3600  # a recorded greeting's URL names its content: it never changes under it
 
 
 class MalformedWebhook(ValueError):
@@ -112,6 +114,13 @@ def menu(ivr: IvrService, req: VoiceRequest) -> str:
     return ivr.menu(req)
 
 
+@bp.post("/menu/forward")
+@voice_webhook
+def menu_forward(ivr: IvrService, req: VoiceRequest) -> str:
+    """Dial action of a menu's forward, decided on DialCallStatus. 200 TwiML, 400, 403."""
+    return ivr.menu_forward(req)
+
+
 @bp.post("/message")
 @voice_webhook
 def message(ivr: IvrService, req: VoiceRequest) -> str:
@@ -152,6 +161,14 @@ def queue_connect(ivr: IvrService, req: VoiceRequest) -> str:
 def queue_dial_result(ivr: IvrService, req: VoiceRequest) -> str:
     """Dial action of an agent's ring: talk ended, or no answer and the next agent. 200 TwiML, 400, 403."""
     return ivr.queue.dial_result(req)
+
+
+@bp.post("/queue/survey")
+@voice_webhook
+def survey_answer(ivr: IvrService, req: VoiceRequest) -> str:
+    """Gather action of the survey after an agent's call: a score 1 to 5, else asked once more. 200 TwiML,
+    400, 403."""
+    return ivr.queue.survey_answer(req)
 
 
 @bp.post("/queue/choice")
@@ -263,6 +280,21 @@ def hold_audio():
     response.cache_control.public = True
     response.cache_control.max_age = 86400
     return response
+
+
+@bp.get("/audio/<name>")
+def audio(name: str):
+    """A practice's recorded greeting or menu prompt ([practices.voice]), by its content's SHA-256: public sound,
+    no patient data, so no signature; the URL changes with the sound, so Twilio may keep it. 200 audio, 304, 404."""
+    sound = practice_audio(current_app.extensions["careline"].session_factory, name)
+    if sound is None:
+        return jsonify(error_id="not-found"), 404
+    content_type, data, etag = sound
+    response = Response(data, mimetype=content_type)
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = AUDIO_MAX_AGE_SECONDS
+    return response.make_conditional(request)
 
 
 @bp.post("/fallback")

@@ -158,6 +158,8 @@ async function restoreDraft(sid) {
 function formTouched() { return Object.values(formValues()).some((value) => value !== false); }
 
 function fillForm(values) {
+  const type = $("[data-message-type]");
+  if (type) { type.value = values.message_type === "complaint" ? "complaint" : "message"; }
   for (const field of state.fields) {
     const input = $(`[name="${field.name}"]`);
     if (!input || !(field.name in values)) { continue; }
@@ -247,6 +249,8 @@ async function patchOnCall() {
 
 function showMessageForm(fields) {
   state.fields = fields;
+  const type = $("[data-message-type]");
+  if (type) { type.value = "message"; }
   const box = $("[data-message-fields]");
   box.replaceChildren();
   for (const field of fields) {
@@ -287,6 +291,9 @@ function showMessageForm(fields) {
 
 function formValues() {
   const values = {};
+  // A complaint is a message the practice acts on and tells the patient about (the body's `message_type`).
+  const type = $("[data-message-type]");
+  if (type && type.value === "complaint") { values.message_type = "complaint"; }
   for (const field of state.fields) {
     const input = $(`[name="${field.name}"]`);
     if (!input) { continue; }
@@ -322,7 +329,9 @@ async function saveMessage(event) {
   desk.querySelectorAll("[data-message-fields] .error-text").forEach((p) => { p.hidden = true; });
   const result = await api("POST", `/api/calls/${encodeURIComponent(sid)}/messages`, formValues());
   if (result.ok) {
-    text("[data-message-status]", `Message saved (number ${result.data.id}).`);
+    text("[data-message-status]", result.data.complaint_id
+      ? `Complaint saved (number ${result.data.complaint_id}): a manager will act on it.`
+      : `Message saved (number ${result.data.id}).`);
     const phone = state.fields.find((f) => f.kind === "phone");
     const saved = phone && result.data.fields ? result.data.fields[phone.name] : null;
     if (saved) { show("[data-readback]", true); text("[data-readback-number]", saved); }  // as checked: E.164
@@ -463,6 +472,7 @@ document.addEventListener("keydown", (event) => {
   if (KEYS[key]) { event.preventDefault(); ACTIONS[KEYS[key]](); }
 });
 $("[data-message-form]").addEventListener("submit", saveMessage);
+$("[data-message-type]").addEventListener("change", saveDraftSoon);
 
 setInterval(tickWrapUp, 250);
 setInterval(async () => {  // the events feed is the truth; this only covers a feed that is down

@@ -51,7 +51,7 @@ def busy_morning(client, tokens, agents, clock, services, practice_ids, session_
     queue.enqueue(lakeside, sid(1), urgent=False, language="en", now=seconds(10))
     queue.enqueue(lakeside, sid(2), urgent=True, language="es", now=seconds(20))
     queue.enqueue(lakeside, sid(3), urgent=False, language=None, now=seconds(30))
-    queue.enqueue(lakeside, sid(5), urgent=False, language="en", now=seconds(40))
+    queue.enqueue(lakeside, sid(5), urgent=False, language="en", now=seconds(40), skill="refills")
     queue.enqueue(northside, sid(4), urgent=False, language="en", now=seconds(45))
     assert queue.match(lakeside, seconds(50), GRACE).call_sid == sid(2)  # urgent first, to Ana (Spanish)
     log_call(session_factory, sid(1), lakeside, CALLER, LAKESIDE)
@@ -71,13 +71,13 @@ def test_given_callers_and_agents_then_callers_in_order_with_masked_numbers_and_
     assert lakeside["practice"] == {"slug": "lakeside", "name": "Lakeside Family Medicine"}
     assert lakeside["callers"] == [
         {"call_sid": sid(2), "position": 0, "state": "offered", "wait_seconds": 80, "urgent": True,
-         "language": "es", "number": "+4420•••8750", "agent_id": agents["ana"]},
+         "language": "es", "skill": None, "number": "+4420•••8750", "agent_id": agents["ana"]},
         {"call_sid": sid(1), "position": 1, "state": "waiting", "wait_seconds": 90, "urgent": False,
-         "language": "en", "number": "+1312•••0199", "agent_id": None},
+         "language": "en", "skill": None, "number": "+1312•••0199", "agent_id": None},
         {"call_sid": sid(3), "position": 2, "state": "waiting", "wait_seconds": 70, "urgent": False,
-         "language": None, "number": None, "agent_id": None},  # not in the call log yet
+         "language": None, "skill": None, "number": None, "agent_id": None},  # not in the call log yet
         {"call_sid": sid(5), "position": 3, "state": "waiting", "wait_seconds": 60, "urgent": False,
-         "language": "en", "number": None, "agent_id": None}]  # no number to show
+         "language": "en", "skill": "refills", "number": None, "agent_id": None}]  # no number to show
     assert lakeside["agents"] == empty_agents(
         ringing=[{"id": agents["ana"], "name": "Ana Lopez", "reason": None, "idle_since": None}],
         paused=[{"id": agents["ben"], "name": "Ben Adler", "reason": "lunch", "idle_since": None}],

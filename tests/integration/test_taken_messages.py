@@ -143,7 +143,8 @@ def test_given_a_call_connected_to_the_agent_when_she_takes_a_message_then_201_a
     answer = outcome["saved"]
     assert answer.status_code == 201, answer.get_json()
     kept = {**FORM, "callback_number": CALLBACK}  # normalised to E.164, to read back
-    assert answer.get_json() == {"id": answer.get_json()["id"], "fields": kept}
+    assert answer.get_json() == {"id": answer.get_json()["id"], "fields": kept, "message_type": "message",
+                                 "complaint_id": None}
     (message,) = rows(services, Message)
     assert (message.id, message.call_sid, message.author_agent_id) == (answer.get_json()["id"], result.call_sid,
                                                                        people["ana"])

@@ -7,6 +7,7 @@ from queueing.store import CallQueue
 
 T0 = 1_800_000_000.0  # seconds since the epoch; tests move time by adding to it
 GRACE = 30.0  # seconds a caller who chose a language waits for an agent speaking it
+FALLBACK = 60.0  # seconds a caller who asked for a skill waits for an agent with it
 
 
 @pytest.fixture
@@ -20,6 +21,6 @@ def sid(n: int) -> str:
 
 
 def add_agent(queue: CallQueue, agent_id: int, idle_at: float, *, practices=(1,), languages=("en",),
-              status: str = "available") -> None:
-    """Register an agent, available (by default) since `idle_at`."""
-    queue.set_agent(agent_id, status, idle_at, practices=practices, languages=languages)
+              status: str = "available", skills=None) -> None:
+    """Register an agent, available (by default) since `idle_at`; `skills` None keeps its skills (none when new)."""
+    queue.set_agent(agent_id, status, idle_at, practices=practices, languages=languages, skills=skills)

@@ -5,7 +5,9 @@ each script in one MULTI/EXEC with an INCR of a shared counter, so every operati
 the order Redis ran them (the script itself is unchanged). The workers write what they asked and what
 came back; the test then replays all of it in that order through a plain model of the rules and checks,
 at every step, that the answer was possible: a caller is connected at most once, an agent holds at most
-one caller, a snapshot lists exactly the callers the model has waiting or offered, no caller vanishes.
+one caller, a snapshot lists exactly the callers the model has waiting or offered, no caller vanishes, and
+a match gave a caller an agent it may have: one without the caller's skill only past the skill fallback,
+one without its language only past the language grace.
 At the end Redis must agree with the model, and its keys must agree with each other.
 
 The same race runs again on a Redis Cluster node (one node holding every slot) with each script sent under
@@ -31,7 +33,7 @@ from redis.crc import key_slot
 
 from queueing import scripts
 from queueing.errors import AlreadyConnected
-from queueing.store import CallQueue
+from queueing.store import CallQueue, to_ms
 
 PREFIX = "{stress:q}"
 TICK_KEY = "{stress:q}:tick"  # in the queue's slot, so a cluster runs the script and the INCR in one MULTI
@@ -39,10 +41,12 @@ SHARED_OFFERS_KEY = "{stress:q}:offers"  # recent matches of every worker, so wo
 PROCESSES = 6
 OPERATIONS = 2500  # per process
 PRACTICES = (1, 2, 3)
-AGENTS = {  # id -> (practices, languages)
-    1: ((1,), ("en",)), 2: ((1,), ("en", "es")), 3: ((2,), ("en",)), 4: ((2, 3), ("es",)),
-    5: ("all", ("en",)), 6: ("all", ("en", "es")), 7: ((3,), ("en",)), 8: ((1, 2), ("en",)),
+AGENTS = {  # id -> (practices, languages, skills)
+    1: ((1,), ("en",), ("refills",)), 2: ((1,), ("en", "es"), ()), 3: ((2,), ("en",), ("billing",)),
+    4: ((2, 3), ("es",), ("refills", "billing")), 5: ("all", ("en",), ()), 6: ("all", ("en", "es"), ("refills",)),
+    7: ((3,), ("en",), ()), 8: ((1, 2), ("en",), ("billing",)),
 }
+SKILLS = ("refills", "billing")
 T0 = 1_800_000_000.0
 ON_DUTY = {"available", "ringing", "busy", "wrap-up"}
 
@@ -158,12 +162,13 @@ def work(process: int, redis_url: str, log_path: str, slot_strict: bool = False)
         if kind == "enqueue" or kind == "retry" and not created:
             sid, created = call_sid(process, created), created + 1
             practice = rng.choice(PRACTICES)
+            language, skill = rng.choice(["en", "es", None]), rng.choice([None, None, *SKILLS])
             try:
-                result = queue.enqueue(practice, sid, urgent=rng.random() < 0.2,
-                                       language=rng.choice(["en", "es", None]), now=now)
+                result = queue.enqueue(practice, sid, urgent=rng.random() < 0.2, language=language, now=now,
+                                       skill=skill)
             except AlreadyConnected:
                 result = "already-connected"
-            entry = ["enqueue", sid, practice, result]
+            entry = ["enqueue", sid, practice, result, language, skill, to_ms(now)]
         elif kind == "retry":
             sid = call_sid(process, rng.randrange(created))
             practice = rng.choice(PRACTICES)  # a known caller keeps its practice whatever is passed
@@ -171,14 +176,16 @@ def work(process: int, redis_url: str, log_path: str, slot_strict: bool = False)
                 result = queue.enqueue(practice, sid, urgent=False, language="en", now=now)
             except AlreadyConnected:
                 result = "already-connected"
-            entry = ["enqueue", sid, practice, result]
+            entry = ["enqueue", sid, practice, result, "en", None, to_ms(now)]
         elif kind == "match":
             practice = rng.choice(PRACTICES)
-            match = queue.match(practice, now, rng.choice([0.0, 2.0, 30.0]))
+            grace, fallback = rng.choice([0.0, 2.0, 30.0]), rng.choice([0.0, 1.0, 5.0, 60.0])
+            match = queue.match(practice, now, grace, fallback)
             if match:
                 offers.append((match.call_sid, match.agent_id))
                 client.lpush(SHARED_OFFERS_KEY, json.dumps([match.call_sid, match.agent_id]))
-            entry = ["match", practice, [match.call_sid, match.agent_id] if match else None]
+            entry = ["match", practice, [match.call_sid, match.agent_id] if match else None, to_ms(now),
+                     to_ms(grace), to_ms(fallback)]
         elif kind == "answer":
             sid, agent = offers.pop(rng.randrange(len(offers)))
             connected = queue.offer_answered(sid, agent, now)
@@ -198,8 +205,10 @@ def work(process: int, redis_url: str, log_path: str, slot_strict: bool = False)
             if rng.random() < 0.05:
                 practices = rng.choice([(1,), (2,), (1, 3), "all"])
                 languages = rng.choice([("en",), ("es",), ("en", "es")])
-                change = queue.set_agent(agent, status, now, reason="test", practices=practices, languages=languages)
-                profile = [practices, list(languages)]
+                skills = rng.choice([(), ("refills",), ("billing",), SKILLS])
+                change = queue.set_agent(agent, status, now, reason="test", practices=practices, languages=languages,
+                                         skills=skills)
+                profile = [practices, list(languages), list(skills)]
             else:
                 change = queue.set_agent(agent, status, now, reason="test")
                 profile = None
@@ -233,7 +242,10 @@ class Model:
     def __init__(self):
         self.callers: dict[str, tuple[str, int | None]] = {}  # sid -> (waiting/offered/connected/gone, agent)
         self.practice: dict[str, int] = {}
-        self.agents = {agent: ["offline", None, practices] for agent, (practices, _) in AGENTS.items()}
+        self.asked: dict[str, tuple[str | None, str | None, int]] = {}  # sid -> (language, skill, arrival ms)
+        # agent -> [status, caller held, practices, languages, skills]
+        self.agents = {agent: ["offline", None, practices, languages, skills]
+                       for agent, (practices, languages, skills) in AGENTS.items()}
         self.connections = Counter()
         self.seen = Counter()
 
@@ -262,26 +274,39 @@ class Model:
         self.seen[kind] += 1
         getattr(self, "on_" + kind)(*args)
 
-    def on_enqueue(self, sid, practice, result):
+    def on_enqueue(self, sid, practice, result, language, skill, now_ms):
         state = self.state(sid)
         if result == "already-connected":
             assert state == "connected"
         elif state in (None, "gone"):
             assert result >= 1
             self.callers[sid], self.practice[sid] = ("waiting", None), practice
+            self.asked[sid] = (language, skill, now_ms)
             self.seen["joined"] += 1
         else:
             assert result >= 1 if state == "waiting" else result == 0, f"enqueue of a {state} caller: {result}"
 
-    def on_match(self, practice, result):
+    def on_match(self, practice, result, now_ms, grace_ms, fallback_ms):
         if result is None:
             return
         sid, agent = result
         assert self.callers.get(sid) == ("waiting", None) and self.practice[sid] == practice, f"{sid} not waiting"
-        status, held, _ = self.agents[agent]
+        status, held, _, languages, skills = self.agents[agent]
         assert held is None, f"agent {agent} offered {sid} while holding {held}"
         assert status in ("available", "wrap-up"), f"agent {agent} offered {sid} while {status}"
         assert self.serves(agent, practice), f"agent {agent} does not answer for practice {practice}"
+        language, skill, arrived_ms = self.asked[sid]
+        waited_ms = now_ms - arrived_ms  # workers' clocks differ: a caller may have joined "after" this match
+
+        def past(wait_ms: int) -> bool:  # a wait of 0 opens at once, whatever the clocks say
+            return wait_ms == 0 or waited_ms >= wait_ms
+
+        if skill is not None:
+            with_skill = skill in skills
+            self.seen["skill-matched" if with_skill else "skill-fallback"] += 1
+            assert with_skill or past(fallback_ms), f"{sid} ({skill}) to agent {agent} after {waited_ms} ms"
+        if language is not None:
+            assert language in languages or past(grace_ms), f"{sid} ({language}) to agent {agent} too soon"
         self.callers[sid] = ("offered", agent)
         self.agents[agent][:2] = ["ringing", sid]
 
@@ -316,9 +341,10 @@ class Model:
 
     def on_agent(self, agent, requested, profile, result):
         status, released, requeued = result
-        before, held, _ = self.agents[agent]
+        before, held = self.agents[agent][:2]
         if profile:
             self.agents[agent][2] = profile[0] if profile[0] == "all" else tuple(profile[0])
+            self.agents[agent][3:] = [tuple(profile[1]), tuple(profile[2])]
         if requested == "available":
             expected = before if before in ("ringing", "busy") else "available"
             assert (status, released) == (expected, None), f"agent {agent} {before} -> {result}"
@@ -333,7 +359,7 @@ class Model:
         self.agents[agent][0] = status
 
     def on_end(self, sid, agent, wrap_up, ended):
-        status, held, _ = self.agents[agent]
+        status, held = self.agents[agent][:2]
         assert ended == (status == "busy" and held == sid), f"end of {sid} by agent {agent} ({status}, {held})"
         if ended:
             self.release(agent, sid)
@@ -353,11 +379,11 @@ class Model:
         assert len(listed) == len(callers) and listed == expected, f"snapshot of practice {practice} disagrees"
         assert {a[0] for a in agents} == {a for a in self.agents if self.serves(a, practice)}
         for agent, status, call in agents:
-            model_status, held, _ = self.agents[agent]
+            model_status, held = self.agents[agent][:2]
             assert call == held and (status == model_status or {status, model_status} == {"available", "wrap-up"})
 
     def on_on_duty(self, practice, count):
-        assert count == sum(1 for a, (status, _, _) in self.agents.items()
+        assert count == sum(1 for a, (status, *_) in self.agents.items()
                             if status in ON_DUTY and self.serves(a, practice))
 
 
@@ -373,11 +399,15 @@ def check_layout(client: redis.Redis) -> None:
         offered = {sid for sid, c in callers.items() if c["state"] == "offered" and c["practice"] == str(practice)}
         assert set(client.zrange(f"{p}:wait:{practice}", 0, -1)) == waiting
         assert client.smembers(f"{p}:offered:{practice}") == offered
-        languages = {callers[sid]["lang"] for sid in waiting}
-        assert client.smembers(f"{p}:langs:{practice}") == languages
-        for language in languages | {"en", "es", "*"}:
-            assert set(client.zrange(f"{p}:wait:{practice}:{language}", 0, -1)) == {
-                sid for sid in waiting if callers[sid]["lang"] == language}
+        def group(caller: dict) -> str:
+            return caller["lang"] + ("+" + caller["skill"] if caller.get("skill") else "")
+
+        groups = {group(callers[sid]) for sid in waiting}
+        assert client.smembers(f"{p}:langs:{practice}") == groups
+        every = {language + suffix for language in ("en", "es", "*") for suffix in ("", "+refills", "+billing")}
+        for name in groups | every:
+            assert set(client.zrange(f"{p}:wait:{practice}:{name}", 0, -1)) == {
+                sid for sid in waiting if group(callers[sid]) == name}
     for scope in [*map(str, PRACTICES), "all"]:
         members = {a for a, f in agents.items() if scope in f["practices"].split(",")}
         assert set(map(int, client.smembers(f"{p}:agents:{scope}"))) == members
@@ -389,6 +419,13 @@ def check_layout(client: redis.Redis) -> None:
         for language in ("en", "es"):
             assert set(map(int, client.zrange(f"{p}:avail:{scope}:{language}", 0, -1))) == {
                 a for a in available if language in agents[a]["langs"].split(",")}
+        for skill in SKILLS:
+            assert set(map(int, client.zrange(f"{p}:avail:{scope}:+{skill}", 0, -1))) == {
+                a for a in available if skill in agents[a]["skills"].split(",")}
+            for language in ("en", "es"):
+                assert set(map(int, client.zrange(f"{p}:avail:{scope}:{language}+{skill}", 0, -1))) == {
+                    a for a in available
+                    if skill in agents[a]["skills"].split(",") and language in agents[a]["langs"].split(",")}
     for agent, fields in agents.items():
         if fields["status"] in ("ringing", "busy"):
             caller = callers[fields["call"]]
@@ -427,8 +464,8 @@ def test_given_keys_without_one_hash_tag_then_the_cluster_node_refuses_the_scrip
 def race(redis_client: redis.Redis, redis_url: str, tmp_path: Path, slot_strict: bool = False) -> None:
     """PROCESSES workers race on one queue at `redis_url`; the replay and Redis's keys must agree."""
     queue = CallQueue(redis_client, PREFIX)
-    for agent, (practices, languages) in AGENTS.items():
-        queue.set_agent(agent, "offline", T0, practices=practices, languages=languages)
+    for agent, (practices, languages, skills) in AGENTS.items():
+        queue.set_agent(agent, "offline", T0, practices=practices, languages=languages, skills=skills)
     context = multiprocessing.get_context("spawn")
     logs = [tmp_path / f"worker-{n}.jsonl" for n in range(PROCESSES)]
     workers = [context.Process(target=work, args=(n, redis_url, str(logs[n]), slot_strict))
@@ -448,7 +485,8 @@ def race(redis_client: redis.Redis, redis_url: str, tmp_path: Path, slot_strict:
         model.apply(entry)
 
     # The mix reached every rule, and processes raced on the same callers and agents.
-    for kind in ("joined", "match", "answer", "miss", "remove", "agent", "end", "touch", "sweep", "snapshot"):
+    for kind in ("joined", "match", "answer", "miss", "remove", "agent", "end", "touch", "sweep", "snapshot",
+                 "skill-matched", "skill-fallback"):
         assert model.seen[kind] > 10 or kind == "sweep" and model.seen[kind] > 0, kind
     outcomes = Counter(model.state(sid) for sid in model.callers)
     assert all(outcomes[state] > 0 for state in ("waiting", "connected", "gone")), outcomes
@@ -460,7 +498,7 @@ def race(redis_client: redis.Redis, redis_url: str, tmp_path: Path, slot_strict:
             assert position is None, sid
         else:
             assert (position.state, position.agent_id) == (state, agent), sid
-    for agent, (status, held, _) in model.agents.items():
+    for agent, (status, held, *_) in model.agents.items():
         view = queue.agent(agent)
         assert view.call_sid == held
         assert view.status == status
