@@ -178,6 +178,12 @@ class ClockedSimulator(CallSimulator):
         kwargs.setdefault("start_time", self.clock.now)
         return super().call(*args, **kwargs)
 
+    def run_outbound(self, *args, **kwargs):
+        """A call Careline placed starts at the app's clock too (the wall clock may be moved: CARELINE_TEST_DAYS)."""
+        if not self._runs:  # one placed from a running call's hook starts at that call's time (the simulator's)
+            kwargs.setdefault("start_time", self.clock.now)
+        return super().run_outbound(*args, **kwargs)
+
 
 def simulator(client, clock: Clock, **options) -> ClockedSimulator:
     """Twilio, played over a Flask test client, strict about every TwiML document; `options` go to

@@ -114,6 +114,7 @@ def test_given_no_credentials_then_401(client, agents):
 def test_given_no_api_key_then_503_softphone_not_configured_naming_the_settings(config, services, tokens, agents,
                                                                                 blank):
     unconfigured = create_app(dataclasses.replace(config, **{name: "" for name in blank}))
+    unconfigured.extensions["careline"].clock = services.clock  # the token was issued on the test's clock
     try:
         response = unconfigured.test_client().get(PATH, headers=bearer(issue(tokens, "ben")))
     finally:
