@@ -25,8 +25,12 @@ install: $(STAMP) $(NPM_STAMP)
 .env:
 	scripts/make-env.sh
 
+# PROMETHEUS_MULTIPROC_DIR: where every process (gunicorn's workers, the RQ worker) writes its metrics for
+# GET /metrics to add up (careline/prometheus.py); emptied at each start, before any process writes there.
 run: install .env
 	set -a; . ./.env; set +a; \
+	export PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/instance/prometheus}"; \
+	rm -rf "$$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && \
 	scripts/ensure-redis.sh && \
 	$(VENV)/bin/careline db upgrade && \
 	$(VENV)/bin/careline queue upgrade-keys && \

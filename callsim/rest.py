@@ -14,6 +14,10 @@ the recording leaves the list. A recording's media honours one byte range
 The simulator tells the stand-in the calls it plays (numbers, start and end) and the recordings their <Record>
 made (``recording_made``): ``calls(sid).fetch()`` answers the Call resource, and ``recordings.list`` (with its
 DateCreated filters, read at their date as Twilio documents them: `callsim.rest_resources`) the recordings.
+
+``accounts(sid).fetch()`` answers the Account resource (401, error 20003, with wrong credentials, as every request;
+``set_account_status`` suspends it), and ``incoming_phone_numbers.list`` (PhoneNumber: a part of the number, ``*``
+any digit; paged) the numbers a test gave the account with ``add_number`` (``update_number`` changes one).
 """
 from __future__ import annotations
 
@@ -24,19 +28,21 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .rest_resources import (BadFilter, CallFacts, RecordingFacts, call_json, recording_json,
-                             recordings_page)
+from .rest_resources import (BadFilter, CallFacts, NumberFacts, RecordingFacts, account_json, call_json,
+                             incoming_numbers_page, recording_json, recordings_page)
 from .rest_rules import TWIML_MAX_CHARS, call_create_refusal, first, message_create_refusal
 
 ACCOUNT = r"/2010-04-01/Accounts/(?P<account>AC\w+)"
 # (operation name, HTTP method, path pattern); the operation names are what fail_next() takes.
 ROUTES = [
+    ("accounts.fetch", "GET", ACCOUNT + r"\.json"),
+    ("incoming_phone_numbers.list", "GET", ACCOUNT + r"/IncomingPhoneNumbers\.json"),
     ("calls.update", "POST", ACCOUNT + r"/Calls/(?P<sid>CA\w+)\.json"),
     ("calls.fetch", "GET", ACCOUNT + r"/Calls/(?P<sid>CA\w+)\.json"),
     ("calls.create", "POST", ACCOUNT + r"/Calls\.json"),
@@ -111,6 +117,9 @@ class TwilioRestStandin:
         self._forgotten: set[str] = set()  # RecordingSids answered with 404
         self._calls: dict[str, CallFacts] = {}  # what the simulator told of its calls: numbers, times
         self._recordings: dict[str, RecordingFacts] = {}  # the recordings the simulator's calls made
+        self._numbers: dict[str, NumberFacts] = {}  # the account's phone numbers by E.164 (add_number)
+        self._account_status = "active"
+        self._created_at = datetime.now(timezone.utc)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -189,6 +198,36 @@ class TwilioRestStandin:
         """Make every fetch of `recording_sid` (metadata or media) answer 404, error 20404."""
         with self._lock:
             self._forgotten.add(recording_sid)
+
+    # -- the account and its phone numbers -------------------------------------------------------------
+
+    def add_number(self, phone_number: str, **fields) -> str:
+        """Give the account `phone_number` (E.164), its webhooks as `fields` (voice_url, voice_method,
+        status_callback, sms_url...: NumberFacts); returns its sid (PN...)."""
+        with self._lock:
+            facts = NumberFacts("PN" + uuid.uuid4().hex, self.account_sid or PLACEHOLDER_ACCOUNT_SID, phone_number,
+                                datetime.now(timezone.utc) + _tiebreak(len(self._numbers)), **fields)
+            self._numbers[phone_number] = facts
+            return facts.sid
+
+    def update_number(self, phone_number: str, **fields) -> None:
+        """Change the webhooks of one of the account's numbers (as its page in Twilio's console would)."""
+        with self._lock:
+            facts = self._numbers[phone_number]
+            for name, value in fields.items():
+                if not hasattr(facts, name):
+                    raise AttributeError(f"an IncomingPhoneNumber has no {name}")
+                setattr(facts, name, value)
+
+    def remove_number(self, phone_number: str) -> None:
+        """The account no longer has `phone_number` (released, or moved to another account)."""
+        with self._lock:
+            self._numbers.pop(phone_number, None)
+
+    def set_account_status(self, status: str) -> None:
+        """active, suspended or closed: what accounts(sid).fetch() answers."""
+        with self._lock:
+            self._account_status = status
 
     # -- live calls, shared with a running CallSimulator ------------------------------------------------
 
@@ -304,6 +343,17 @@ class TwilioRestStandin:
             refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
         elif operation == "calls.fetch" and not self._knows_call(match["sid"]):
             refusal = _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+        elif operation == "accounts.fetch":
+            if self.account_sid and match["account"] != self.account_sid:
+                return _json(404, _twilio_error(404, f"The requested resource {path} was not found"))
+            with self._lock:
+                return _json(200, account_json(match["account"], self._created_at, self._account_status))
+        elif operation == "incoming_phone_numbers.list":
+            try:
+                with self._lock:
+                    return _json(200, incoming_numbers_page(match["account"], list(self._numbers.values()), params))
+            except ValueError:
+                return _json(400, _twilio_error(400, "Invalid Page or PageSize", 20001))
         elif operation == "recordings.list":
             try:
                 with self._lock:
@@ -473,6 +523,11 @@ def _update_from(sid: str, params: dict, current_status: str) -> CallUpdate | No
     if not (url or twiml or status in HANGUP_STATUSES):
         return None
     return CallUpdate(sid, url=url, method=(params.get("Method") or "POST").upper(), twiml=twiml, status=status)
+
+
+def _tiebreak(index: int):
+    """A microsecond per number added, so the list's order (oldest first) is the order they were added."""
+    return timedelta(microseconds=index)
 
 
 def _json(status: int, payload: dict) -> tuple[int, str, bytes]:

@@ -157,3 +157,103 @@ def recordings_page(account_sid: str, recordings: list[RecordingFacts], params: 
             "end": start + max(len(rows) - 1, 0), "uri": page_uri(page), "first_page_uri": page_uri(0),
             "next_page_uri": page_uri(page + 1) if more else None,
             "previous_page_uri": page_uri(page - 1) if page > 0 else None}
+
+
+@dataclass
+class NumberFacts:
+    """One of the account's phone numbers (an IncomingPhoneNumber) and where Twilio sends its calls and texts."""
+
+    sid: str
+    account_sid: str
+    phone_number: str
+    created_at: datetime
+    voice_url: str | None = None
+    voice_method: str = "POST"
+    voice_fallback_url: str | None = None
+    voice_fallback_method: str = "POST"
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    sms_url: str | None = None
+    sms_method: str = "POST"
+    sms_fallback_url: str | None = None
+    sms_fallback_method: str = "POST"
+    voice_application_sid: str | None = None
+    sms_application_sid: str | None = None
+    trunk_sid: str | None = None
+    friendly_name: str = ""
+
+
+def account_json(account_sid: str, created_at: datetime, status: str = "active",
+                 friendly_name: str = "My first Twilio account") -> dict:
+    """The Account resource (GET /2010-04-01/Accounts/{Sid}.json), as the SDK's AccountInstance reads it."""
+    uri = f"/{API_VERSION}/Accounts/{account_sid}"
+    return {
+        "auth_token": "[redacted]", "date_created": rfc2822(created_at), "date_updated": rfc2822(created_at),
+        "friendly_name": friendly_name, "owner_account_sid": account_sid, "sid": account_sid, "status": status,
+        "type": "Full", "uri": uri + ".json",
+        "subresource_uris": {name: f"{uri}/{path}.json" for name, path in (
+            ("calls", "Calls"), ("incoming_phone_numbers", "IncomingPhoneNumbers"), ("messages", "Messages"),
+            ("recordings", "Recordings"), ("queues", "Queues"), ("applications", "Applications"))},
+    }
+
+
+def incoming_number_json(number: NumberFacts) -> dict:
+    """The IncomingPhoneNumber resource of `number`."""
+    uri = f"/{API_VERSION}/Accounts/{number.account_sid}/IncomingPhoneNumbers/{number.sid}"
+    return {
+        "account_sid": number.account_sid, "address_requirements": "none", "address_sid": None,
+        "api_version": API_VERSION, "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "date_created": rfc2822(number.created_at), "date_updated": rfc2822(number.created_at),
+        "emergency_status": "Inactive", "emergency_address_sid": None, "emergency_address_status": "unregistered",
+        "friendly_name": number.friendly_name or _formatted(number.phone_number), "identity_sid": None,
+        "origin": "twilio", "phone_number": number.phone_number, "sid": number.sid,
+        "sms_application_sid": number.sms_application_sid, "sms_fallback_method": number.sms_fallback_method,
+        "sms_fallback_url": number.sms_fallback_url or "", "sms_method": number.sms_method,
+        "sms_url": number.sms_url or "", "status_callback": number.status_callback or "",
+        "status_callback_method": number.status_callback_method, "trunk_sid": number.trunk_sid,
+        "uri": uri + ".json", "voice_application_sid": number.voice_application_sid,
+        "voice_caller_id_lookup": False, "voice_fallback_method": number.voice_fallback_method,
+        "voice_fallback_url": number.voice_fallback_url, "voice_method": number.voice_method,
+        "voice_url": number.voice_url, "voice_receive_mode": "voice", "bundle_sid": None, "status": "in-use",
+        "type": "local", "subresource_uris": {"assigned_add_ons": f"{uri}/AssignedAddOns.json"},
+    }
+
+
+def _number_matches(pattern: str, phone_number: str) -> bool:
+    """Twilio's PhoneNumber filter: any part of the number, `*` standing for any one digit."""
+    wanted = pattern.strip()
+    if not wanted:
+        return True
+    for start in range(len(phone_number) - len(wanted) + 1):
+        window = phone_number[start:start + len(wanted)]
+        if all(w == c or (w == "*" and c.isdigit()) for w, c in zip(wanted, window)):
+            return True
+    return False
+
+
+def incoming_numbers_page(account_sid: str, numbers: list[NumberFacts], params: dict) -> dict:
+    """One page of the IncomingPhoneNumbers list: the account's numbers that pass PhoneNumber (a part of the
+    number, `*` any digit) and FriendlyName (exact), oldest first; Page and PageSize pick the page, and
+    `next_page_uri` leads on, as for the other lists."""
+    phone, name = params.get("PhoneNumber") or "", params.get("FriendlyName") or ""
+    chosen = sorted((n for n in numbers if n.account_sid == account_sid and _number_matches(phone, n.phone_number)
+                     and (not name or n.friendly_name == name)), key=lambda n: (n.created_at, n.sid))
+    size = min(max(int(params.get("PageSize") or DEFAULT_PAGE_SIZE), 1), MAX_PAGE_SIZE)
+    page = max(int(params.get("Page") or 0), 0)
+    start = page * size
+    rows = chosen[start:start + size]
+    path = f"/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers.json"
+    filters = {key: params[key] for key in ("PhoneNumber", "FriendlyName") if params.get(key)}
+
+    def page_uri(number: int) -> str:
+        query = {**filters, "PageSize": size, "Page": number}
+        if number:
+            query["PageToken"] = f"PN{start + (number - page) * size}"
+        return path + "?" + urlencode(query)
+
+    more = start + size < len(chosen)
+    return {"incoming_phone_numbers": [incoming_number_json(n) for n in rows], "page": page, "page_size": size,
+            "start": start, "end": start + max(len(rows) - 1, 0), "uri": page_uri(page),
+            "first_page_uri": page_uri(0), "next_page_uri": page_uri(page + 1) if more else None,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None}

@@ -1,5 +1,6 @@
 """The `careline` command: Flask's CLI with Careline's own groups (db, config, token, user, audit, oncall, keys, queue,
-calllog, demo, report, recordings, retention, simulate) and the cron process (`careline cron`)."""
+calllog, demo, report, recordings, retention, simulate), the cron process (`careline cron`) and the deployment's
+check (`careline doctor`)."""
 from __future__ import annotations
 
 import csv
@@ -21,7 +22,8 @@ from audit.trail import EXPORT_COLUMNS
 from core import migrate
 from careline.app import create_app
 from careline.cron_process import run_cron
-from core.config import Config
+from careline.doctor import Doctor, failed
+from core.config import Config, ConfigError
 from core.crypto import generate_data_key
 from core.db import session_scope
 from careline.simulate import simulate
@@ -44,6 +46,24 @@ def cron() -> None:
     settings = Config.from_env()
     settings.check()  # production's refusals, as the web process and the worker make them (create_app)
     run_cron(settings)
+
+
+@main.command("doctor", with_appcontext=False)
+def doctor() -> None:
+    """Check this deployment: settings, database, Redis, Twilio, PUBLIC_BASE_URL, each practice number's webhooks.
+
+    One line per check (ok, warn or FAIL, with the fix); reads the environment as web, worker and cron do, and
+    changes nothing. Exits 1 when any check FAILs."""
+    try:
+        settings = Config.from_env()
+    except (ConfigError, ValueError) as exc:
+        click.echo(f"FAIL  settings: {exc} (fix: correct that setting; README, \"Configuration\")")
+        sys.exit(1)
+    findings = Doctor(settings).run()
+    for finding in findings:
+        click.echo(finding.line())
+    if failed(findings):
+        sys.exit(1)
 
 
 @main.group()

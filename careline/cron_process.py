@@ -82,7 +82,7 @@ class CarelineCron(CronScheduler):
 
 def run_cron(config: Config) -> None:
     """Run the cron scheduler until SIGTERM or Ctrl-C."""
-    configure_logging(config.LOG_LEVEL)
+    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
     connection = reconnect_with_backoff(redis.Redis.from_url(config.REDIS_URL), config.REDIS_RECONNECT_MAX_SECONDS)
     cron = CarelineCron(connection, logging_level=config.LOG_LEVEL)
     cron.load_config_from_file(CRON_CONFIG)

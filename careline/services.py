@@ -44,7 +44,7 @@ from ivr.queue_flow import QueueFlow
 from ivr.service import IvrService
 from ivr.survey import SurveyFlow
 from ivr.turns import CallTurns
-from jobs.schedule import RqScheduler
+from jobs.schedule import ContextCarryingJob, RqScheduler
 from metrics.menu_choices import record_menu_choices
 from metrics.rollup import record_rebuilt
 from metrics.summary import MetricsService
@@ -129,7 +129,8 @@ class Services:
         self.directory = PracticeDirectory(session_factory, config.PRACTICE_CACHE_SECONDS)
         # RQ needs a connection that returns bytes.
         self.jobs = Queue(JOB_QUEUE, connection=redis.Redis.from_url(config.REDIS_URL, socket_timeout=5,
-                                                                     socket_connect_timeout=2))
+                                                                     socket_connect_timeout=2),
+                          job_class=ContextCarryingJob)  # a job logs with the context of who enqueued it
         self.scheduler = RqScheduler(self.jobs, now, config.CALLLOG_DRAIN_DELAY_SECONDS)
         self.calllog_writer = CallLogWriter(
             session_factory, self.redis, on_rebuilt=ON_CALLS_REBUILT, on_follow_ups=self.start_follow_ups, clock=now)

@@ -29,11 +29,13 @@ from rq.job_lifecycle import call_exception_handlers
 
 from careline.app import create_app
 from careline.services import Services
+from core import telemetry
 from core.config import Config
 from core.heartbeats import record_heartbeat
-from core.logs import configure_logging, redact_traceback
+from core.logs import configure_logging, logged_as, redact_traceback
 from core.redis_durability import check_redis_durability
 from core.redis_reconnect import reconnect_with_backoff, stop_waiting
+from jobs.schedule import LOG_CONTEXT_META
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,15 @@ def failed_job_ttl(asked: int | None) -> int:
     if asked is None or asked < 0:
         return FAILED_JOB_TTL_SECONDS
     return min(asked, FAILED_JOB_TTL_SECONDS)
+
+
+def job_log_context(job: Job) -> dict[str, str]:
+    """What the job's log lines carry: the request id, CallSid and practice of the request (or job) that enqueued
+    it (jobs.schedule.ContextCarryingJob), and the job's own id as request id when nothing enqueued it so."""
+    meta = job.meta.get(LOG_CONTEXT_META) if isinstance(job.meta, dict) else None
+    context = dict(meta) if isinstance(meta, dict) else {}
+    context.setdefault("request_id", job.id)
+    return context
 
 
 def job_class_for(services: Services) -> type[CarelineJob]:
@@ -110,12 +121,14 @@ class CarelineWorker(SimpleWorker):
         if built_here:
             reconnect_with_backoff(self.connection, services.config.REDIS_RECONNECT_MAX_SECONDS)
         # As the web process logs (create_app does it too): `rq worker` set up RQ's own handlers before this.
-        configure_logging(services.config.LOG_LEVEL)
+        configure_logging(services.config.LOG_LEVEL, services.config.LOG_FORMAT)
 
     def perform_job(self, job: Job, queue, execution) -> bool:
-        """RQ's, with the job's failure kept FAILED_JOB_TTL_SECONDS at most, however it was enqueued."""
+        """RQ's, with the job's failure kept FAILED_JOB_TTL_SECONDS at most, however it was enqueued, and its log
+        lines carrying the request id, CallSid and practice of who enqueued it (`job_log_context`)."""
         job.failure_ttl = failed_job_ttl(job.failure_ttl)
-        return super().perform_job(job, queue, execution)
+        with logged_as(**job_log_context(job)):
+            return super().perform_job(job, queue, execution)
 
     def handle_exception(self, job: Job, *exc_info) -> None:
         """RQ's: log the failure, then run the exception handlers. RQ puts the whole traceback in the message;
@@ -124,6 +137,7 @@ class CarelineWorker(SimpleWorker):
             func_name = job.func_name
         except DeserializationError:
             func_name = "<DeserializationError>"
+        telemetry.jobs_failed.labels(job=func_name).inc()
         self.log.error("Worker %s: job %s: exception raised while executing (%s)", self.name, job.id, func_name,
                        exc_info=exc_info if exc_info and exc_info[0] is not None else None)
         call_exception_handlers(self._exc_handlers, job, *exc_info)

@@ -21,6 +21,8 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
 
 
+# What production refuses to start without (`Config.check`): the secrets and the URL Twilio reaches Careline at.
+PRODUCTION_REQUIRED = ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL", "CARELINE_DATA_KEY")
 # What CARELINE_ALLOW_INSECURE may name: each lifts one of production's refusals (`Config.check`).
 INSECURE_ALLOWANCES = ("http", "sqlite", "redis")
 
@@ -60,6 +62,9 @@ class Config:
     # timeout is a ring budget minus this, so the whole ring fits the budget.
     DIAL_RING_OVERHEAD_SECONDS: int = 5
     LOG_LEVEL: str = "INFO"
+    # text: one line per record; json: one JSON object per line, with the request id, CallSid and practice
+    # (core/logs.py). Redacted alike.
+    LOG_FORMAT: str = "text"
     # The desk's softphone: Twilio access tokens are signed with an API key; calls the browser places go to
     # the TwiML app. Empty: the desk works without a softphone (agents with a phone are rung on it).
     TWILIO_API_KEY_SID: str = ""
@@ -95,6 +100,8 @@ class Config:
     STATUS_HEARTBEAT_LIMIT_SECONDS: float = 60.0  # seconds since the worker's, or the cron's, last heartbeat
     STATUS_CALLLOG_LAG_LIMIT_SECONDS: float = 60.0  # the age of the call log's oldest unwritten event
     STATUS_DEAD_LETTERS_LIMIT: int = 0  # dead letters of the call log tolerated
+    # The bearer token Prometheus sends to GET /metrics (careline/prometheus.py); empty: /metrics answers 404.
+    METRICS_TOKEN: str = ""
     # Console sign-in attempts (a password or a second-factor code) counted in Redis before each is checked, within
     # a 15-minute window (console/throttle.py): past either limit the attempt is refused, checked or not.
     SIGN_IN_ATTEMPTS_PER_ACCOUNT: int = 10  # attempts per email per window
@@ -156,6 +163,8 @@ class Config:
     def check(self) -> None:
         """Refuse to run in production without secrets, with the signature check off, or with patient data on
         a plain transport that CARELINE_ALLOW_INSECURE does not name."""
+        if self.LOG_FORMAT not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, not {self.LOG_FORMAT!r}")
         if self.REDIS_DURABILITY_CHECK not in ("", "warn", "refuse", "off"):
             raise ConfigError("REDIS_DURABILITY_CHECK must be warn, refuse or off, "
                               f"not {self.REDIS_DURABILITY_CHECK!r}")
@@ -167,9 +176,7 @@ class Config:
             self.data_keys  # noqa: B018 - a malformed key stops the start, not the first message saved
         if self.ENV != "production":
             return
-        missing = [name for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "PUBLIC_BASE_URL",
-                                     "CARELINE_DATA_KEY")
-                   if not getattr(self, name)]
+        missing = self.missing_for_production()
         if missing:
             raise ConfigError(f"production needs these settings: {', '.join(missing)}")
         if self.TWILIO_SIGNATURE_CHECK_DISABLED:
@@ -178,6 +185,10 @@ class Config:
         if refused:
             raise ConfigError("production refuses " + "; ".join(refused) + " (CARELINE_ENV=production; README, "
                               "\"Configuration\")")
+
+    def missing_for_production(self) -> list[str]:
+        """The settings production needs (PRODUCTION_REQUIRED) that are empty."""
+        return [name for name in PRODUCTION_REQUIRED if not getattr(self, name)]
 
     def insecure_transports(self) -> list[str]:
         """What production refuses that CARELINE_ALLOW_INSECURE does not allow, one phrase per setting."""

@@ -9,13 +9,22 @@ error the row it refused. So a traceback keeps its frames (files, lines, the cod
 and each exception's type, and withholds each exception's text (`redact_traceback`); the same applies to the
 tracebacks RQ stores with a failed job (careline/worker.py). The web process, the RQ worker and the cron
 process all log through `configure_logging`; RQ's own handlers are replaced by it.
+
+LOG_FORMAT=json writes each record as one JSON object a line (`JsonFormatter`), for log shippers: the time (ISO
+8601, UTC), level, logger, message, the exception (its type and redacted traceback), and what is known of the
+work it belongs to (`log_context`): the request id, the CallSid and the practice, set per request (careline/app.py)
+and per job (careline/worker.py) and read by `AddLogContext`. The same filter and redaction run first.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import logging
 import re
 import sys
 import traceback
+from datetime import datetime, timezone
 
 # +13125550100, 13125550100, (312) 555-0100, 312-555-0100: a run of 7 to 15 digits with phone punctuation.
 PHONE_CANDIDATE = re.compile(r"(?<![\w/:.+-])\+?\(?\d[\d\s().-]{5,}\d(?![\w/:])")
@@ -114,19 +123,103 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().formatStack(stack_info))
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# What a log line may say of the work it belongs to, in this order (LOG_FORMAT=json's keys).
+CONTEXT_FIELDS = ("request_id", "call_sid", "practice")
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("careline_log_context", default={})
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send Careline's and RQ's logs to stdout through the redacting filter and formatter; idempotent."""
+def log_context() -> dict[str, str]:
+    """What is known of the current request or job: request_id, call_sid, practice (those set)."""
+    return dict(_context.get())
+
+
+def bind_log_context(**values) -> contextvars.Token:
+    """Add `values` (CONTEXT_FIELDS; None leaves one as it is) to the current context; returns the token that
+    `reset_log_context` takes to put the context back as it was."""
+    unknown = set(values) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise ValueError(f"not a log context field: {', '.join(sorted(unknown))}")
+    merged = {**_context.get(), **{name: str(value) for name, value in values.items() if value is not None}}
+    return _context.set(merged)
+
+
+def reset_log_context(token: contextvars.Token) -> None:
+    """Put the context back as it was before `bind_log_context` returned `token`."""
+    _context.reset(token)
+
+
+@contextlib.contextmanager
+def logged_as(**values):
+    """Within the block, log lines carry `values` (a job's context: careline/worker.py)."""
+    token = _context.set({name: str(value) for name, value in values.items()
+                          if value is not None and name in CONTEXT_FIELDS})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class AddLogContext(logging.Filter):
+    """Put the current request's or job's context (request_id, call_sid, practice) on each record, as attributes
+    of those names, unless the record carries them already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _context.get().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per record: time (ISO 8601, UTC), level, logger, message, the context fields it carries,
+    and the exception as its type and redacted traceback (`redact_traceback`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": redact(record.getMessage())}
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = redact(str(value))
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = {"type": record.exc_info[0].__name__,
+                                  "traceback": record.exc_text or self.formatException(record.exc_info)}
+        elif record.exc_text:
+            entry["exception"] = {"type": None, "traceback": redact_traceback(record.exc_text)}
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LOG_FORMATS = ("text", "json")  # LOG_FORMAT's values (core/config.py)
+
+
+def _formatter(form: str) -> logging.Formatter:
+    if form == "json":
+        return JsonFormatter()
+    if form == "text":
+        return RedactingFormatter(TEXT_FORMAT)
+    raise ValueError(f"LOG_FORMAT must be {' or '.join(LOG_FORMATS)}, not {form!r}")
+
+
+def configure_logging(level: str = "INFO", form: str = "text") -> None:
+    """Send Careline's and RQ's logs to stdout through the redacting filter and formatter, as text lines or JSON
+    objects (`form`: LOG_FORMAT); idempotent (a second call sets the level and the form)."""
     root = logging.getLogger()
     _route_rq_loggers_to_root()
-    if any(isinstance(h, _CarelineHandler) for h in root.handlers):
+    formatter = _formatter(form)
+    existing = careline_handler()
+    if existing is not None:
+        existing.setFormatter(formatter)
+        if not any(isinstance(f, AddLogContext) for f in existing.filters):
+            existing.addFilter(AddLogContext())
         root.setLevel(level)
         return
     handler = _CarelineHandler(sys.stdout)
-    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+    handler.setFormatter(formatter)
     handler.addFilter(RedactPhoneNumbers())
+    handler.addFilter(AddLogContext())
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -14,6 +14,7 @@ import redis
 
 from calllog.appender import CallLogAppender
 from calllog.events import Event
+from core import telemetry
 from core.phone import is_e164
 from core.schedule import Scheduler
 from ivr import twiml
@@ -196,6 +197,7 @@ class QueueFlow:
         except redis.RedisError as exc:
             log.error("call=%s the queue is unreachable (%s); taking a message", turn.request.call_sid,
                       type(exc).__name__)
+            telemetry.twiml_fallbacks.labels(route="queue", kind="queue_unreachable").inc()
             twiml.say(turn.response, turn.prompts, "someone_unavailable")
             self._turns.take_message(turn)
             return
@@ -311,6 +313,7 @@ class QueueFlow:
                 twiml.goodbye(turn.response, turn.prompts, "queue_thanks")
             return
         if queue.offer_missed(request.call_sid, agent_id, request.received_at):
+            telemetry.queue_offers_missed.labels(practice=turn.practice.slug).inc()
             self._notices.missed(agent_id, request.call_sid, turn.practice.id, request.received_at)
         turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id, dial_call_status=status)
         if position is None:
@@ -378,6 +381,7 @@ class QueueFlow:
             log.error("call=%s matched agent %s, who has no phone or client identity; trying the next",
                       turn.request.call_sid, agent_id)
             if self._queue.offer_missed(turn.request.call_sid, agent_id, turn.request.received_at):
+                telemetry.queue_offers_missed.labels(practice=turn.practice.slug).inc()
                 self._notices.missed(agent_id, turn.request.call_sid, turn.practice.id, turn.request.received_at)
             turn.event("queue-no-answer", practice_id=turn.practice.id, agent_id=agent_id,
                        dial_call_status="unreachable")

@@ -17,6 +17,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from calllog.appender import CallLogAppender
 from calllog.events import Event
+from core import telemetry
+from core.logs import bind_log_context
 from ivr import twiml
 from ivr.flow import State, Transition, next_state
 from ivr.prompts import Prompts, practice_prompts
@@ -51,6 +53,8 @@ class Turn:
         self.request = request
         self.state = state
         self.practice = practice
+        if practice is not None:  # the rest of the request's log lines name the practice (core/logs.py)
+            bind_log_context(practice=practice.slug)
         self.events: list[Event] = []
         self.response = VoiceResponse()
         self.reply: str | None = None  # set when the answer was rendered without `response`
@@ -111,6 +115,8 @@ class CallTurns:
             turn = Turn(request, state, practice)
             if not keeps_without_state:
                 log.warning("call=%s no IVR state; taking a message", request.call_sid)
+                telemetry.twiml_fallbacks.labels(route=getattr(step, "__name__", "step").lstrip("_"),
+                                                 kind="no_call_state").inc()
                 self.take_message(turn)
                 return self.store(turn)
         else:

@@ -7,11 +7,28 @@ from datetime import datetime, timedelta
 
 import redis
 from rq import Queue
+from rq.job import Job
 
 from core.clock import Clock
+from core.logs import log_context
 from jobs import calllog, paging, queue, sms
 
 log = logging.getLogger(__name__)
+
+
+LOG_CONTEXT_META = "log_context"  # the job's meta key: the log context of the request or job that enqueued it
+
+
+class ContextCarryingJob(Job):
+    """An RQ job that keeps the log context of whoever enqueued it (request id, CallSid, practice) in its meta,
+    so the worker's lines for it name the request that set it going (careline/worker.py). Ids only: no data."""
+
+    @classmethod
+    def create(cls, *args, meta: dict | None = None, **kwargs):
+        context = log_context()
+        if context:
+            meta = {**(meta or {}), LOG_CONTEXT_META: context}
+        return super().create(*args, meta=meta, **kwargs)
 
 
 class RqScheduler:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import telemetry
 from core.upsert import insert_ignoring_duplicates
 from models import Agent, Message, OnCallPage, OnCallProvider, OutboundSms, PageEvent, Practice, agent_practices
 from sms.outbox import QueuedSms, queue_sms
@@ -97,6 +98,8 @@ def run_step(session: Session, page_id: int, step: int, now: datetime) -> StepRu
     if page.next_step_at is not None and now + EARLY_TOLERANCE < page.next_step_at:
         return StepRun([], None, reschedule_at=page.next_step_at)
     practice = session.get(Practice, page.practice_id)
+    if step > 0:  # nobody acknowledged the steps before (or their SMS failed): the page escalates
+        telemetry.pages_escalated.labels(practice=practice.slug if practice else "-").inc()
     providers, managers = targets(session, page.practice_id)
     steps = plan(providers, managers)
     paged = steps[step] if step < len(steps) else []
@@ -163,6 +166,8 @@ def acknowledge(session: Session, page: OnCallPage, by: str, now: datetime) -> b
     session.execute(insert_ignoring_duplicates(session, PageEvent, ("page_id", "step", "target")), [
         dict(page_id=page.id, step=ACK_STEP, kind="acknowledged", target=by, at=now)])
     log.info("page=%s acknowledged by %s", page.id, by)
+    practice = session.get(Practice, page.practice_id)
+    telemetry.pages_acknowledged.labels(practice=practice.slug if practice else "-").inc()
     return True
 
 

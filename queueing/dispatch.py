@@ -21,6 +21,7 @@ from datetime import datetime
 from twilio.base.exceptions import TwilioException
 
 from calllog.events import Event
+from core import telemetry
 from core.links import Links
 from practices.directory import PracticeDirectory
 from queueing.model import Match
@@ -69,6 +70,7 @@ class Dispatcher:
                 match = self.queue.match(practice_id, now, grace, practice.skill_fallback_seconds)
                 if match is None:
                     break
+                telemetry.queue_offers.labels(practice=practice.slug).inc()
                 matches.append(match)
         if not matches:
             return DispatchResult((), ())

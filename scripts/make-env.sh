@@ -7,6 +7,7 @@ secret() { python3 -c 'import secrets; print(secrets.token_hex(20))'; }
 data_key() { python3 -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'; }
 sed -e "s|^TWILIO_AUTH_TOKEN=.*|TWILIO_AUTH_TOKEN=$(secret)|" \
     -e "s|^SECRET_KEY=.*|SECRET_KEY=$(secret)|" \
+    -e "s|^METRICS_TOKEN=.*|METRICS_TOKEN=$(secret)|" \
     -e "s|^CARELINE_DATA_KEY=.*|CARELINE_DATA_KEY=$(data_key)|" \
     -e "s|^DATABASE_URL=.*|DATABASE_URL=sqlite:///$(pwd)/instance/careline.db|" \
     -e "s|^CARELINE_ENV=.*|CARELINE_ENV=development|" \

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import telemetry
 from core.db import database_errors_as_dependency_down, session_scope
 from models import OutboundSms
 from sms.outbox import FollowUp, ResultHook
@@ -51,6 +52,7 @@ class SmsDeliveries:
                 sms.error_code = error_code if error_code is not None else sms.error_code
                 log.error("sms=%s purpose=%s NOT DELIVERED: Twilio says %s (%s)", sms.id, sms.purpose, status,
                           error_code or "-")
+                telemetry.sms_failed.labels(purpose=sms.purpose, stage="delivery").inc()
                 hook = self._failure_hooks.get(sms.purpose)
                 follow_up = hook(session, sms, self._clock()) if hook else None
                 follow_ups += [follow_up] if follow_up else []

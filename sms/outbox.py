@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
+from core import telemetry
 from core.db import session_scope
 from core.upsert import insert_ignoring_duplicates
 from models import OutboundSms, PracticeNumber, SmsOptOut
@@ -121,6 +122,7 @@ class SmsSender:
             sms.message_sid, sms.sent_at = sent.sid, self._clock()
             follow_ups += self._finish(session, sms, "sent")
         log.info("sms=%s purpose=%s sent as %s", sms_id, sms.purpose if sms else "-", sent.sid)
+        telemetry.sms_sent.labels(purpose=sms.purpose if sms else "-").inc()
         return "sent"
 
     def _failed(self, sms_id: int, attempt: int, code: int | None, what, follow_ups: list[FollowUp]) -> str:
@@ -139,6 +141,8 @@ class SmsSender:
         if last:
             log.error("sms=%s purpose=%s FAILED for good after %s attempt(s): Twilio %s (%s)", sms_id, purpose,
                       attempt, code or "-", what)
+            if code != TWILIO_UNSUBSCRIBED:
+                telemetry.sms_failed.labels(purpose=purpose, stage="send").inc()
             return "opted-out" if code == TWILIO_UNSUBSCRIBED else "failed"
         log.warning("sms=%s purpose=%s attempt %s failed: Twilio %s (%s); RQ retries it", sms_id, purpose, attempt,
                     code or "-", what)

@@ -18,6 +18,7 @@ from ivr.prompts import prompts_for
 from callbacks.tasks import CallbackConnect, CallbackTaskService
 from web.problems import problem_for
 from webhooks.security import twilio_signed
+from webhooks.timing import served_fallback
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def _agent_leg(where: str, accept: bool) -> Response:
         problem = problem_for(exc)  # web/problems.py: a closed or unknown task has its own prompt
         if problem is None or problem.prompt is None:
             _log_fault(where, exc)
+            served_fallback("apology")
             return _twiml(say_and_hang_up("fault"))
         log.info("call=%s callback task %s: %s, hanging up", call_sid or "-", request.args.get("task"),
                  problem.error_id)

@@ -13,6 +13,7 @@ from ivr.service import IvrService
 from ivr.turns import VoiceRequest
 from practices.store import practice_audio
 from webhooks.security import twilio_signed
+from webhooks.timing import served_fallback
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,12 @@ def voice_webhook(handler):
         except Exception as exc:  # noqa: BLE001 - a patient never hears an application error
             _log_fault(handler.__name__, exc)
         try:
-            return _twiml(_ivr().fault(voice_request, handler.__name__))
+            answer = _twiml(_ivr().fault(voice_request, handler.__name__))
+            served_fallback("message")
+            return answer
         except Exception as exc:  # noqa: BLE001 - even the fault path failed: still valid TwiML
             _log_fault(f"{handler.__name__} (fault path)", exc)
+            served_fallback("last_resort")
             return _twiml(unknown_failure_twiml())
 
     view.__name__ = handler.__name__
@@ -193,6 +197,7 @@ def _leg_webhook(handler, leg_args):
             return _twiml(handler(_ivr(), voice_request, *args))
         except Exception as exc:  # noqa: BLE001 - the dialled person hears a short apology, never an error
             _log_fault(handler.__name__, exc)
+            served_fallback("apology")
             response = VoiceResponse()
             response.say("Sorry, this call could not be connected.", language="en-US")
             response.hangup()
@@ -307,6 +312,7 @@ def fallback():
         voice_request = _voice_request()
     except MalformedWebhook:
         voice_request = None
+    served_fallback("twilio_fallback_url")
     return _twiml(_ivr().fault(voice_request, "fallback"))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy import select
 
 from agents.passwords import PasswordService
@@ -23,6 +24,7 @@ from models import Agent, Practice
 from practices.loader import load_config_text
 from practices.publish import publish_config_change
 from practices.store import apply_config
+from tests.openapi_support import ValidatingClient
 from tests.services import TEST_DATA_KEY
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -165,6 +167,13 @@ def services(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def api_answers_checked(monkeypatch):
+    """Every app's test client checks each /api answer against the OpenAPI document (tests/openapi_support.py):
+    an answer the document does not describe fails the test that saw it."""
+    monkeypatch.setattr(Flask, "test_client_class", ValidatingClient)
 
 
 class ClockedSimulator(CallSimulator):

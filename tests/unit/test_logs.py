@@ -67,3 +67,35 @@ def test_given_a_record_with_exc_info_when_filtered_then_a_cached_unredacted_tra
     RedactPhoneNumbers().filter(record)
     assert "chest" not in record.exc_text and "RuntimeError: [withheld]" in record.exc_text
     assert "chest" not in logging.Formatter().format(record)
+
+
+def test_given_a_careless_record_when_written_as_json_then_one_object_redacted_with_its_context():
+    """LOG_FORMAT=json: the same filter first, then one JSON object; a number in the message, the data in the
+    exception's text and a context field that looks like a number are all kept out."""
+    import io
+    import json
+    import sys
+
+    from core.logs import AddLogContext, JsonFormatter, logged_as
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactPhoneNumbers())
+    handler.addFilter(AddLogContext())
+    try:
+        raise RuntimeError(f"caller {NUMBER} said: {WORDS}")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    with logged_as(request_id="13125550199", call_sid="CA" + "1" * 32, practice="lakeside"):
+        handler.handle(logging.LogRecord("careline.x", logging.ERROR, __file__, 1, "from %s", (NUMBER,), exc_info))
+    handler.handle(logging.LogRecord("careline.y", logging.INFO, __file__, 2, "no context", (), None))
+
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "from [number]" and first["level"] == "ERROR" and first["logger"] == "careline.x"
+    assert (first["request_id"], first["call_sid"], first["practice"]) == ("[number]", "CA" + "1" * 32, "lakeside")
+    assert first["exception"]["type"] == "RuntimeError"
+    assert "RuntimeError: [withheld]" in first["exception"]["traceback"]
+    assert "3125550199" not in stream.getvalue() and "chest" not in stream.getvalue()
+    assert first["time"].endswith("+00:00")
+    assert set(second) == {"time", "level", "logger", "message"}  # outside the block: no context
