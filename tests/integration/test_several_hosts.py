@@ -207,7 +207,7 @@ def test_given_two_of_each_process_when_calls_spread_over_both_webs_then_each_is
         routine = sim.call(to=NORTHSIDE, from_=CALLER_2, caller=Caller(press="2").speak(8, then="#"),
                            start_time=began)
         # Ben says he is ready on one web process; the caller's webhooks alternate between both.
-        token = issue(TokenService(services.session_factory, services.clock), "ben")
+        token = issue(TokenService(services.session_factory, processes_now), "ben")  # on the processes' clock
         ready = requests.post(f"{bases[1]}/api/agents/me/status", json={"status": "available"},
                               headers=bearer(token), timeout=10)
         assert ready.status_code == 200, ready.text

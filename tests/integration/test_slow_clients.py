@@ -191,8 +191,10 @@ def messages_with_recordings(session_factory, count: int) -> list[int]:
 
 @pytest.fixture
 def token(session_factory) -> str:
-    """Nia's API token, issued on the real clock: the web process reads it on its own."""
-    return TokenService(session_factory, lambda: datetime.now(timezone.utc)).issue_token(EMAILS["nia"], None).token
+    """Nia's API token, issued on the real clock (not the suite's moved one): the web process reads it on its own."""
+    from tests.integration.test_several_hosts import processes_now
+
+    return TokenService(session_factory, processes_now).issue_token(EMAILS["nia"], None).token
 
 
 def play(web: str, token: str, message_id: int) -> requests.Response:
