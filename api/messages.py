@@ -2,7 +2,7 @@
 ranges, so a player can seek), mark one handled with a note, and count the unread ones."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
@@ -10,6 +10,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from api import bp
 from api.auth import current_user, token_required
 from api.errors import InvalidBody, InvalidField
+from practices.loader import SLUG
 from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
 from voicemail.errors import RangeNotSatisfiable
 from web.audit import request_actor
@@ -69,7 +70,7 @@ def _message_filter() -> MessageFilter:
         if len(request.args.getlist(name)) > 1:
             raise InvalidField(name, f"{name} may be given once")
     practice = request.args.get("practice")
-    if practice is not None and not practice.strip():
+    if practice is not None and not SLUG.fullmatch(practice):  # e.g. a NUL, which PostgreSQL refuses to compare
         raise InvalidField("practice", "practice must be a practice's slug")
     urgent = request.args.get("urgent")
     if urgent is not None and urgent.lower() not in BOOLEANS:
@@ -97,6 +98,10 @@ def _since(value: str | None) -> datetime | None:
     if since.tzinfo is None:
         raise InvalidField("since", "since must include a UTC offset, e.g. 2026-11-24T16:00:00Z or -06:00",
                            value=value)
+    try:
+        since.astimezone(timezone.utc)  # the database compares in UTC: year 1 at +23:59 is before any date
+    except OverflowError:
+        raise InvalidField("since", "since is out of range", value=value) from None
     return since
 
 

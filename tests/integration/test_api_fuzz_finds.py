@@ -30,3 +30,12 @@ def test_given_the_largest_id_when_read_then_the_usual_not_found(client, tokens,
     response = client.get(f"/api/callbacks/{ID_MAX}", headers=bearer(issue(tokens, "root")))
     assert response.status_code == 404
     assert response.get_json()["error_id"] == "task-not-found"
+
+
+@pytest.mark.parametrize("query", ["practice=lake%00side", "since=0001-01-01T00:00:00%2B23:59",
+                                   "since=9999-12-31T23:59:59-23:59"])
+def test_given_a_message_filter_the_database_cannot_hold_then_400_not_a_500(client, tokens, agents, query):
+    """schemathesis, on PostgreSQL: a NUL in the practice's slug (PostgreSQL refuses it in a string) and a
+    `since` that leaves Python's dates once put in UTC answered 500."""
+    answer = client.get(f"/api/messages?{query}", headers=bearer(issue(tokens, "root")))
+    assert answer.status_code == 400 and answer.get_json()["error_id"] == "invalid-field"
