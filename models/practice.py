@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint,
+                        false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -59,6 +60,9 @@ class Practice(Base):
     complaint_respond_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     # [practices.survey] enabled: callers who talked with an agent are asked one question (ivr.survey).
     survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # [practices.queue] service_level_target: the share of queue callers the staffing advice (staffing/) sizes
+    # each hour's agents to connect within service_level_seconds.
+    service_level_target: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
     # [[practices.menu]]: the practice's own menu, as a list of entries (practices.loader.menu_as_json; nested
     # under a submenu's "menu"); NULL: the built-in menu.
     menu: Mapped[list | None] = mapped_column(JSON)

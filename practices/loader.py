@@ -71,6 +71,10 @@ COMPLAINTS_RANGES = {"respond_within_days": (1, 90)}
 # practice may take the call (queueing.scripts: the skill's tiers); 0: any agent at once when none has it.
 SKILLS_DEFAULTS = {"fallback_seconds": 60}
 SKILLS_RANGES = {"fallback_seconds": (0, 3600)}
+# [practices.queue] service_level_target: the share of queue callers to connect within service_level_seconds, which
+# the staffing advice sizes each hour's agents for (staffing/); 80 % is the contact centres' usual "80/20".
+DEFAULT_SERVICE_LEVEL_TARGET = 0.8
+SERVICE_LEVEL_TARGET_RANGE = (0.5, 0.99)  # below half is no target; 100 % no finite staff can promise
 DEFAULT_RING_BUDGET = 15
 DEFAULT_MESSAGE_LENGTH = 120
 
@@ -123,6 +127,7 @@ class PracticeSpec:
     retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))  # [practices.retention]
     skill_fallback_seconds: int = SKILLS_DEFAULTS["fallback_seconds"]  # [practices.skills] fallback_seconds
     survey_enabled: bool = False  # [practices.survey] enabled: callers are asked one question after an agent
+    service_level_target: float = DEFAULT_SERVICE_LEVEL_TARGET  # [practices.queue] service_level_target
     complaints: dict[str, int] = field(default_factory=lambda: dict(COMPLAINTS_DEFAULTS))  # [practices.complaints]
     menu: tuple[MenuEntry, ...] = ()  # [[practices.menu]]; empty: the built-in menu (practices.menu_config)
     voice: dict[str, LanguageVoice] = field(default_factory=dict)  # [practices.voice.<language>]
@@ -243,7 +248,9 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
                      f"5 s more, so a practice with a front desk needs at least {MIN_BUDGET_WITH_FRONT_DESK} s")
     hours = _hours(problems, where, table.get("hours", {}))
     holidays = _holidays(problems, where, table.get("holidays", []))
-    queue = _section(problems, f"{where}.queue", table.get("queue", {}), QUEUE_DEFAULTS, QUEUE_RANGES)
+    queue = _section(problems, f"{where}.queue", table.get("queue", {}), QUEUE_DEFAULTS, QUEUE_RANGES,
+                     also_known={"service_level_target"})
+    target = _service_level_target(problems, f"{where}.queue", table.get("queue", {}))
     messages = _section(problems, f"{where}.messages", table.get("messages", {}),
                         {"max_length_seconds": DEFAULT_MESSAGE_LENGTH}, {"max_length_seconds": MESSAGE_LENGTH_RANGE})
     on_call = _on_call(problems, where, table.get("on_call", []))
@@ -264,8 +271,22 @@ def _practice(problems: _Problems, where: str, table: dict) -> PracticeSpec | No
                         queue=queue, message_max_seconds=messages["max_length_seconds"], on_call=on_call,
                         after_hours=after_hours, callbacks=callbacks, message_fields=message_fields,
                         report=report, retention=retention, skill_fallback_seconds=skills["fallback_seconds"],
-                        survey_enabled=survey_enabled,
+                        survey_enabled=survey_enabled, service_level_target=target,
                         complaints=complaints)
+
+
+def _service_level_target(problems: _Problems, where: str, table: Any) -> float:
+    """[practices.queue] service_level_target: a share between 0.5 and 0.99 (0.8: 80 % within
+    service_level_seconds)."""
+    value = table.get("service_level_target", DEFAULT_SERVICE_LEVEL_TARGET) if isinstance(table, dict) else None
+    if value is None:
+        return DEFAULT_SERVICE_LEVEL_TARGET
+    low, high = SERVICE_LEVEL_TARGET_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        problems.add(where, "service_level_target", f"{value!r} must be a share between {low} and {high} "
+                                                    "(0.8: 80 % of callers within service_level_seconds)")
+        return DEFAULT_SERVICE_LEVEL_TARGET
+    return float(value)
 
 
 def _survey(problems: _Problems, where: str, table: Any) -> bool:

@@ -137,6 +137,7 @@ class PracticeSnapshot:
     report: ReportSettings | None = None  # [practices.report]; None: no morning report
     skill_fallback_seconds: int = 60  # [practices.skills]: then any agent may take a caller who asked for a skill
     survey_enabled: bool = False  # [practices.survey]: one question after a call with an agent
+    service_level_target: float = 0.8  # [practices.queue]: the share within service_level_seconds staffing aims at
     menu: tuple[MenuEntry, ...] = ()  # [[practices.menu]]; empty: the built-in menu
     voice: dict[str, LanguageVoice] = field(default_factory=dict)  # [practices.voice]: language -> its voice
 

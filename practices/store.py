@@ -130,6 +130,7 @@ def snapshot_from_model(practice: Practice) -> PracticeSnapshot:
         report=report_settings(practice),
         skill_fallback_seconds=practice.skill_fallback_seconds,
         survey_enabled=bool(practice.survey_enabled),
+        service_level_target=practice.service_level_target,
         menu=menu_from_json(practice.menu),
         voice=voice_from_json(practice.voice),
     )
@@ -220,6 +221,7 @@ def _write_practice(practice: Practice, spec: PracticeSpec) -> bool:
         "skill_fallback_seconds": spec.skill_fallback_seconds,
         "complaint_respond_days": spec.complaints["respond_within_days"],
         "survey_enabled": spec.survey_enabled,
+        "service_level_target": spec.service_level_target,
         "menu": menu_as_json(spec.menu),
         "voice": voice_as_json(spec.voice),
     })
