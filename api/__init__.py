@@ -58,4 +58,5 @@ for _error in TABLE:
 # The routes register themselves on `bp`.
 from api import agent_status, audit, callbacks, calls, desk, messages, metrics, pages, queue_view, views  # noqa: E402,F401
 from api import complaints  # noqa: E402,F401
+from api import staffing  # noqa: E402,F401
 from api import openapi  # noqa: E402,F401  (last: it describes the routes above)

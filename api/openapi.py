@@ -65,6 +65,8 @@ _FLAG = {"type": "string", "enum": ["true", "false", "1", "0"]}
 _COUNT = {"type": "integer", "minimum": 0}
 _DAY = {"type": "string", "format": "date"}
 _MANAGERS = ("manager", "admin")
+_STAFFING = {"practice": _STRING, "week": {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
+             "weeks": {"type": "integer", "minimum": 1, "maximum": 12}}
 
 OPERATIONS: dict[str, Operation] = {
     "api.me": Operation(200, schemas.User, links=_follow("$response.body#/id", "agent_id", "agent")),
@@ -112,6 +114,8 @@ OPERATIONS: dict[str, Operation] = {
         "practice": _STRING, "from": _DAY, "to": _DAY}),
     "api.metrics_csv": Operation(200, None, (400, 403, 404), media="text/csv", roles=_MANAGERS, query={
         "practice": _STRING, "from": _DAY, "to": _DAY}),
+    "api.staffing_advice": Operation(200, schemas.StaffingAdvice, (400, 403, 404), roles=_MANAGERS, query=_STAFFING),
+    "api.staffing_csv": Operation(200, None, (400, 403, 404), media="text/csv", roles=_MANAGERS, query=_STAFFING),
     "api.list_pages": Operation(200, schemas.PageList, (400, 403, 404), query={
         "practice": _STRING, "status": {"type": "string", "enum": ["open", "acknowledged", "exhausted"]}},
         links=_follow("$response.body#/pages/0/id", "page_id", "acknowledge_page")),

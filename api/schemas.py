@@ -396,3 +396,74 @@ class MetricsSummary(Schema):
 
     class Meta:
         unknown = "include"
+
+
+def _share(**kwargs) -> fields.Float:
+    return fields.Float(validate=validate.Range(0, 1), **kwargs)
+
+
+class StaffingHour(Schema):
+    """One hour of the week on the practice's clock: its demand, the agents it needs, and what the agents on duty
+    in that hour the week before would give (null where nothing is known)."""
+
+    day = fields.String(required=True, validate=validate.OneOf(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]))
+    date = fields.Date(required=True)
+    hour = fields.Integer(required=True, validate=validate.Range(0, 23))
+    calls_offered = fields.Float(required=True, metadata={"description": "queue calls in this hour of the week, "
+                                                                           "the mean over the weeks read"})
+    handle_seconds = fields.Float(required=True, allow_none=True, metadata={"description": "talk + wrap-up"})
+    handle_from = fields.String(required=True, allow_none=True, validate=validate.OneOf(["hour", "weeks"]))
+    traffic_erlangs = fields.Float(required=True, allow_none=True)
+    agents_needed = fields.Integer(required=True, allow_none=True)
+    agents_on_duty = fields.Float(required=True, allow_none=True, metadata={
+        "description": "agents taking calls in this hour the week before, on average; null: not over yet"})
+    expected_service_level = _share(required=True, allow_none=True)
+    expected_wait_seconds = fields.Float(required=True, allow_none=True, metadata={
+        "description": "mean wait of answered callers; null also when the queue would grow without end"})
+    expected_abandon_share = _share(required=True, allow_none=True)
+    gap = fields.Float(required=True, allow_none=True, metadata={"description": "agents needed - on duty"})
+    short = fields.Boolean(required=True, metadata={"description": "the agents on duty would miss the target"})
+
+
+class StaffingRange(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+
+
+class StaffingHistory(StaffingRange):
+    weeks_asked = fields.Integer(required=True)
+    weeks = fields.Integer(required=True, metadata={"description": "weeks that held the practice's calls"})
+
+
+class StaffingTarget(Schema):
+    service_level = _share(required=True)
+    seconds = fields.Integer(required=True)
+
+
+class StaffingSummary(Schema):
+    calls_offered = fields.Float(required=True)
+    hours_with_calls = fields.Integer(required=True)
+    hours_short = fields.Integer(required=True)
+    agent_hours_needed = fields.Integer(required=True)
+    agent_hours_on_duty = fields.Float(required=True)
+
+
+class StaffingAdvice(Schema):
+    """How many agents each hour of one week needs, from the practice's own calls (Erlang C, or Erlang A when
+    its callers' patience is known)."""
+
+    practice = fields.String(required=True)
+    practice_name = fields.String(required=True)
+    timezone = fields.String(required=True)
+    week = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-W\d{2}$"))
+    week_start = fields.Date(required=True)
+    week_end = fields.Date(required=True)
+    history = fields.Nested(StaffingHistory, required=True)
+    on_duty_week = fields.Nested(StaffingRange, required=True)
+    target = fields.Nested(StaffingTarget, required=True)
+    model = fields.String(required=True, validate=validate.OneOf(["erlang-a", "erlang-c"]))
+    patience_seconds = fields.Float(required=True, allow_none=True)
+    abandons = fields.Integer(required=True)
+    handle_seconds = fields.Float(required=True, allow_none=True)
+    summary = fields.Nested(StaffingSummary, required=True)
+    hours = fields.List(fields.Nested(StaffingHour), required=True, validate=validate.Length(equal=168))

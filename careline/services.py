@@ -48,6 +48,7 @@ from jobs.schedule import ContextCarryingJob, RqScheduler
 from metrics.menu_choices import record_menu_choices
 from metrics.rollup import record_rebuilt
 from metrics.summary import MetricsService
+from staffing.advice import StaffingService
 from paging.escalation import acknowledge_by_phone
 from paging.links import PageLinkAudit, PageLinks
 from paging.outcomes import PageSmsOutcomes
@@ -198,6 +199,7 @@ class Services:
         self.pages = PageService(session_factory, now)
         self.complaints = ComplaintService(session_factory, now)
         self.metrics = MetricsService(session_factory, now)
+        self.staffing = StaffingService(session_factory, now)
         # The morning report: e-mailed through SMTP_URL (a malformed one stops the process here, at start-up).
         smtp = parse_smtp_url(config.SMTP_URL, config.SMTP_TIMEOUT_SECONDS)
         self.reports = ReportService(
