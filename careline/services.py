@@ -212,7 +212,7 @@ class Services:
         self.desk_streams = DeskStreams(self.agent_feed, self.queue, self.queue_overview, self.desk_presence, now,
                                         DESK_STREAMS_PER_PROCESS)
         self.dashboard = DashboardService(session_factory, now, self.metrics, self.callback_tasks,
-                                          self.queue_overview, complaints=self.complaints)
+                                          self.queue_overview, complaints=self.complaints, staffing=self.staffing)
         self.sign_in_throttle = SignInThrottle(self.redis, now, config.SIGN_IN_ATTEMPTS_PER_ACCOUNT,
                                                config.SIGN_IN_ATTEMPTS_PER_ADDRESS)
         self.second_factors = SecondFactors(session_factory, now)

@@ -127,3 +127,22 @@ def _with_colors(*colors: str) -> Style:
                      and not callable(getattr(STYLE, key))})
     style.colors = colors
     return style
+
+
+def staffing_by_hour(hours: list[dict]) -> str:
+    """Agents needed beside the agents on duty in the same hour the week before, for each hour of the week with
+    calls or agents; an hour whose agents would miss the target has its on-duty bar in red and " · short" in its
+    label (not the colour alone)."""
+    shown = [hour for hour in hours if hour["calls_offered"] or hour["agents_on_duty"]]
+    needed = [hour["agents_needed"] for hour in shown]
+    on_duty = [hour["agents_on_duty"] for hour in shown]
+    axis = count_axis([math.ceil(value) for value in needed + on_duty if value is not None])
+    chart = pygal.Bar(**_config(
+        width=WIDE_CHART[0], height=WIDE_CHART[1], show_legend=True, x_label_rotation=-40 if len(shown) > 12 else 0,
+        value_formatter=lambda value: f"{value:,.1f}".removesuffix(".0"), style=_with_colors(BLUE, SLATE), **axis))
+    chart.x_labels = [f"{hour['day'].title()} {hour['hour']:02d}" + (" · short" if hour["short"] else "")
+                      for hour in shown]
+    chart.add("Agents needed", needed)
+    chart.add("On duty the week before (red: short of the target)", [
+        {"value": value, "color": RED} if hour["short"] else value for hour, value in zip(shown, on_duty)])
+    return _render(chart, "Agents needed and agents on duty the week before, by hour of the week")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,13 +15,14 @@ from agents.users import ApiUser, answers_for
 from core.db import database_errors_as_dependency_down
 from core.errors import DependencyDown
 from console import charts
-from console.errors import NotAllowed, PracticeUnknown
+from console.errors import InvalidPeriod, NotAllowed, PracticeUnknown
 from console.period import Period, local_today, parse_period
 from models import Practice
 from metrics.summary import MetricsService
 from queueing.overview import PracticeRef, QueueOverview, mask_number, practice_queue_json
 from callbacks.tasks import CallbackTaskService, TaskView
 from complaints.service import ComplaintService, ComplaintView
+from staffing.advice import StaffingService, parse_week, week_name
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class Dashboard:
     complaints_open: int = 0
     complaints_overdue: int = 0
     complaints: list[ComplaintLine] = field(default_factory=list)  # the oldest open ones
+    staffing: dict | None = None  # GET /api/staffing's advice for one practice's week; None for all together
+    staffing_weeks: tuple[str, str] | None = None  # the ISO weeks before and after it, for the page's links
 
 
 def visible_practices(session_factory: sessionmaker[Session], user: ApiUser) -> list[PracticeOption]:
@@ -156,13 +159,14 @@ class DashboardService:
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime], metrics: MetricsService,
                  callback_tasks: CallbackTaskService, queue_overview: QueueOverview,
-                 complaints: ComplaintService | None = None):
+                 complaints: ComplaintService | None = None, staffing: StaffingService | None = None):
         self.session_factory = session_factory
         self.clock = clock
         self.metrics = metrics
         self.callback_tasks = callback_tasks
         self.queue_overview = queue_overview
         self.complaints = complaints
+        self.staffing = staffing
 
     def selection(self, user: ApiUser, value: str | None) -> tuple[list[tuple[str, str]], Selection]:
         """The practice choice for `user` (NotAllowed, PracticeUnknown) and the options it came from."""
@@ -172,7 +176,7 @@ class DashboardService:
         return practice_options(user, practices), choose_practice(user, practices, value)
 
     def build(self, user: ApiUser, args: Mapping[str, str]) -> Dashboard:
-        """The dashboard for `user` and the form's `args` (practice, period, from, to); raises NotAllowed,
+        """The dashboard for `user` and the form's `args` (practice, period, from, to, week); raises NotAllowed,
         PracticeUnknown, InvalidPeriod, DependencyDown (the database; a Redis outage only hides the queue)."""
         options, selection = self.selection(user, args.get("practice"))
         now = self.clock()
@@ -194,7 +198,21 @@ class DashboardService:
             dashboard.complaints = [_complaint_line(c, selection) for c in complaints[:COMPLAINTS_SHOWN]]
         dashboard.wait_rows = list(zip(charts.wait_distribution_labels(summary["wait_distribution"]),
                                        summary["wait_distribution"]))
+        if self.staffing is not None and not selection.together:
+            self._add_staffing(dashboard, selection, args.get("week"))
         return dashboard
+
+    def _add_staffing(self, dashboard: Dashboard, selection: Selection, week: str | None) -> None:
+        """The staffing advice for the practice and `?week=` (default: its current week), and its chart."""
+        try:
+            monday = parse_week(week) if week else None
+        except ValueError:
+            raise InvalidPeriod("the week must be an ISO week like 2026-W49", field="week") from None
+        advice = self.staffing.advice(selection.ids[0], monday)
+        start = date.fromisoformat(advice["week_start"])
+        dashboard.staffing = advice
+        dashboard.staffing_weeks = (week_name(start - timedelta(days=7)), week_name(start + timedelta(days=7)))
+        dashboard.charts["staffing"] = charts.staffing_by_hour(advice["hours"])
 
     def queue_json(self, selection: Selection, quiet: bool = False) -> dict | None:
         """The live queue of the selection, as GET /api/queue shows it; DependencyDown (with `quiet`: None)."""
