@@ -34,6 +34,7 @@ MIN_TIMED_CALLS = 5  # an hour's own handle time once it has this many calls wit
 MIN_ABANDONS = 5  # fewer abandons say too little of patience: Erlang C (nobody gives up) is used instead
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ISO_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+WEEK_YEARS = (1970, 9998)  # the history before a week and the links after it stay within Python's dates
 # The columns of GET /api/staffing.csv, one row per hour of the week.
 CSV_COLUMNS = ("day", "date", "hour", "calls_offered", "handle_seconds", "traffic_erlangs", "agents_needed",
                "agents_on_duty", "expected_service_level", "expected_wait_seconds", "expected_abandon_share", "gap",
@@ -43,7 +44,7 @@ CSV_COLUMNS = ("day", "date", "hour", "calls_offered", "handle_seconds", "traffi
 def parse_week(value: str) -> date:
     """"2026-W49" (an ISO week) -> the Monday it starts on; ValueError for anything else."""
     match = ISO_WEEK.fullmatch(value)
-    if not match:
+    if not match or not WEEK_YEARS[0] <= int(match[1]) <= WEEK_YEARS[1]:
         raise ValueError(value)
     return date.fromisocalendar(int(match[1]), int(match[2]), 1)  # ValueError for week 54, year 0...
 

@@ -40,7 +40,8 @@ def test_an_iso_week_is_its_monday_and_back(text, monday):
     assert parse_week(text) == monday and week_name(monday) == text
 
 
-@pytest.mark.parametrize("text", ["2026-W54", "2025-W53", "2026-49", "2026-W4", "W49", "2026-W00"])
+@pytest.mark.parametrize("text", ["2026-W54", "2025-W53", "2026-49", "2026-W4", "W49", "2026-W00", "0001-W01",
+                                  "9999-W52"])  # the last two: twelve weeks before, or the week after, leave Python's dates
 def test_a_week_that_is_not_iso_is_refused(text):
     with pytest.raises(ValueError):
         parse_week(text)
