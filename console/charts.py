@@ -129,20 +129,30 @@ def _with_colors(*colors: str) -> Style:
     return style
 
 
+HOURS_LABELLED = 24  # the staffing chart labels every hour up to this many
+
+
 def staffing_by_hour(hours: list[dict]) -> str:
     """Agents needed beside the agents on duty in the same hour the week before, for each hour of the week with
-    calls or agents; an hour whose agents would miss the target has its on-duty bar in red and " · short" in its
+    calls or agents; an hour whose agents would miss the target has its needed bar in red and " · short" in its
     label (not the colour alone)."""
     shown = [hour for hour in hours if hour["calls_offered"] or hour["agents_on_duty"]]
     needed = [hour["agents_needed"] for hour in shown]
     on_duty = [hour["agents_on_duty"] for hour in shown]
     axis = count_axis([math.ceil(value) for value in needed + on_duty if value is not None])
+    labels = [f"{hour['day'].title()} {hour['hour']:02d}" + (" · short" if hour["short"] else "") for hour in shown]
+    # A day's worth of hours or fewer are each labelled; more (a practice open around the clock) only at each day's
+    # first hour shown, the rest left to the bars' tooltips and the table.
+    crowded = len(shown) > HOURS_LABELLED
+    majors = [label for label, hour, before in zip(labels, shown, [None, *shown]) if before is None
+              or before["day"] != hour["day"]]
     chart = pygal.Bar(**_config(
         width=WIDE_CHART[0], height=WIDE_CHART[1], show_legend=True, x_label_rotation=-40 if len(shown) > 12 else 0,
-        value_formatter=lambda value: f"{value:,.1f}".removesuffix(".0"), style=_with_colors(BLUE, SLATE), **axis))
-    chart.x_labels = [f"{hour['day'].title()} {hour['hour']:02d}" + (" · short" if hour["short"] else "")
-                      for hour in shown]
-    chart.add("Agents needed", needed)
-    chart.add("On duty the week before (red: short of the target)", [
-        {"value": value, "color": RED} if hour["short"] else value for hour, value in zip(shown, on_duty)])
+        value_formatter=lambda value: f"{value:,.1f}".removesuffix(".0"), style=_with_colors(BLUE, SLATE),
+        show_minor_x_labels=not crowded, **({"x_labels_major": majors} if crowded else {}), **axis))
+    chart.x_labels = labels
+    # The needed bar carries the mark: an hour with nobody on duty has no on-duty bar to colour.
+    chart.add("Agents needed (red: the agents on duty would miss the target)", [
+        {"value": value, "color": RED} if hour["short"] else value for hour, value in zip(shown, needed)])
+    chart.add("On duty the week before", on_duty)
     return _render(chart, "Agents needed and agents on duty the week before, by hour of the week")

@@ -233,7 +233,7 @@ def test_given_a_week_of_calls_when_a_manager_reads_the_dashboard_then_the_figur
     week = api_metrics(live, token, "lakeside", TODAY - timedelta(days=6), TODAY)
     assert week["calls_offered"] > today["calls_offered"]
     assert_page_matches_api(page, week, callbacks)
-    assert page.locator("figure.chart svg").count() == 3
+    assert page.locator("figure.chart svg").count() == 4  # the metrics' three, and the staffing advice's (issue 18)
     for agent in week["agents"]:
         expect(page.locator(f'[data-agent-row="{agent["id"]}"] th')).to_have_text(agent["name"])
 

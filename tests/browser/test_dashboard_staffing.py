@@ -103,9 +103,9 @@ def test_given_four_weeks_of_calls_when_a_manager_reads_the_dashboard_then_the_s
     expect(chart.locator("g.bar")).to_have_count(4)  # two hours, two bars each
     labels = chart.locator(".axis.x text").all_text_contents()
     assert labels == ["Mon 10", "Tue 09 · short"], labels
-    on_duty = chart.locator("g.series.serie-1 g.bar rect")
-    fills = [on_duty.nth(n).evaluate("rect => getComputedStyle(rect).fill") for n in (0, 1)]
-    assert fills == ["rgb(100, 116, 139)", "rgb(220, 38, 38)"], fills  # slate, and the red of the short hour
+    needed = chart.locator("g.series.serie-0 g.bar rect")
+    fills = [needed.nth(n).evaluate("rect => getComputedStyle(rect).fill") for n in (0, 1)]
+    assert fills == ["rgb(37, 99, 235)", "rgb(220, 38, 38)"], fills  # blue, and the red of the short hour
 
     # The numbers, opened from the keyboard.
     table = panel.locator("[data-staffing-hours]")
