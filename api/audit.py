@@ -7,7 +7,7 @@ from flask import current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidField, PracticeNotFound
+from api.errors import InvalidField, PracticeNotFound, check_query
 from audit.trail import SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, AuditQuery
 from web.audit import record_read
 
@@ -21,9 +21,7 @@ def audit_events():
     """The audit trail's rows, oldest first: `?from=ISO&to=ISO` (half-open; UTC without an offset), `agent=ID`,
     `action=KIND`, `practice=SLUG|ID`, `limit=N` (1..1000, default 100), `offset=N`; `next_offset` or null.
     200; 400 `invalid-field`; 401; 403 unless admin; 404 unknown practice slug; 503."""
-    unknown = sorted(set(request.args) - set(AUDIT_QUERY))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(AUDIT_QUERY)}")
+    check_query(request.args, AUDIT_QUERY)
     where = AuditQuery(since=_moment("from"), until=_moment("to"), agent_id=_number("agent", 1),
                        action=request.args.get("action") or None, practice_id=_practice())
     limit = _number("limit", 1, SEARCH_LIMIT_MAX) or SEARCH_LIMIT_DEFAULT

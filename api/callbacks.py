@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidBody, InvalidField
+from api.errors import InvalidBody, InvalidField, check_query
 from agents.users import answers_for
 from models import ATTEMPT_OUTCOMES, TASK_STATUSES
 from callbacks.tasks import CallbackTaskService, TaskView
@@ -79,12 +79,7 @@ def _count(name: str, low: int, high: int | None) -> int | None:
 def _list_query() -> dict:
     """`?practice=SLUG&status=open|closed&urgent=true|false&overdue=true|false&mine=true|false&limit=N&offset=N`;
     400 naming the field."""
-    unknown = sorted(set(request.args) - set(LIST_QUERY))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_QUERY)}")
-    for name in request.args:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidField(name, f"give {name} once")
+    check_query(request.args, LIST_QUERY)
     status = request.args.get("status")
     if status is not None and status not in TASK_STATUSES:
         raise InvalidField("status", f"status must be one of {', '.join(TASK_STATUSES)}", allowed=list(TASK_STATUSES))

@@ -10,7 +10,7 @@ from flask import current_app, jsonify, request
 from agents.users import answers_for
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidBody, InvalidField
+from api.errors import InvalidBody, InvalidField, check_query
 from complaints.service import ComplaintService, ComplaintView
 from models import COMPLAINT_STATES
 from web.audit import record_read
@@ -53,12 +53,7 @@ def complaint_json(complaint: ComplaintView) -> dict:
 
 def _list_query() -> dict:
     """`?practice=SLUG&state=STATE&overdue=true|false`; 400 naming the field."""
-    unknown = sorted(set(request.args) - set(LIST_QUERY))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_QUERY)}")
-    for name in request.args:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidField(name, f"give {name} once")
+    check_query(request.args, LIST_QUERY)
     state = request.args.get("state")
     if state is not None and state not in COMPLAINT_STATES:
         raise InvalidField("state", f"state must be one of {', '.join(COMPLAINT_STATES)}",

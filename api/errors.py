@@ -67,3 +67,13 @@ class InvalidField(ApiError):
 
     def __init__(self, field: str, description: str, **details):
         super().__init__(description, field=field, **details)
+
+
+def check_query(args, parameters: tuple[str, ...]) -> None:
+    """400 invalid-field naming the first query parameter that is not one of `parameters`, or one given twice."""
+    unknown = sorted(set(args) - set(parameters))
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(parameters)}")
+    for name in parameters:
+        if len(args.getlist(name)) > 1:
+            raise InvalidField(name, f"give {name} once")

@@ -9,7 +9,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidBody, InvalidField
+from api.errors import InvalidBody, InvalidField, check_query
 from practices.loader import SLUG
 from voicemail.access import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MessageFilter, MessageService, MessageView, Reader
 from voicemail.errors import RangeNotSatisfiable
@@ -63,12 +63,7 @@ def message_json(message: MessageView, reads: bool = False) -> dict:
 
 def _message_filter() -> MessageFilter:
     """The query `?practice=SLUG&urgent=true|false&since=ISO-8601&limit=N`; 400 naming the parameter."""
-    unknown = sorted(set(request.args) - set(LIST_PARAMETERS))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(LIST_PARAMETERS)}")
-    for name in LIST_PARAMETERS:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidField(name, f"{name} may be given once")
+    check_query(request.args, LIST_PARAMETERS)
     practice = request.args.get("practice")
     if practice is not None and not SLUG.fullmatch(practice):  # e.g. a NUL, which PostgreSQL refuses to compare
         raise InvalidField("practice", "practice must be a practice's slug")

@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidField
+from api.errors import InvalidField, check_query
 from metrics.summary import MAX_PERIOD_DAYS, MetricsService, Viewer
 from web.audit import record_read
 
@@ -40,12 +40,7 @@ def _date(name: str) -> date:
 
 def _query() -> tuple[str | None, date, date]:
     """`?practice=SLUG|all&from=YYYY-MM-DD&to=YYYY-MM-DD`; 400 invalid-field naming the parameter."""
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
-    for name in PARAMETERS:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidField(name, f"give {name} once")
+    check_query(request.args, PARAMETERS)
     practice = request.args.get("practice")
     if practice is not None and not practice.strip():
         raise InvalidField("practice", "practice must be a practice's slug, or all")

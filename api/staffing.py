@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify, request
 
 from api import bp
 from api.auth import current_user, token_required
-from api.errors import InvalidField
+from api.errors import InvalidField, check_query
 from api.metrics import READERS, _viewer
 from metrics.summary import ALL_PRACTICES
 from staffing.advice import CSV_COLUMNS, DEFAULT_HISTORY_WEEKS, HISTORY_WEEKS_RANGE, csv_rows, parse_week
@@ -20,12 +20,7 @@ PARAMETERS = ("practice", "week", "weeks")
 
 def _query() -> tuple[int, object, int]:
     """`?practice=SLUG&week=YYYY-Www&weeks=N`; 400 invalid-field naming the parameter."""
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        raise InvalidField(unknown[0], f"unknown query parameter; the parameters are {', '.join(PARAMETERS)}")
-    for name in PARAMETERS:
-        if len(request.args.getlist(name)) > 1:
-            raise InvalidField(name, f"give {name} once")
+    check_query(request.args, PARAMETERS)
     practice = request.args.get("practice")
     if practice is not None and (not practice.strip() or practice == ALL_PRACTICES):
         raise InvalidField("practice", "practice must be one practice's slug: staffing is advised practice by practice")
