@@ -31,6 +31,19 @@ class ContextCarryingJob(Job):
         return super().create(*args, meta=meta, **kwargs)
 
 
+def whole_second_after(at: datetime) -> datetime:
+    """`at`, rounded up to a whole second.
+
+    RQ keeps a scheduled job's time in whole seconds rounded down (ScheduledJobRegistry scores it with
+    calendar.timegm), and its scheduler releases what is due once a second: a job due at 10.6 s may run at 10.0 s.
+    A wrap-up's dispatch run that early finds the agent still wrapping up and offers nobody, and the agent then
+    idles until a hold turn or a new caller (up to a hold clip's length) while callers wait: found by the staffing
+    benchmark, where it cost 2 to 6 points of service level.
+    """
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
+
+
 class RqScheduler:
     """Enqueues Careline's jobs on `jobs` (an RQ queue); `drain_delay_seconds` gathers call events a moment."""
 
@@ -63,7 +76,8 @@ class RqScheduler:
         If this fails the agent is not lost: it is free from `at` on, and the next hold turn or sweep offers it.
         """
         try:
-            self._jobs.enqueue_at(at, queue.dispatch_for_agent, int(agent_id), job_timeout=queue.JOB_TIMEOUT_SECONDS,
+            self._jobs.enqueue_at(whole_second_after(at), queue.dispatch_for_agent, int(agent_id),
+                                  job_timeout=queue.JOB_TIMEOUT_SECONDS,
                                   result_ttl=60, retry=queue.RETRY)
         except redis.RedisError as exc:
             log.warning("agent %s: could not schedule the end of its wrap-up (%s)", agent_id, type(exc).__name__)

@@ -6,7 +6,7 @@ Agents take callers by the status API; the simulator's timed hooks change things
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import redis
@@ -437,6 +437,26 @@ def test_given_an_agent_in_wrap_up_then_the_next_caller_waits_for_its_end_and_th
     dial_step = next(s for s in second.transcript if s.kind == "dial")
     assert second_start + dial_step.t >= nia.wrap_up_until  # not offered during the wrap-up
     assert second.dial_results[-1].status == "completed"
+
+
+def test_given_a_wrap_up_ending_within_a_second_then_its_dispatch_is_due_at_the_next_whole_second(
+        services, people, clock, standin, nia_busy, redis_client):
+    """RQ scores a scheduled job in whole seconds, rounded down, and releases it from that second on: a wrap-up
+    ending at 10.6 s scored 10 s would dispatch 0.6 s early, find the agent still wrapping up and offer nobody."""
+    pid = practice_id(services, NORTHSIDE)
+    queue = services.queue
+    clock.now = clock.now.replace(microsecond=600_000)
+    assert queue.call_ended(nia_busy, people["nia"], clock.now, 10)  # 10 s of wrap-up
+    waiting = "CA" + "7" * 32
+    queue.enqueue(pid, waiting, urgent=False, language=None, now=clock.now)
+    ends = clock.now + timedelta(seconds=10)
+    services.scheduler.wrap_up_end(people["nia"], ends)
+    scheduled = ScheduledJobRegistry("careline", connection=services.jobs.connection)
+    ((job_id, score),) = redis_client.zrange(scheduled.key, 0, -1, withscores=True)
+    assert score == int(ends.timestamp()) + 1 > ends.timestamp()
+    # Released at that second (as RQ's scheduler would), the job finds the agent free and offers the caller.
+    assert run_jobs(services, clock, until=datetime.fromtimestamp(score, timezone.utc)) == 1
+    assert queue.position(waiting).state == CallerState.OFFERED
 
 
 def test_given_the_wrap_up_job_runs_then_the_agent_takes_the_waiting_caller(
