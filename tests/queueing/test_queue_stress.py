@@ -34,6 +34,7 @@ from redis.crc import key_slot
 from queueing import scripts
 from queueing.errors import AlreadyConnected
 from queueing.store import CallQueue, to_ms
+from tests.conftest import TEST_DB
 
 PREFIX = "{stress:q}"
 TICK_KEY = "{stress:q}:tick"  # in the queue's slot, so a cluster runs the script and the INCR in one MULTI
@@ -438,11 +439,17 @@ def check_layout(client: redis.Redis) -> None:
             assert agents[int(caller["agent"])]["call"] == sid
 
 
+# The races are Redis's alone (no database): played once, in the SQLite pass.
+redis_only = pytest.mark.skipif(TEST_DB != "sqlite", reason="the queue's races touch Redis only: once, in the SQLite pass")
+
+
+@redis_only
 def test_given_processes_racing_on_one_queue_then_no_caller_is_lost_or_connected_twice(redis_client, redis_url,
                                                                                        tmp_path):
     race(redis_client, redis_url, tmp_path)
 
 
+@redis_only
 def test_given_a_redis_cluster_node_then_the_race_runs_with_every_key_in_one_slot(cluster_node, tmp_path):
     with SlotStrictRedis.from_url(cluster_node.url, decode_responses=True) as client:
         race(client, cluster_node.url, tmp_path, slot_strict=True)
