@@ -464,6 +464,8 @@ class StaffingAdvice(Schema):
     model = fields.String(required=True, validate=validate.OneOf(["erlang-a", "erlang-c"]))
     patience_seconds = fields.Float(required=True, allow_none=True)
     abandons = fields.Integer(required=True)
+    ring_seconds = fields.Float(required=True, metadata={"description": "mean time from an agent's offer to the "
+                                                                          "connection (ring and whisper)"})
     handle_seconds = fields.Float(required=True, allow_none=True)
     summary = fields.Nested(StaffingSummary, required=True)
     hours = fields.List(fields.Nested(StaffingHour), required=True, validate=validate.Length(equal=168))

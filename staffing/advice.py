@@ -4,9 +4,11 @@ For each of the week's 168 hours (the practice's local clock): the calls offered
 week, averaged over the weeks before it (4 unless asked otherwise; only weeks since the practice's first call);
 their handle time (talk and wrap-up: the hour's own once it has MIN_TIMED_CALLS calls, else the mean of all the
 weeks' calls); the callers' patience, one figure for the practice (hours seldom see enough abandons to tell one of
-their own); then Erlang C, or Erlang A once the patience is known (staffing/erlang.py), for the fewest agents that
-reach the practice's target (`[practices.queue] service_level_target` within `service_level_seconds`), and what the
-agents on duty in that hour the week before would give: service level, average wait, share giving up, and the gap.
+their own); the time from an agent's offer to the connection (the ring and the whisper), also one figure; then Erlang
+C, or Erlang A once the patience is known, with that ring counted where it falls in Careline's queue
+(staffing/model.py), for the fewest agents that reach the practice's target (`[practices.queue]
+service_level_target` within `service_level_seconds`), and what the agents on duty in that hour the week before
+would give: service level, average wait, share giving up, and the gap.
 
 The formulas take whole agents: an hour with 2.5 agents on duty on average (a third agent for half of it) is read
 as the nearest whole number of agents.
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import database_errors_as_dependency_down
 from models import Practice
-from staffing import erlang
+from staffing import model
 from staffing.history import (DAYS_PER_WEEK, CallHistory, hour_spans, monday_of, on_duty, practice_agents,
                               read_calls, week_slots)
 
@@ -101,6 +103,7 @@ class StaffingService:
             "target": {"service_level": target.share, "seconds": target.seconds},
             "model": "erlang-a" if patience is not None else "erlang-c",
             "patience_seconds": _round(patience, 1), "abandons": history.abandons,
+            "ring_seconds": round(history.ring_mean_seconds, 1),
             "handle_seconds": _round(_mean(history.handle_seconds, history.handled), 1),
             "summary": _summary(hours),
             "hours": hours,
@@ -133,16 +136,20 @@ def _hour(slot, monday: date, history: CallHistory, agents_on_duty: float | None
            "expected_wait_seconds": None, "expected_abandon_share": None, "gap": None, "short": False}
     if not calls or handle is None:
         return row  # no calls; or calls but no talk time known in all the weeks: nothing to size them by
-    demand = erlang.Demand(calls, handle, patience)
-    needed = erlang.agents_needed(demand, target.share, target.seconds)
+    demand = model.HourDemand(calls, handle, history.ring_mean_seconds, patience)
+    try:
+        needed = model.agents_needed(demand, target.share, target.seconds)
+    except ValueError:  # callers who give up during the ring alone miss the target: no number of agents reaches it
+        needed = None
     row.update(traffic_erlangs=round(demand.traffic, 3), agents_needed=needed)
     if agents_on_duty is None:
         return row  # that hour last week is not over yet
-    outlook = erlang.outlook(demand, math.floor(agents_on_duty + 0.5), target.seconds)
+    outlook = model.outlook(demand, math.floor(agents_on_duty + 0.5), target.seconds)
     row.update(expected_service_level=round(outlook.service_level, 4),
                expected_wait_seconds=_round(outlook.average_wait_seconds, 1),
                expected_abandon_share=round(outlook.abandon_share, 4),
-               gap=round(needed - agents_on_duty, 2), short=outlook.service_level < target.share)
+               gap=None if needed is None else round(needed - agents_on_duty, 2),
+               short=outlook.service_level < target.share)
     return row
 
 

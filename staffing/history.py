@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from metrics.facts import StatusRow, closed_segments, open_segment
-from models import Agent, AgentStatusChange
+from models import Agent, AgentStatusChange, QueueEvent
 from models.agent import agent_practices
 from models.metrics import CallAgentFact, CallFact
 
@@ -57,6 +57,13 @@ class CallHistory:
     hours: dict[Slot, HourSums] = field(default_factory=dict)
     abandons: int = 0
     queue_seconds: float = 0.0  # every queue caller's time holding (to connected, or to leaving)
+    rings: int = 0  # calls connected whose offer was timed
+    ring_seconds: float = 0.0  # their offers' time to the connection: the agent's phone ringing, the whisper
+
+    @property
+    def ring_mean_seconds(self) -> float:
+        """The mean time from an agent's offer to the caller's connection (0 when no call was connected)."""
+        return self.ring_seconds / self.rings if self.rings else 0.0
 
     def sums(self, slot: Slot) -> HourSums:
         """The hour's sums (zeros for an hour with no calls)."""
@@ -100,7 +107,30 @@ def read_calls(session: Session, practice_id: int, agent_ids: Sequence[int], tz:
         sums.handle_seconds += float(talk_seconds or 0.0)
     for (local_date, hour), seconds in _wrap_ups(session, practice_id, agent_ids, tz, first, last).items():
         history.hours.setdefault((local_date.weekday(), hour), HourSums()).handle_seconds += seconds
+    history.rings, history.ring_seconds = _rings(session, practice_id, tz, first, last)
     return history
+
+
+def _rings(session: Session, practice_id: int, tz: ZoneInfo, first: date, last: date) -> tuple[int, float]:
+    """How many connections the queue events time, and their seconds from the agent's offer to the connection (the
+    connected row's wait less its offer's: both count from the caller entering the queue)."""
+    start = datetime.combine(first, time(0), tz).astimezone(timezone.utc)
+    end = datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
+    rows = session.execute(
+        select(QueueEvent.call_sid, QueueEvent.kind, QueueEvent.agent_id, QueueEvent.wait_seconds)
+        .where(QueueEvent.practice_id == practice_id, QueueEvent.kind.in_(("offered", "connected")),
+               QueueEvent.at >= start, QueueEvent.at < end)
+        .order_by(QueueEvent.call_sid, QueueEvent.at, QueueEvent.id))
+    offers: dict[tuple[str, int | None], float] = {}
+    count, seconds = 0, 0.0
+    for call_sid, kind, agent_id, wait in rows:
+        if wait is None:
+            continue
+        if kind == "offered":
+            offers[(call_sid, agent_id)] = wait  # a later offer to the same agent replaces an earlier one
+        elif (offered := offers.get((call_sid, agent_id))) is not None and wait >= offered:
+            count, seconds = count + 1, seconds + (wait - offered)
+    return count, seconds
 
 
 def _weeks_with_calls(session: Session, practice_id: int, first: date, last: date) -> int:

@@ -7,7 +7,7 @@ weeks before it (Mon 2026-10-26 .. Sun 2026-11-22) are its history, the last of 
 agents on duty are compared. In each history week:
 
 - Monday 10:00-11:00: three callers put through to Ben (50 s of talk each, then Lakeside's 10 s wrap-up), two who
-  give up holding while every agent on duty is on another call (they hang up 40 s into their calls);
+  give up holding while every agent on duty is on another call (they hang up 90 s into their calls);
 - Tuesday 09:00-10:00: two callers put through to Ben for 25 minutes each (a heavy hour: one agent cannot keep up).
 
 Ben is on duty for exactly those hours (10:00-11:00 Mondays, 09:00-10:00 Tuesdays); in the last week Ana also takes
@@ -28,7 +28,7 @@ HISTORY = [MONDAY - timedelta(weeks=n) for n in (4, 3, 2, 1)]  # the Mondays of 
 BEN, ANA = "+13125550134", "+13125550133"
 SHORT_TALK, LONG_TALK = 50, 25 * 60
 WRAP_UP = 10  # Lakeside's [practices.queue] wrap_up_seconds (the default)
-HANG_UP_AT = 40  # seconds into the call a waiting caller gives up
+HANG_UP_AT = 90  # seconds into the call a waiting caller gives up (about a minute after joining the queue)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
