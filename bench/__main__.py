@@ -20,6 +20,7 @@ BENCHMARKS = {  # name -> (module, description)
     "metrics": ("bench.metrics", "a 30-day metrics summary with 100k then 1M calls, on SQLite and PostgreSQL"),
     "profile": ("bench.profile", "cProfile of the voice webhooks and the call-log drain, in process: where time goes"),
     "screen_pop": ("bench.screen_pop", "screen pop latency: REST redirect to the offer event at a desk's stream"),
+    "staffing": ("bench.staffing", "the staffing advice (Erlang) checked by an hour of calls through the live queue"),
 }
 
 ON_REQUEST_ONLY = {"profile"}  # a diagnosis, not a measurement against a baseline: `python -m bench profile`

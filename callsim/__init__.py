@@ -24,6 +24,9 @@ Live calls, as the app sees them on Twilio:
 * App clock: ``CallSimulator(..., on_time=clock.set)`` is told the call's wall time (start_time + simulated
   seconds) before every request and every hook.
 * Hang-ups at a time: ``Caller(press="1").hang_up(at=40)`` hangs up 40 s into the call, wherever it is.
+* Calls together: ``CallsTogether(sim, start, on_time=..., background=jobs)`` plays many calls, each placed at
+  its start time, on one clock (callsim.together): callers hold at once, a REST update wakes a holding call at
+  the current time, and scheduled work runs at its time between the calls' steps.
 
 Nothing ignored silently (each a Problem in result.problems; in strict mode the call fails):
 
@@ -55,10 +58,11 @@ from .schema import Problem, TwimlSchema, check_http
 from .signing import SIGNATURE_HEADER, sign
 from .simulator import CallSimulator, new_sid
 from .timeline import RunInfo
+from .together import CallsTogether, PlacedCall
 from .transport import FlaskClientTransport, HttpTransport, Response
 
 __all__ = ["CallFailed", "CallLoop", "CallResult", "CallSimulator", "CallUpdate", "Callee", "Caller",
            "CallerScriptError", "DialResult", "Document", "Exchange", "FlaskClientTransport", "HttpTransport",
-           "Intent", "Problem", "Response", "RestRequest", "RunInfo", "SIGNATURE_HEADER", "SimulationError", "Step",
+           "CallsTogether", "Intent", "PlacedCall", "Problem", "Response", "RestRequest", "RunInfo", "SIGNATURE_HEADER", "SimulationError", "Step",
            "TwilioRestStandin", "TwimlRejected", "TwimlSchema", "UnsupportedVerb", "WebhookFailed", "check_http",
            "hang_up", "new_sid", "press", "sign", "silence", "speak"]

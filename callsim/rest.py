@@ -274,6 +274,11 @@ class TwilioRestStandin:
         with self._lock:
             return sorted(self._recordings.values(), key=lambda r: r.created_at)
 
+    def has_updates(self, call_sid: str) -> bool:
+        """Whether updates accepted for `call_sid` wait for the simulator (without claiming them)."""
+        with self._lock:
+            return bool(self._updates.get(call_sid))
+
     def take_updates(self, call_sid: str) -> list[CallUpdate]:
         """Claim the updates accepted for `call_sid` since the last call, oldest first."""
         with self._lock:

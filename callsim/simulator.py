@@ -144,6 +144,9 @@ class CallSimulator:
         # Seconds Twilio rings past a Dial timeout (and a calls.create Timeout); a test may play a Twilio that
         # rings longer, to show Careline's ring budgets follow its setting rather than this figure.
         self.ring_buffer_seconds = ring_buffer_seconds
+        # Takes over "call time passes" (run, until seconds) -> the call time reached, earlier than `until` when a
+        # REST update for the call arrived meanwhile; callsim.together sets it to play many calls on one clock.
+        self.pass_time: Callable[[_CallRun, float], float] | None = None
         self._runs: list[_CallRun] = []  # the calls under way: more than one while a hook places a nested call
         self._wall: datetime | None = None  # the latest wall time any of those calls reached
 
@@ -481,12 +484,19 @@ class _CallRun:
         self.wait_until(self.clock.now + max(seconds, 0.0))
 
     def wait_until(self, end: float) -> None:
-        """Let call time pass until `end`, stopping at each timed event due before then."""
+        """Let call time pass until `end`, stopping at each timed event due before then (and, under a
+        coordinator that takes over sim.pass_time, at a REST update that arrives meanwhile)."""
         while self.clock.now < end:
             due = self.timeline.next_time()
-            if due is None or due > end:
+            event_due = due is not None and due <= end
+            stop = due if event_due else end
+            reached = self.sim.pass_time(self, stop) if self.sim.pass_time else stop
+            self.clock.now = max(self.clock.now, reached)
+            if self.clock.now < stop:  # woken early: Twilio interrupts whatever plays at once
+                self.check_rest()
+                continue
+            if not event_due:
                 break
-            self.clock.now = max(self.clock.now, due)
             self.checkpoint()  # a hook may place a nested call, after which the clock is past `end`
         self.clock.now = max(self.clock.now, end)
         self.sim.reached(self.wall_now())
