@@ -3,12 +3,13 @@ an agent's talk and wrap-up hold the next caller back, the wrap-up's end job and
 at their simulated times. The app is built as tests/integration builds it (real Redis, real database)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from callsim import Callee, Caller, CallsTogether
+from bench.staffing import ScheduledJobs  # Careline's RQ jobs at their times, as the benchmark runs them
 from callsim.together import hang_up_while_waiting
 from core.config import Config
 from models import Agent, QueueEvent
@@ -30,7 +31,6 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
     issue,
     load_practices,
     queue_simulator,
-    run_jobs,
     services,
     standin,
     tokens,
@@ -72,24 +72,6 @@ def set_status(client, tokens, people):  # noqa: F811
         assert answer.status_code == 200, answer.get_json()
 
     return set_status
-
-
-class ScheduledJobs:
-    """Careline's RQ jobs for CallsTogether: due at their scheduled time, run as tests/integration runs them."""
-
-    def __init__(self, services, clock):  # noqa: F811
-        self.services, self.clock = services, clock
-
-    def next_due(self) -> datetime | None:
-        queue = self.services.jobs
-        if queue.count:
-            return self.clock.now
-        registry = queue.scheduled_job_registry
-        first = registry.connection.zrange(registry.key, 0, 0, withscores=True)
-        return datetime.fromtimestamp(first[0][1], UTC) if first else None
-
-    def run_due(self, now: datetime) -> None:
-        run_jobs(self.services, self.clock, until=now)
 
 
 @pytest.fixture
