@@ -21,7 +21,8 @@ def _service() -> MetricsService:
     return current_app.extensions["careline"].metrics
 
 
-def _viewer() -> Viewer:
+def metrics_viewer() -> Viewer:
+    """Who asks, as the metrics (and the staffing advice, over the same practices) see them."""
     user = current_user()
     return Viewer(is_admin=user.role == "admin", all_practices=user.all_practices, practice_ids=user.practice_ids)
 
@@ -54,7 +55,7 @@ def _query() -> tuple[str | None, date, date]:
 
 def _chosen() -> tuple[list[int], date, date]:
     practice, date_from, date_to = _query()
-    return _service().choose_practices(practice, _viewer()), date_from, date_to
+    return _service().choose_practices(practice, metrics_viewer()), date_from, date_to
 
 
 @bp.get("/metrics")

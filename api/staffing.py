@@ -10,7 +10,7 @@ from flask import Response, current_app, jsonify, request
 from api import bp
 from api.auth import current_user, token_required
 from api.errors import InvalidField, check_query
-from api.metrics import READERS, _viewer
+from api.metrics import READERS, metrics_viewer
 from metrics.summary import ALL_PRACTICES
 from staffing.advice import CSV_COLUMNS, DEFAULT_HISTORY_WEEKS, HISTORY_WEEKS_RANGE, csv_rows, parse_week
 from web.audit import record_read
@@ -35,7 +35,7 @@ def _query() -> tuple[int, object, int]:
     low, high = HISTORY_WEEKS_RANGE
     if not weeks.isascii() or not weeks.isdigit() or not low <= int(weeks) <= high:
         raise InvalidField("weeks", f"weeks must be a whole number of weeks of history, {low} to {high}")
-    ids = current_app.extensions["careline"].metrics.choose_practices(practice, _viewer())
+    ids = current_app.extensions["careline"].metrics.choose_practices(practice, metrics_viewer())
     return ids[0], monday, int(weeks)
 
 
