@@ -299,8 +299,9 @@ class ScheduledJobs:
             # so that Ctrl-C and a SIGTERM still stop the bench.
             handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
             try:
-                CarelineWorker([queue], connection=queue.connection, services=self.services).work(
-                    burst=True, logging_level="WARNING")
+                # No logging_level: RQ would set it on the "rq.worker" logger for good, silencing "Job OK" for
+                # the rest of the process (the tests run these jobs too); measure() quiets "rq" and puts it back.
+                CarelineWorker([queue], connection=queue.connection, services=self.services).work(burst=True)
             finally:
                 for signum, handler in handlers.items():
                     signal.signal(signum, handler)

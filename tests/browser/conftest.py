@@ -127,6 +127,8 @@ def sign_in(page, base: str, email: str, password: str, path: str) -> None:
         page.get_by_label("6-digit code", exact=True).fill(second_factor_code(SERVED[base], email))
         page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    # The URL changes when the page starts coming; a key pressed before its scripts have run would be lost.
+    page.wait_for_load_state("load")
 
 
 def press(page, locator) -> None:

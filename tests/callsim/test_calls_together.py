@@ -3,6 +3,7 @@ an agent's talk and wrap-up hold the next caller back, the wrap-up's end job and
 at their simulated times. The app is built as tests/integration builds it (real Redis, real database)."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -77,8 +78,11 @@ def set_status(client, tokens, people):  # noqa: F811
 @pytest.fixture
 def together(client, clock, standin, services, people):  # noqa: F811
     sim = queue_simulator(client, clock, standin)
-    return CallsTogether(sim, clock.now, on_time=lambda now: setattr(clock, "now", now),
-                         background=ScheduledJobs(services, clock))
+    rq_level = logging.getLogger("rq.worker").level
+    yield CallsTogether(sim, clock.now, on_time=lambda now: setattr(clock, "now", now),
+                        background=ScheduledJobs(services, clock))
+    # The jobs ran as the worker runs them, and left RQ's log as it was (later tests read its "Job OK" lines).
+    assert logging.getLogger("rq.worker").level == rq_level
 
 
 def queue_events(services, call_sid: str) -> list[QueueEvent]:  # noqa: F811
