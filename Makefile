@@ -38,16 +38,17 @@ run: install .env
 	scripts/print-urls.sh && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile web worker cron
 
-# The layers first (import-linter: the contract in pyproject.toml, docs/architecture.md), then the whole suite twice: on SQLite, then on PostgreSQL; both against a real Redis. The PostgreSQL pass runs
-# with the wall clock moved a random number of days (within about a year either way; the summary line says
-# how many): the suite must pass on any date. CARELINE_TEST_DAYS=N replays a run; 0 keeps today.
+# The layers first (import-linter: the contract in pyproject.toml, docs/architecture.md), then the whole suite
+# twice, on SQLite and on PostgreSQL, both against a real Redis: the two passes run at once
+# (scripts/test-passes.sh), or one after the other as `make test-sqlite` and `make test-postgresql`. The
+# PostgreSQL pass runs with the wall clock moved a random number of days (within about a year either way; the
+# summary line says how many): the suite must pass on any date. CARELINE_TEST_DAYS=N replays a run; 0 keeps today.
 test: install
 	$(VENV)/bin/lint-imports --no-cache
 	scripts/ensure-redis.sh
 	scripts/ensure-postgres.sh || echo "no system PostgreSQL; the tests will start a throwaway one"
 	scripts/ensure-chromium.sh
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgresql
+	MAKE="$(MAKE)" scripts/test-passes.sh
 
 test-sqlite: install
 	CARELINE_TEST_DB=sqlite $(PY) -m pytest -q -p no:cacheprovider

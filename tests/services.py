@@ -14,7 +14,9 @@ import redis
 from pytest_postgresql import factories as pg_factories
 from pytest_redis import factories as redis_factories
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"  # db 15: flushed before and after every test
+# Each database pass flushes a Redis db of its own before and after every test: `make test` runs the SQLite and
+# the PostgreSQL pass at once (scripts/test-passes.sh). Db 14 is the benchmarks'.
+REDIS_DB = {"sqlite": 15, "postgresql": 13}
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # The tests' CARELINE_DATA_KEY (a Fernet key, fixed so that a failure can be replayed): the test engine and every
 # test config encrypt and decrypt patient text with it.
@@ -48,7 +50,9 @@ def pg_ctl_path() -> str | None:
 
 
 def configured_redis_url() -> str:
-    return os.environ.get("CARELINE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    """CARELINE_TEST_REDIS_URL, or the machine's Redis on this pass's db (CARELINE_TEST_DB)."""
+    default = f"redis://127.0.0.1:6379/{REDIS_DB.get(os.environ.get('CARELINE_TEST_DB', 'sqlite'), 15)}"
+    return os.environ.get("CARELINE_TEST_REDIS_URL", default)
 
 
 def configured_postgres_url() -> str:
@@ -56,5 +60,5 @@ def configured_postgres_url() -> str:
 
 
 # Throwaway servers, started only when a test session asks for them (see conftest.py).
-throwaway_redis = redis_factories.redis_proc(port=None, db_count=16)  # the tests use db 15
+throwaway_redis = redis_factories.redis_proc(port=None, db_count=16)  # a server per session; db 15
 throwaway_postgres = pg_factories.postgresql_proc(port=None, executable=pg_ctl_path() or "pg_ctl")
