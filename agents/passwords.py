@@ -70,12 +70,16 @@ class PasswordService:
         with database_errors_as_dependency_down(), self.session_factory() as session:
             agent = _agent_by_email(session, email)
             stored = agent.password_hash if agent is not None else None
-            if not check_password_hash(stored or _DUMMY_HASH, password) or stored is None:
-                return None
-            if agent.deactivated_at is not None:  # told apart from a wrong password only in the log
-                log.info("console: sign-in of deactivated agent %s refused", agent.id)
-                return None
-            return ConsoleUser(ApiUser.from_agent(agent), password_marker(stored))
+            user = ApiUser.from_agent(agent) if stored is not None else None
+            deactivated = agent is not None and agent.deactivated_at is not None
+        # The hash is slow by design (scrypt, tens of ms): checked after the session is closed, so that a wave of
+        # sign-ins does not hold the pool's connections while it runs.
+        if not check_password_hash(stored or _DUMMY_HASH, password) or user is None:
+            return None
+        if deactivated:  # told apart from a wrong password only in the log
+            log.info("console: sign-in of deactivated agent %s refused", user.id)
+            return None
+        return ConsoleUser(user, password_marker(stored))
 
     def find(self, agent_id: int, marker: str) -> ConsoleUser | None:
         """The agent `agent_id` when its password still matches `marker`, or None; DependencyDown."""

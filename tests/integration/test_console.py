@@ -132,6 +132,26 @@ def test_given_wrong_credentials_when_signing_in_then_one_generic_refusal_and_no
         assert "agent_id" not in session
 
 
+def test_given_sign_ins_then_the_slow_hash_is_checked_with_no_database_connection_held(
+        passwords, services, monkeypatch):
+    """scrypt takes tens of milliseconds by design: a wave of sign-ins must not hold the pool's connections
+    (a webhook's too) while it runs. The real check, watched: how many connections are out as it starts."""
+    import agents.passwords as module
+
+    pool = services.session_factory.kw["bind"].pool
+    held, real = [], module.check_password_hash
+
+    def watched(stored: str, password: str) -> bool:
+        held.append(pool.checkedout())
+        return real(stored, password)
+
+    monkeypatch.setattr(module, "check_password_hash", watched)
+    assert passwords.verify(EMAILS["mo"], PASSWORD).user.email == EMAILS["mo"]
+    assert passwords.verify(EMAILS["mo"], "wrong password here") is None
+    assert passwords.verify("nobody@lakeside.example", PASSWORD) is None
+    assert held == [0, 0, 0]
+
+
 def test_given_an_agent_without_a_password_when_signing_in_with_an_empty_one_then_refused(client, agents):
     response = sign_in(client, EMAILS["mo"], "")
 
