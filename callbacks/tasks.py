@@ -34,11 +34,12 @@ from models import (ATTEMPT_OUTCOMES, CLOSING_OUTCOMES, Agent, CallbackTask, Cal
                     Message, Practice, agent_practices)
 from metrics.rollup import refresh_callback_day
 from practices import schedule
+from practices.errors import practice_named
 from practices.snapshot import PracticeSnapshot
 from practices.store import snapshot_from_model
 from callbacks.call_claims import claim_call, release_call
 from callbacks.errors import (AgentUnreachable, CallInProgress, ManagersOnly, NoNumberToCall, PracticeHasNoNumber,
-                              PracticeNotYours, PracticeUnknown, TaskAssigned, TaskClaimed, TaskClosed,
+                              TaskAssigned, TaskClaimed, TaskClosed,
                               TaskFieldInvalid, TaskNotFound, TaskNotYours, TwilioUnavailable)
 
 log = logging.getLogger(__name__)
@@ -187,14 +188,8 @@ class CallbackTaskService:
             slugs = dict(session.execute(select(Practice.id, Practice.slug)).all())
             visible = {practice_id for practice_id in slugs if may_see(practice_id)}
             if practice is not None:
-                chosen = [practice_id for practice_id, slug in slugs.items() if slug == practice]
-                # An unknown slug is told only to one who sees every practice; to others it is one not
-                # theirs, so slugs cannot be probed.
-                if not chosen and visible == set(slugs):
-                    raise PracticeUnknown(practice)
-                if not chosen or chosen[0] not in visible:
-                    raise PracticeNotYours(practice)
-                visible = {chosen[0]}
+                chosen = next((practice_id for practice_id, slug in slugs.items() if slug == practice), None)
+                visible = {practice_named(practice, chosen, visible.__contains__, visible == set(slugs))}
             if not visible:
                 return TaskPage([], 0, limit, offset)  # no practice: no task, never every task
             query = select(CallbackTask).where(CallbackTask.practice_id.in_(sorted(visible)))

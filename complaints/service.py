@@ -19,9 +19,10 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from complaints.errors import (ComplaintFieldInvalid, ComplaintManagersOnly, ComplaintNotFound, ComplaintNotYours,
-                               PracticeNotYours, PracticeUnknown, TransitionNotAllowed)
+                               TransitionNotAllowed)
 from core.db import database_errors_as_dependency_down, session_scope
 from core.upsert import insert_ignoring_duplicates
+from practices.errors import practice_named
 from models import COMPLAINT_STATES, Agent, Complaint, ComplaintChange, Message, Practice
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,8 @@ class ComplaintService:
             slugs = dict(session.execute(select(Practice.id, Practice.slug)).all())
             visible = {practice_id for practice_id in slugs if may_see(practice_id)}
             if practice is not None:
-                chosen = [practice_id for practice_id, slug in slugs.items() if slug == practice]
-                # An unknown slug is told only to one who sees every practice, so slugs cannot be probed.
-                if not chosen and visible == set(slugs):
-                    raise PracticeUnknown(practice)
-                if not chosen or chosen[0] not in visible:
-                    raise PracticeNotYours(practice)
-                visible = {chosen[0]}
+                chosen = next((practice_id for practice_id, slug in slugs.items() if slug == practice), None)
+                visible = {practice_named(practice, chosen, visible.__contains__, visible == set(slugs))}
             if not visible:
                 return []  # no practice: no complaint, never every complaint
             query = select(Complaint).where(Complaint.practice_id.in_(sorted(visible)))

@@ -2,6 +2,8 @@
 and a practice a request names that does not exist or is not the user's."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class ConfigInvalid(Exception):
     """The file was refused; `problems` lists what is wrong, e.g. "practices[0] (lakeside).timezone: ..."."""
@@ -25,3 +27,14 @@ class PracticeNotYours(PermissionError):
     def __init__(self, slug: str, description: str = "you do not answer for this practice"):
         super().__init__(description)
         self.slug = slug
+
+
+def practice_named(slug: str, practice_id: int | None, sees: Callable[[int], bool], sees_every: bool) -> int:
+    """The id of the practice a list's filter names: `practice_id`, the one with `slug` (None: no practice has
+    it), when the user sees it (`sees`). An unknown slug is told (PracticeUnknown) only to one who sees every
+    practice (`sees_every`); to others it is one not theirs (PracticeNotYours), so slugs cannot be probed."""
+    if practice_id is None and sees_every:
+        raise PracticeUnknown(slug)
+    if practice_id is None or not sees(practice_id):
+        raise PracticeNotYours(slug)
+    return practice_id

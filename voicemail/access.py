@@ -26,10 +26,11 @@ from audit.actors import Actor
 from audit.trail import AuditTrail
 from core.db import database_errors_as_dependency_down, session_scope
 from core.upsert import insert_ignoring_duplicates
+from practices.errors import practice_named
 from practices.snapshot import DEFAULT_MESSAGE_FIELDS
 from models import HANDLED_NOTE_MAX_CHARS, Agent, Message, MessageHandling, MessageRead, Practice
 from voicemail.errors import (FieldInvalid, MessageAlreadyHandled, MessageHasNoRecording, MessageNotFound,
-                              MessageNotYours, PracticeNotYours, PracticeUnknown, RangeNotSatisfiable,
+                              MessageNotYours, RangeNotSatisfiable,
                               RecordingDeleted, RecordingNotFound, RecordingsBusy, RecordingUnavailable)
 
 log = logging.getLogger(__name__)
@@ -181,13 +182,10 @@ class MessageService:
                                 reader)
             practice_id = None
             if where.practice_slug is not None:
-                practice_id = session.scalar(select(Practice.id).where(Practice.slug == where.practice_slug))
-                # An unknown slug is told only to a reader of every practice; to others it is one not theirs,
-                # so slugs cannot be probed.
-                if practice_id is None and reader.practice_ids is None:
-                    raise PracticeUnknown(where.practice_slug)
-                if practice_id is None or not reader.answers_for(practice_id):
-                    raise PracticeNotYours(where.practice_slug)
+                practice_id = practice_named(
+                    where.practice_slug,
+                    session.scalar(select(Practice.id).where(Practice.slug == where.practice_slug)),
+                    reader.answers_for, sees_every=reader.practice_ids is None)
                 query = query.where(Message.practice_id == practice_id)
             elif reader.practice_ids is not None:
                 if not reader.practice_ids:

@@ -20,6 +20,8 @@ API_ENDPOINTS = [
     ("ben", "/api/queue?practice={practice}"),
     ("mo", "/api/metrics?practice={practice}&" + PERIOD),
     ("mo", "/api/metrics.csv?practice={practice}&" + PERIOD),
+    ("mo", "/api/complaints?practice={practice}"),
+    ("mo", "/api/staffing?practice={practice}"),
 ]
 CONSOLE_PAGES = [
     ("mo", "/console/?practice={practice}"),
