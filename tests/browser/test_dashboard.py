@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from callsim import Callee, Caller
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import ARTIFACTS, press, sign_in
 from tests.integration.conftest import (PHONE_AGENTS_TOML,
     EMAILS,
     LAKESIDE,
@@ -271,6 +271,17 @@ def test_given_an_admin_when_switching_practice_then_each_practice_and_all_toget
     lakeside = api_metrics(live, token, "lakeside", TODAY - timedelta(days=6), TODAY)
     northside = api_metrics(live, token, "northside", TODAY - timedelta(days=6), TODAY)
     assert as_number(shown(page, "calls_offered")) == lakeside["calls_offered"] + northside["calls_offered"]
+
+    # All practices together as CSV, from the keyboard: the API's practice=all file for the same week.
+    with page.expect_download() as download:
+        press(page, page.get_by_role("link", name="Download these figures (CSV)"))
+    week = {"from": (TODAY - timedelta(days=6)).isoformat(), "to": TODAY.isoformat()}
+    assert download.value.suggested_filename == "careline-metrics-all-{from}-{to}.csv".format(**week)
+    with open(download.value.path(), encoding="utf-8", newline="") as got:
+        body = got.read()
+    answer = requests.get(f"{live}/api/metrics.csv", headers=bearer(token), timeout=10,
+                          params={"practice": "all", **week})
+    assert answer.status_code == 200 and body == answer.text and body.count("\r\nday,") == 7  # a row a day
 
 
 def test_given_the_dashboard_open_when_an_agent_changes_status_then_the_live_queue_follows_without_a_reload(

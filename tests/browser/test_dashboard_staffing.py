@@ -4,7 +4,8 @@ Four weeks of Lakeside's queue calls are played through the call simulator (test
 the manager signs in and reads the "Agents needed each hour" panel for the current week: the chart (agents needed
 beside the agents on duty the week before, the hour short of the target in red and labelled), the basis line and the
 table, each figure checked against GET /api/staffing; then goes to the next week from the keyboard, where this week's
-agents so far are compared. axe finds nothing serious in the panel. Screenshots: tests/browser/artifacts/
+agents so far are compared. The advice and the period's figures download as CSV from the keyboard, as the API gives
+them. axe finds nothing serious in the panel. Screenshots: tests/browser/artifacts/
 dashboard_staffing.png and dashboard_staffing_next_week.png.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from models import Agent
+from models import Agent, AuditEvent
 from tests.browser.conftest import ARTIFACTS, AXE, press, sign_in
 from tests.integration.conftest import (EMAILS, PHONE_AGENTS_TOML, PRACTICES_TOML, bearer, console_password, issue,
                                         load_practices, with_rest_standin)
@@ -81,8 +82,14 @@ def check_table(panel, advice: dict) -> None:
             expect(row).to_have_class("overdue")
 
 
+def period(page) -> dict:
+    """The dashboard's period, from its title row: {"from": ..., "to": ...} (ISO dates)."""
+    date_from, date_to = page.locator("[data-period]").get_attribute("data-period").split("/")
+    return {"from": date_from, "to": date_to}
+
+
 def test_given_four_weeks_of_calls_when_a_manager_reads_the_dashboard_then_the_staffing_chart_marks_the_short_hour(
-        axe_page, serve_careline, weeks, tokens):
+        axe_page, serve_careline, weeks, tokens, services):
     live = serve_careline()
     page = axe_page
     sign_in(page, live, EMAILS["mo"], PASSWORD, "/console/")
@@ -117,6 +124,27 @@ def test_given_four_weeks_of_calls_when_a_manager_reads_the_dashboard_then_the_s
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard_staffing.png"), full_page=True)
     assert serious_violations(page, "[data-staffing]") == []
+
+    # The advice and the period's figures as CSV, downloaded from the keyboard: the API's files, their reading
+    # audited as the manager's.
+    for link, api_path, params, name in [
+            (panel.get_by_role("link", name="Download the advice (CSV)"), "/api/staffing.csv",
+             {"practice": "lakeside", "week": WEEK}, f"careline-staffing-lakeside-{WEEK}.csv"),
+            (page.get_by_role("link", name="Download these figures (CSV)"), "/api/metrics.csv",
+             {"practice": "lakeside", **period(page)}, "careline-metrics-lakeside-{from}-{to}.csv")]:
+        with page.expect_download() as download:
+            press(page, link)
+        assert download.value.suggested_filename == name.format(**params)
+        with open(download.value.path(), encoding="utf-8", newline="") as got:
+            body = got.read()
+        answer = requests.get(f"{live}{api_path}", headers=bearer(issue(tokens, "mo")), params=params, timeout=10)
+        assert answer.status_code == 200 and body == answer.text and body.count("\r\n") > 1
+    with services.session_factory() as session:
+        exports = session.execute(select(AuditEvent.subject_kind, AuditEvent.via, Agent.email)
+                                  .join(Agent, Agent.id == AuditEvent.agent_id)
+                                  .where(AuditEvent.action == "export.csv")).all()
+    assert sorted(exports) == [(kind, via, EMAILS["mo"]) for kind in ("metrics", "staffing")
+                               for via in ("session", "token")]  # the page's download, then the API's file
 
     # Next week, from the keyboard: this week's agents so far are what it is compared with.
     with page.expect_navigation():
