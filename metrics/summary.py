@@ -26,6 +26,7 @@ from core.db import database_errors_as_dependency_down
 from metrics import definitions as d
 from metrics.export import summary_csv
 from metrics.errors import PracticeNotYours, PracticeRequired, PracticeUnknown
+from practices.errors import practice_named
 from metrics.menu_choices import menu_choice_counts
 from metrics.facts import StatusRow, open_segment
 from models import Agent, AgentStatusChange, CallbackTask, Practice, SurveyAnswer, agent_practices
@@ -141,13 +142,8 @@ class MetricsService:
             if viewer.is_admin or len(mine) != 1:
                 raise PracticeRequired()
             return mine
-        # An unknown slug is told only to a viewer of every practice; to others it is one not theirs, so slugs
-        # cannot be probed.
-        if practice not in slugs and all(viewer.sees(pid) for pid in slugs.values()):
-            raise PracticeUnknown(practice)
-        if practice not in slugs or not viewer.sees(slugs[practice]):
-            raise PracticeNotYours(practice)
-        return [slugs[practice]]
+        return [practice_named(practice, slugs.get(practice), viewer.sees,
+                               all(viewer.sees(pid) for pid in slugs.values()), PracticeUnknown, PracticeNotYours)]
 
     def summary(self, practice_ids: list[int], date_from: date, date_to: date) -> dict:
         """Every metric of the practices over [date_from, date_to] (local dates, both included); several

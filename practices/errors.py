@@ -29,12 +29,15 @@ class PracticeNotYours(PermissionError):
         self.slug = slug
 
 
-def practice_named(slug: str, practice_id: int | None, sees: Callable[[int], bool], sees_every: bool) -> int:
-    """The id of the practice a list's filter names: `practice_id`, the one with `slug` (None: no practice has
-    it), when the user sees it (`sees`). An unknown slug is told (PracticeUnknown) only to one who sees every
-    practice (`sees_every`); to others it is one not theirs (PracticeNotYours), so slugs cannot be probed."""
+def practice_named(slug: str, practice_id: int | None, sees: Callable[[int], bool], sees_every: bool,
+                   unknown: type[PracticeUnknown] = PracticeUnknown,
+                   not_yours: type[PracticeNotYours] = PracticeNotYours) -> int:
+    """The id of the practice a request names: `practice_id`, the one with `slug` (None: no practice has it),
+    when the user sees it (`sees`). An unknown slug is told (`unknown`) only to one who sees every practice
+    (`sees_every`); to others it is one not theirs (`not_yours`), so slugs cannot be probed. A package with errors
+    of its own passes their classes (subclasses of these two)."""
     if practice_id is None and sees_every:
-        raise PracticeUnknown(slug)
+        raise unknown(slug)
     if practice_id is None or not sees(practice_id):
-        raise PracticeNotYours(slug)
+        raise not_yours(slug)
     return practice_id
