@@ -82,12 +82,18 @@ def _row(complaint: ComplaintView, practices: dict[int, PracticeOption]) -> Row:
 @bp.get("/complaints")
 @console_user_required
 def complaints(user: ApiUser):
-    """The open complaints of one's practices, oldest first. 200; 303 to sign-in; 403 for agents; 503."""
-    practices = {p.id: p for p in visible_practices(current_app.extensions["careline"].session_factory, user)}
-    found = _service().list(_may_see(user), open_only=True)
+    """The open complaints of one's practices, oldest first: `?practice=SLUG&overdue=true`. 200; 303 to sign-in;
+    403 for agents and a practice not theirs; 404 for an unknown practice; 503."""
+    options = visible_practices(current_app.extensions["careline"].session_factory, user)
+    practices = {p.id: p for p in options}
+    practice = request.args.get("practice") or None
+    overdue = request.args.get("overdue") == "true"
+    found = _service().list(_may_see(user), practice=practice, overdue=True if overdue else None, open_only=True)
     record_read(user, "complaints.list", details={"count": len(found),
-                                                  "complaint_ids": [complaint.id for complaint in found]})
+                                                  "complaint_ids": [complaint.id for complaint in found],
+                                                  "filter": {"practice": practice, "overdue": overdue}})
     return render_template("complaints.html", user=user, rows=[_row(c, practices) for c in found],
+                           practices=options, filters={"practice": practice or "", "overdue": overdue},
                            notices=get_flashed_messages(True))
 
 

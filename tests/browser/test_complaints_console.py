@@ -50,6 +50,14 @@ def test_given_an_overdue_complaint_then_a_manager_walks_it_to_patient_informed_
     page.screenshot(path=str(ARTIFACTS / "complaints-list.png"), full_page=True)
     assert serious_violations(page) == []
 
+    page.get_by_label("Overdue only").focus()  # the list's filter, from the keyboard
+    page.keyboard.press("Space")
+    with page.expect_navigation():
+        press(page, page.get_by_role("button", name="Show"))
+    assert page.url.endswith("/console/complaints?overdue=true")
+    expect(page.get_by_label("Overdue only")).to_be_checked()
+    expect(row).to_be_visible()
+
     press(page, row.get_by_role("link", name=f"Complaint {complaint_id}"))
     expect(page).to_have_url(re.compile(f"/console/complaints/{complaint_id}$"))
     expect(page.locator("[data-state]")).to_have_text("Received")

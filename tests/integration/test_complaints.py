@@ -18,7 +18,7 @@ from models import Agent, AuditEvent, Complaint, ComplaintChange, Message, Pract
 from practices.errors import ConfigInvalid
 from practices.loader import load_config_text
 from tests.integration import test_practice_menus as menus
-from tests.integration.conftest import (CALLER, NORTHSIDE, OPEN_TIME, PHONE_AGENTS_TOML, PRACTICES_TOML, bearer,
+from tests.integration.conftest import (CALLER, LAKESIDE, NORTHSIDE, OPEN_TIME, PHONE_AGENTS_TOML, PRACTICES_TOML, bearer,
                                         console_password, console_sign_in, load_practices, with_rest_standin)
 from tests.integration.test_taken_messages import FORM, during_talk, talk_to_ana
 from tests.integration.test_taken_messages import desk, dsim  # noqa: F401 - fixtures, reused
@@ -41,7 +41,14 @@ name = "Mo Chen"
 practices = ["lakeside"]
 role = "manager"
 """
-NOOR, MO = "noor@northside.example", "mo@lakeside.example"
+NOOR, MO, ROOT = "noor@northside.example", "mo@lakeside.example", "root@answering.example"
+ROOT_TOML = f"""
+[[agents]]
+email = "{ROOT}"
+name = "Root Admin"
+practices = ["*"]
+role = "admin"
+"""
 PASSWORD = "a long console password 16"
 SAID = "The receptionist was rude and my refill was lost"
 
@@ -79,13 +86,13 @@ class Api:
         return self.post(name, f"/api/complaints/{complaint_id}/state", body)
 
 
-def recorded_complaint(services, n: int, kind: str = "complaint", minute: int = 0) -> str:
-    """A call to Northside whose caller left a recorded message in the complaints mailbox (the Record action's
-    event says `kind`), written by the call log as the worker's job does; returns its CallSid."""
+def recorded_complaint(services, n: int, kind: str = "complaint", minute: int = 0, to: str = NORTHSIDE) -> str:
+    """A call to Northside (or `to`) whose caller left a recorded message in the complaints mailbox (the Record
+    action's event says `kind`), written by the call log as the worker's job does; returns its CallSid."""
     call_sid = f"CA{n:032d}"
-    practice_id = services.directory.find_by_number(NORTHSIDE).id
+    practice_id = services.directory.find_by_number(to).id
     at = OPEN_TIME + timedelta(minutes=minute)
-    who = {"from": "+13125550199", "to": NORTHSIDE}
+    who = {"from": "+13125550199", "to": to}
     recording = "RE" + call_sid[2:]
     services.calllog_writer.persist([
         Event(call_sid, "incoming", "incoming:0", at, {**who, "practice_id": practice_id, "language": "en"}),
@@ -363,6 +370,41 @@ def test_given_a_manager_on_the_console_then_the_list_shows_age_and_due_and_the_
     client.post("/console/sign-out", data={"csrf_token": _csrf(detail)})
     assert console_sign_in(client, "nia@answering.example", PASSWORD).status_code == 303
     assert client.get("/console/complaints").status_code == 403  # agents take complaints at the desk
+
+
+def test_given_complaints_of_two_practices_then_the_console_list_filters_by_practice_and_overdue(
+        services, people, client, clock):
+    load_practices(services, COMPLAINTS_TOML + ROOT_TOML)
+    northside = complaint_of(services, recorded_complaint(services, 12)).id
+    lakeside = complaint_of(services, recorded_complaint(services, 13, minute=1, to=LAKESIDE)).id
+    console_password(services, [ROOT, NOOR], PASSWORD)
+    clock.now = OPEN_TIME + timedelta(days=RESPOND_DAYS, hours=2)  # Northside's is overdue; Lakeside's (5 days) not
+    assert console_sign_in(client, ROOT, PASSWORD).status_code == 303
+
+    def shown(query: str) -> tuple[list[int], str]:
+        answer = client.get("/console/complaints" + query)
+        assert answer.status_code == 200
+        page = answer.get_data(as_text=True)
+        return [int(found) for found in re.findall(r'data-complaint="(\d+)"', page)], page
+
+    ids, page = shown("")
+    assert ids == [northside, lakeside] and 'id="filter-practice"' in page  # an admin chooses among practices
+    assert shown("?practice=lakeside")[0] == [lakeside]
+    ids, page = shown("?overdue=true")
+    assert ids == [northside] and 'id="filter-overdue" name="overdue" value="true" checked' in page
+    ids, page = shown("?practice=lakeside&overdue=true")
+    assert ids == [] and "No open complaint matches these filters." in page
+    assert client.get("/console/complaints?practice=riverside").status_code == 404  # one who sees every practice
+    with services.session_factory() as session:
+        details = session.scalars(select(AuditEvent.details).where(AuditEvent.action == "complaints.list")
+                                  .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert details == {"count": 0, "complaint_ids": [], "filter": {"practice": "lakeside", "overdue": True}}
+
+    client.post("/console/sign-out", data={"csrf_token": _csrf(page)})
+    assert console_sign_in(client, NOOR, PASSWORD).status_code == 303
+    ids, page = shown("")
+    assert ids == [northside] and 'id="filter-practice"' not in page  # one practice: nothing to choose
+    assert client.get("/console/complaints?practice=lakeside").status_code == 403
 
 
 def test_given_open_complaints_then_the_dashboard_panel_shows_them_with_their_age(services, people, client, clock):

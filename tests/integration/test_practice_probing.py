@@ -30,6 +30,7 @@ CONSOLE_PAGES = [
     ("mo", "/console/messages?practice={practice}"),
     ("mo", "/console/callbacks?practice={practice}"),
     ("mo", "/console/pages?practice={practice}"),
+    ("mo", "/console/complaints?practice={practice}"),
     ("nia", "/console/messages?practice={practice}"),
     ("nia", "/console/callbacks?practice={practice}"),
     ("nia", "/console/pages?practice={practice}"),
