@@ -124,11 +124,19 @@ def sign_in(page, base: str, email: str, password: str, path: str) -> None:
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"({re.escape(path)}|{re.escape(CONSOLE_CODE)})$"))
     if page.url.endswith(CONSOLE_CODE):
+        ready_for_keys(page)
         page.get_by_label("6-digit code", exact=True).fill(second_factor_code(SERVED[base], email))
         page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-    # The URL changes when the page starts coming; a key pressed before its scripts have run would be lost.
+    ready_for_keys(page)
+
+
+def ready_for_keys(page) -> None:
+    """Wait until the page just navigated to takes keys as a person's would: loaded (its scripts have run and
+    bound their shortcuts) and painted (Chromium drops input sent before a new page's first frame). The URL
+    changes when a page starts coming, well before both: a key pressed then can be lost."""
     page.wait_for_load_state("load")
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def press(page, locator) -> None:
