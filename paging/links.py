@@ -10,6 +10,10 @@ shows the message once the provider types their PIN.
   Redis with the link's id and its end (PAGE_LINK_VIEW_MINUTES, by Careline's clock; never past the link's).
 - Every view, play, acknowledgement, wrong PIN, lock and refused attempt is told to `record` (a
   `PageLinkEvent`: who by phone label, what by ids, when, from where), never with the message's content.
+- Locks: a transaction that writes the link's row takes the row before the audit chain's head (an append holds
+  the head until commit). On PostgreSQL a try's UPDATE that waited for another's re-checks its condition with the
+  row locked and keeps the lock when the condition no longer holds; its refusal then appends. A transaction that
+  took the head first and wanted the row second deadlocked with it (9 wrong PINs at once, under load).
 """
 from __future__ import annotations
 
@@ -218,10 +222,11 @@ class PageLinks:
             now = self._clock()
             event = dict(link_id=link_id, page_id=page_id, message_id=message_id, practice_id=practice_id,
                          target=target, at=now, address=client.address, user_agent=client.user_agent)
-            self._record(session, PageLinkEvent("wrong-pin", **event))
+            # The link's row before the audit chain's head: see "Locks" above.
             locked = session.execute(update(PageLink).where(
                 PageLink.id == link_id, PageLink.locked_at.is_(None), PageLink.failed_pins >= self._pin_tries)
                 .values(locked_at=now).execution_options(synchronize_session=False)).rowcount
+            self._record(session, PageLinkEvent("wrong-pin", **event))
             if locked:
                 self._record(session, PageLinkEvent("locked", **event))
                 log.warning("page=%s: a link locked after %s wrong PINs", page_id, self._pin_tries)
@@ -314,12 +319,20 @@ class PageLinks:
         if link is None:
             raise PageLinkNotFound()
         if link.expires_at <= self._clock():
-            self._refused(link, None, client, "expired")
+            self._refused_apart(session, link, client, "expired")
             raise PageLinkExpired()
         if link.locked_at is not None:
-            self._refused(link, None, client, "locked")
+            self._refused_apart(session, link, client, "locked")
             raise PageLinkLocked()
         return link
+
+    def _refused_apart(self, session: Session, link: PageLink, client: Client, reason: str) -> None:
+        """A refusal the caller's transaction will not commit (it raises next), recorded in one of its own once
+        the caller's has ended: a request never holds two of the pool's connections, so a burst of them at a
+        locked link cannot take the whole pool and wait on itself."""
+        event = self._event("refused", link, None, client, reason)
+        session.rollback()  # gives the connection back (nothing was written)
+        self._record(None, event)
 
     def _refused(self, link: PageLink, session: Session | None, client: Client, reason: str) -> None:
         message_id = None
