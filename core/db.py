@@ -1,12 +1,14 @@
 """The database engine and sessions; one engine per app, sessions opened per unit of work."""
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.crypto import DataCipher, bind_cipher
@@ -16,6 +18,8 @@ from core.errors import DependencyDown
 CONNECT_TIMEOUT_SECONDS = 2.0  # PostgreSQL's connect_timeout (libpq counts whole seconds, 2 at least)
 POOL_TIMEOUT_SECONDS = 2.0  # the wait for a free connection of the pool
 STATEMENT_TIMEOUT_SECONDS = 3.0  # PostgreSQL's statement_timeout; SQLite's busy timeout (a lock held elsewhere)
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
@@ -28,9 +32,11 @@ def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
 
     hide_parameters: a statement's parameters (numbers, names, message text) never appear in an error's text,
     so a logged or stored traceback carries the SQL, not the patient's data."""
+    pool = {"pool_size": 5, "max_overflow": 5, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")  # one connection per thread: no pool to size
         engine = create_engine(url, connect_args={"timeout": statement_timeout if statement_timeout > 0 else 5.0},
-                               hide_parameters=True)
+                               hide_parameters=True, **({} if in_memory else pool))
         bind_cipher(engine, data_cipher)
 
         @event.listens_for(engine, "connect")
@@ -45,8 +51,7 @@ def make_engine(url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     connect_args: dict = {"connect_timeout": max(2, math.ceil(connect_timeout))}
     if statement_timeout > 0:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=pool_timeout,
-                           connect_args=connect_args, hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True, **pool)
     bind_cipher(engine, data_cipher)
     return engine
 
@@ -72,8 +77,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @contextmanager
 def database_errors_as_dependency_down() -> Iterator[None]:
-    """Turn a database that does not answer (refused, unreachable, locked) into `DependencyDown`."""
+    """Turn a database that does not answer (refused, unreachable, locked, a deadlock, a statement past its
+    timeout) or a pool with no connection free in time into `DependencyDown`, logged with the reason."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, PoolTimeout) as exc:
+        log.warning("database: %s", reason(exc))
         raise DependencyDown("database") from exc
+
+
+def reason(exc: Exception) -> str:
+    """What a database error says, for a log: the driver's class and the first line of its message (the server's
+    reason: "deadlock detected", "canceling statement due to statement timeout"), never the statement."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__

@@ -33,7 +33,7 @@ from models import Message
 from practices.directory import PracticeDirectory
 from practices.publish import publish_config_change
 from tests.conftest import TEST_DB
-from tests.integration.conftest import CALLER, NORTHSIDE, PRACTICES_TOML, load_practices, simulator
+from tests.integration.conftest import CALLER, NORTHSIDE, PRACTICES_TOML, bearer, issue, load_practices, simulator
 
 CALL_BOUND_SECONDS = 5.0  # the issue's bound: a call with the database hung still takes its message within 5 s
 
@@ -340,3 +340,26 @@ def test_given_a_reload_that_hangs_then_lookups_wait_a_bounded_time_and_it_lands
     while directory.version != "2" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert directory.version == "2" and directory.find_by_number(NORTHSIDE, "2") is not northside
+
+
+def test_given_every_pooled_connection_taken_then_a_request_answers_503_after_the_pool_timeout_and_logs_why(
+        agents, client, tokens, services, caplog):
+    """A request that finds none of the pool's connections free within the pool's 2 s (SQLite's too: its default
+    was 30 s) answers 503 service-unavailable, as a database that does not answer does (it was a 500), and the log
+    says why; once a connection is free again it answers."""
+    token = issue(tokens, "root")
+    assert client.get("/api/messages", headers=bearer(token)).status_code == 200
+    caplog.set_level(logging.WARNING, logger="core.db")
+    held = [services.engine.connect() for _ in range(10)]  # make_engine's pool: 5 and 5 overflow
+    try:
+        started = time.monotonic()
+        answer = client.get("/api/messages", headers=bearer(token))
+        waited = time.monotonic() - started
+    finally:
+        for connection in held:
+            connection.close()
+    assert answer.status_code == 503
+    assert answer.get_json() == {"error_id": "service-unavailable", "details": {"dependency": "database"}}
+    assert 1.5 <= waited < CALL_BOUND_SECONDS
+    assert "database: TimeoutError: QueuePool limit of size 5 overflow 5 reached" in caplog.text
+    assert client.get("/api/messages", headers=bearer(token)).status_code == 200
