@@ -53,7 +53,11 @@ def append(session: Session, at: datetime, actor: Actor, action: str, subject_ki
            subject_id: str | int | None = None, practice_id: int | None = None,
            details: dict | None = None) -> AuditEvent:
     """Add one row to the chain in `session`'s transaction (the caller commits); the chain's head stays locked
-    until then. `details` must be JSON (a list's count and filter), never patient data."""
+    until then. `details` must be JSON (a list's count and filter), never patient data.
+
+    Append last, after the transaction's other writes: every transaction then takes its rows before the head, and
+    none holds the head while it waits for a row another holds while it waits for the head (a deadlock on
+    PostgreSQL: paging/links.py's wrong PIN once did)."""
     if not ACTION.fullmatch(action) or len(action) > AUDIT_ACTION_MAX_LENGTH:
         raise ValueError(f"an audit action is like 'message.read', not {action!r}")
     # The UPDATE first: it takes the lock (PostgreSQL: the head row; SQLite: the database's write lock) before
