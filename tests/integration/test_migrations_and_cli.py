@@ -142,6 +142,7 @@ def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log
     """The Procfile's worker line, as written, runs Careline's jobs (here: the call-log drain)."""
     import os
     import shlex
+    import signal
     import subprocess
     import sys
     from pathlib import Path
@@ -161,10 +162,19 @@ def test_given_the_procfile_worker_when_run_in_burst_then_it_drains_the_call_log
     services.jobs.enqueue(drain_call_events)
     env = {**os.environ, "DATABASE_URL": config.DATABASE_URL, "REDIS_URL": config.REDIS_URL,
            "CARELINE_ENV": "test", "TWILIO_AUTH_TOKEN": config.TWILIO_AUTH_TOKEN,
-           "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY}
+           "CARELINE_DATA_KEY": config.CARELINE_DATA_KEY, "PYTHONFAULTHANDLER": "1"}
     rq_bin = str(Path(sys.executable).parent / "rq")
-    done = subprocess.run([rq_bin, *argv[1:], "--burst"], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=60)
+    worker = subprocess.Popen([rq_bin, *argv[1:], "--burst"], env=env, cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = worker.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Once (CI, PostgreSQL pass, under load) a burst worker ran past 60 s and its log was cut short: show
+        # where every thread stood (faulthandler dumps them on SIGABRT) and the whole log.
+        worker.send_signal(signal.SIGABRT)
+        stdout, stderr = worker.communicate(timeout=30)
+        pytest.fail(f"the burst worker ran past 60 s; its threads:\n{stderr[-8000:]}\nits log:\n{stdout[-8000:]}")
+    done = subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr)
     assert done.returncode == 0, done.stderr[-2000:]
     with session_factory() as session:
         assert session.get(Call, result.call_sid).outcome == "hung-up"
