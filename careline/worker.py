@@ -93,6 +93,9 @@ WORKER_TTL_SECONDS = 35
 # may ask for less (jobs.calllog keeps a failed drain a day).
 FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
 SCHEDULER_STOP_SECONDS = 3  # seconds a stopping worker waits for its scheduler process before killing it
+# How long the thread that listens for RQ's commands (kill-horse, shutdown) waits for one before it looks again
+# whether the worker is stopping. RQ's 60 s was the time a worker could take to stop (see subscribe).
+PUBSUB_POLL_SECONDS = 1.0
 
 
 class CarelineWorker(SimpleWorker):
@@ -122,6 +125,17 @@ class CarelineWorker(SimpleWorker):
             reconnect_with_backoff(self.connection, services.config.REDIS_RECONNECT_MAX_SECONDS)
         # As the web process logs (create_app does it too): `rq worker` set up RQ's own handlers before this.
         configure_logging(services.config.LOG_LEVEL, services.config.LOG_FORMAT)
+
+    def subscribe(self) -> None:
+        """RQ's, with the listening thread looking every PUBSUB_POLL_SECONDS instead of every 60 s. RQ's teardown
+        unsubscribes, then stops the thread, and redis-py 8 waits for it to end: a thread that read the reply to
+        UNSUBSCRIBE before the stop waited up to its 60 s for a subscription again, and the worker with it (a
+        burst worker took over a minute now and then under load; every stop of a deployed worker could)."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=PUBSUB_POLL_SECONDS, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
 
     def perform_job(self, job: Job, queue, execution) -> bool:
         """RQ's, with the job's failure kept FAILED_JOB_TTL_SECONDS at most, however it was enqueued, and its log

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import threading
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -309,3 +310,22 @@ def test_given_a_dead_letter_then_status_503_until_the_limit_allows_it(config, s
     assert lenient.test_client().get("/status").status_code == 200
     for app in (strict, lenient):
         app.extensions["careline"].close()
+
+
+def test_given_the_command_thread_past_the_unsubscribe_reply_when_the_worker_stops_then_it_stops_at_once(services):
+    """RQ's teardown unsubscribes from the worker's command channel, then stops the thread that listens on it, and
+    redis-py 8 waits for that thread to end. A thread that read the reply to UNSUBSCRIBE before the stop waits for a
+    subscription again, as long as its poll: RQ's 60 s (a burst worker in CI ran past 60 s so). Here that order is
+    made certain; the worker's poll (PUBSUB_POLL_SECONDS) ends the wait within seconds."""
+    worker = CarelineWorker([services.jobs], connection=services.jobs.connection, services=services)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    deadline = time.monotonic() + 5
+    while worker.pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)  # the listening thread reads the reply
+    assert not worker.pubsub.subscribed
+    time.sleep(0.1)  # and waits for a subscription again
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    stopping.start()
+    stopping.join(timeout=10)
+    assert not stopping.is_alive()
